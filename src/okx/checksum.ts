@@ -1,0 +1,81 @@
+/**
+ * OKX order-book checksum: CRC-32 (IEEE 802.3 / zlib) over the top 25 levels of each side interleaved as
+ * `bidPx:bidSz:askPx:askSz:...`, using the ORIGINAL price/size strings, compared as a signed int32.
+ * When one side has fewer than 25 levels its missing entries are skipped (no empty fields).
+ *
+ * Runtime fact: OKX deprecated the field on 2026-06-23; since then every books push carries `checksum: 0`.
+ * Callers therefore verify only when the pushed value is non-zero (see `book.ts`).
+ *
+ * The CRC is computed incrementally over the strings' char codes, never materialising the joined string:
+ * this is on the hot path of every book message (relay verification and the checksum sent to clients).
+ */
+
+/** Number of levels per side that the OKX checksum covers. */
+export const CHECKSUM_DEPTH = 25;
+
+const TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+const COLON = 0x3a;
+
+function crcString(crc: number, s: string): number {
+  for (let i = 0; i < s.length; i++) crc = TABLE[(crc ^ s.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
+  return crc;
+}
+
+/** Anything with the original price and size strings, e.g. a book `Level` or a raw `[px, sz, ...]` tuple. */
+export interface PxSz {
+  readonly px: string;
+  readonly sz: string;
+}
+
+/** CRC-32 of an arbitrary ASCII string, as a signed int32 (zlib.crc32(s) | 0). */
+export function crc32(s: string): number {
+  return (crcString(-1, s) ^ -1) | 0;
+}
+
+/** OKX checksum (signed int32) of the top 25 bid/ask levels, best first on each side. */
+export function okxChecksum(bids: readonly PxSz[], asks: readonly PxSz[]): number {
+  let crc = -1;
+  let first = true;
+  const nb = Math.min(bids.length, CHECKSUM_DEPTH);
+  const na = Math.min(asks.length, CHECKSUM_DEPTH);
+  const n = Math.max(nb, na);
+  for (let i = 0; i < n; i++) {
+    if (i < nb) {
+      const l = bids[i]!;
+      if (!first) crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+      first = false;
+      crc = crcString(crc, l.px);
+      crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+      crc = crcString(crc, l.sz);
+    }
+    if (i < na) {
+      const l = asks[i]!;
+      if (!first) crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+      first = false;
+      crc = crcString(crc, l.px);
+      crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+      crc = crcString(crc, l.sz);
+    }
+  }
+  return (crc ^ -1) | 0;
+}
+
+/** The exact string OKX hashes (for diagnostics and tests; the hot path never builds it). */
+export function okxChecksumString(bids: readonly PxSz[], asks: readonly PxSz[]): string {
+  const parts: string[] = [];
+  const n = Math.max(Math.min(bids.length, CHECKSUM_DEPTH), Math.min(asks.length, CHECKSUM_DEPTH));
+  for (let i = 0; i < n; i++) {
+    if (i < bids.length) parts.push(`${bids[i]!.px}:${bids[i]!.sz}`);
+    if (i < asks.length) parts.push(`${asks[i]!.px}:${asks[i]!.sz}`);
+  }
+  return parts.join(':');
+}
