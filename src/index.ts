@@ -1,0 +1,22 @@
+/**
+ * TradeSim Worker entry: builds the Hono app, mounts the routes, exports the Durable Object classes.
+ * Everything interesting lives in the modules mounted here.
+ */
+import { Hono } from "hono";
+import type { Env } from "./env.js";
+import { notFound, onError } from "./errors.js";
+import { statusRoutes } from "./routes/status.js";
+import { wsRoutes } from "./routes/ws.js";
+
+export { InstrumentRelay } from "./relay/relay.js";
+export { Directory } from "./relay/directory.js";
+
+/** The Worker's HTTP app (exported for route tests via `app.request()`). */
+export const app = new Hono<{ Bindings: Env }>();
+
+app.onError(onError);
+app.notFound(notFound);
+app.route("/", statusRoutes);
+app.route("/", wsRoutes);
+
+export default app satisfies ExportedHandler<Env>;

@@ -1,0 +1,108 @@
+/**
+ * TradeSim's client wire protocol on `GET /ws/okx` and `GET /ws/prediction`: every message the relay sends is a
+ * member of `ServerMessage`, discriminated by `type`; every message a client may send is a `ClientMessage`.
+ * Outgoing objects are built with `satisfies` so the compiler checks them against these types, then serialized
+ * ONCE per distinct payload and the same string is sent to every subscriber.
+ */
+
+/** State of the relay's single upstream OKX connection for an instrument. */
+export type UpstreamState = "connecting" | "live" | "resyncing" | "down";
+
+/** A price level as OKX sent it: [price, size] original strings (size in contracts for derivatives). */
+export type WireLevel = [px: string, sz: string];
+
+/** Top-N view of the book after an upstream change. */
+export interface BookMessage {
+  type: "book";
+  instId: string;
+  /** Relay message number for this instrument (monotonic while the relay lives); acknowledge it for flow control. */
+  seq: number;
+  /** Exchange timestamp of the last applied OKX message, Unix ms. */
+  ts: number;
+  /** OKX seqId of the last applied message; null for streams without sequence numbers. */
+  seqId: number | null;
+  /** Best first; at most `depth` levels. */
+  bids: WireLevel[];
+  asks: WireLevel[];
+  /** Levels per side requested by this client (`?depth=`, default 25, max 400). */
+  depth: number;
+  /** (best bid + best ask) / 2, null if a side is empty. */
+  mid: number | null;
+  /** best ask - best bid (quote currency), null if a side is empty. */
+  spread: number | null;
+  /** OKX CRC32 (signed int32) of the top 25 levels per side, computed by the relay: verify your copy with it. */
+  checksum: number;
+}
+
+/** Upstream state change; also sent on connect. */
+export interface StatusMessage {
+  type: "status";
+  instId: string;
+  state: UpstreamState;
+  /** Why the state changed (e.g. `checksum`, `gap`, `notice 64008`, `closed 1006`). */
+  reason?: string;
+  /** Relay clock, Unix ms. */
+  at: number;
+}
+
+/** A problem the client must know about; `fatal` errors are followed by a close. */
+export interface ErrorMessage {
+  type: "error";
+  code: string;
+  message: string;
+  fatal: boolean;
+}
+
+/** Mid-price forecast for `horizonSec` ahead (on `/ws/prediction`). */
+export interface PredictionMessage {
+  type: "prediction";
+  instId: string;
+  /** Exchange timestamp of the book the forecast was made on, Unix ms. */
+  ts: number;
+  mid: number;
+  horizonSec: number;
+  predictedMid: number;
+  predictedReturnBps: number;
+  /** Lower / upper bound of the predicted interval (mid units). */
+  low: number;
+  high: number;
+  model: { name: string; version: string };
+}
+
+/** Rolling live score of forecasts whose horizon has passed (on `/ws/prediction`). */
+export interface ScoreMessage {
+  type: "score";
+  instId: string;
+  ts: number;
+  horizonSec: number;
+  /** Number of scored forecasts in the rolling window. */
+  count: number;
+  maeBps: number;
+  rmseBps: number;
+  /** RMSE of the no-change (martingale) forecast over the same window. */
+  baselineRmseBps: number;
+  /** Share of forecasts with the right sign of the realised return (non-zero realised returns only). */
+  hitRate: number | null;
+  /** Share of realised mids inside [low, high]. */
+  coverage: number | null;
+  model: { name: string; version: string };
+}
+
+export type ServerMessage = BookMessage | StatusMessage | ErrorMessage | PredictionMessage | ScoreMessage;
+
+/**
+ * Client -> relay. Besides these JSON messages a client may send the text `ping` at any time and gets `pong`
+ * (answered by the runtime without waking the Durable Object).
+ * - `ack`: the client has processed every message up to `seq`. Clients that ack get flow control: at most
+ *   `MAX_IN_FLIGHT` unacknowledged books are outstanding, and a client that falls behind is conflated to the
+ *   latest book instead of queueing every update.
+ */
+export type ClientMessage = { op: "ack"; seq: number };
+
+/** Depth limits for `?depth=`. */
+export const DEFAULT_DEPTH = 25;
+export const MAX_DEPTH = 400;
+/** Unacknowledged book messages allowed per acking client before it is conflated. */
+export const MAX_IN_FLIGHT = 16;
+/** Largest client frame the relay reads; anything bigger closes the socket with 1009. */
+export const MAX_CLIENT_FRAME = 1024;
