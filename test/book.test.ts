@@ -94,7 +94,7 @@ describe("applyBook semantics", () => {
     ["size 0 deletes", { bids: [L("100", "0")] }, ["99.5", "99"], ["100.5", "101"]],
     ["deleting an absent level is a no-op", { asks: [L("150", "0")] }, ["100", "99.5", "99"], ["100.5", "101"]],
     ["append worst", { asks: [L("105", "1")] }, ["100", "99.5", "99"], ["100.5", "101", "105"]],
-  ])("update: %s", (_n, upd, bids, asks) => {
+  ] as [string, { bids?: OkxLevel[]; asks?: OkxLevel[] }, string[], string[]][])("update: %s", (_n, upd, bids, asks) => {
     const b = base();
     const r = applyBook(b, "update", snap(upd.bids ?? [], upd.asks ?? [], { seqId: 11, prevSeqId: 10 }));
     expect(r).toEqual({ ok: true, changed: true });

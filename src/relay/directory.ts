@@ -1,0 +1,29 @@
+/**
+ * Directory: a single Durable Object ("global") that knows which instrument relays are active, so GET /status
+ * can list them. In memory only (the product keeps no long-term state): relays report on every state change,
+ * so after an eviction the list refills as soon as each active relay changes state or reports again.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.js";
+
+export interface DirectoryEntry {
+  instId: string;
+  state: string;
+  clients: number;
+  at: number;
+}
+
+export class Directory extends DurableObject<Env> {
+  private readonly entries = new Map<string, DirectoryEntry>();
+
+  /** Record a relay's state (RPC). Idle relays with no clients are forgotten. */
+  report(entry: DirectoryEntry): void {
+    if (entry.state === "idle" && entry.clients === 0) this.entries.delete(entry.instId);
+    else this.entries.set(entry.instId, entry);
+  }
+
+  /** Active relays (RPC). */
+  list(): DirectoryEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.instId.localeCompare(b.instId));
+  }
+}

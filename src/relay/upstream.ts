@@ -1,0 +1,52 @@
+/**
+ * The relay's outbound connection to an OKX-protocol WebSocket, behind a small interface so tests can substitute
+ * it. The production implementation uses workerd's outbound WebSocket: `fetch()` with `Upgrade: websocket` to
+ * the http(s) form of the URL, then `accept()` on the returned socket (workerd does not take ws:// in fetch).
+ */
+
+export interface UpstreamHandlers {
+  onMessage(text: string): void;
+  onClose(code: number, reason: string): void;
+}
+
+export interface Upstream {
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Opens a connection; rejects when the server refuses the upgrade or cannot be reached. */
+export type UpstreamConnector = (url: string, handlers: UpstreamHandlers) => Promise<Upstream>;
+
+/** workerd outbound WebSocket connector. */
+export const connectWebSocket: UpstreamConnector = async (url, handlers) => {
+  const httpUrl = url.replace(/^ws(s?):\/\//, "http$1://");
+  const res = await fetch(httpUrl, { headers: { Upgrade: "websocket" } });
+  const ws = res.webSocket;
+  if (res.status !== 101 || !ws) {
+    throw new Error(`upgrade refused: HTTP ${res.status}`);
+  }
+  ws.accept();
+  let closed = false;
+  const closeOnce = (code: number, reason: string) => {
+    if (closed) return;
+    closed = true;
+    handlers.onClose(code, reason);
+  };
+  ws.addEventListener("message", (ev) => {
+    if (typeof ev.data === "string") handlers.onMessage(ev.data);
+    else handlers.onMessage(new TextDecoder().decode(ev.data as ArrayBuffer));
+  });
+  ws.addEventListener("close", (ev) => closeOnce(ev.code, ev.reason));
+  ws.addEventListener("error", () => closeOnce(1006, "error"));
+  return {
+    send: (text) => ws.send(text),
+    close: (code = 1000, reason = "") => {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closed
+      }
+      closeOnce(code, reason || "closed by relay");
+    },
+  };
+};

@@ -1,0 +1,140 @@
+/**
+ * Test helpers for workerd integration tests: a WebSocket client with message-wait helpers that time out, and
+ * access to the local exchange's control API.
+ */
+import { env, SELF } from "cloudflare:test";
+import type { BookMessage, ServerMessage } from "../../src/protocol.js";
+
+type Env = typeof env & { EXCHANGE_HTTP: string };
+
+interface Waiter {
+  pred: (m: ServerMessage) => boolean;
+  resolve: (m: ServerMessage) => void;
+}
+
+export class TestClient {
+  readonly messages: ServerMessage[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private cursor = 0;
+  private waiters: Waiter[] = [];
+  private closeWaiters: (() => void)[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.addEventListener("message", (ev) => {
+      const m = JSON.parse(ev.data as string) as ServerMessage;
+      this.messages.push(m);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(m)) return true;
+        w.resolve(m);
+        return false;
+      });
+    });
+    ws.addEventListener("close", (ev) => {
+      this.closed = { code: ev.code, reason: ev.reason };
+      for (const w of this.closeWaiters) w();
+    });
+  }
+
+  /** Open `/ws/okx` (or another path) through the Worker's fetch handler. */
+  static async open(path: string): Promise<TestClient> {
+    const res = await SELF.fetch(`http://tradesim.test${path}`, { headers: { Upgrade: "websocket" } });
+    if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
+    res.webSocket.accept();
+    return new TestClient(res.webSocket);
+  }
+
+  /** Open a socket straight to a relay Durable Object with a unique name (isolated from other tests). */
+  static async openRelay(doName: string, instId: string, kind: "book" | "prediction" = "book", depth = 25): Promise<TestClient> {
+    const stub = env.RELAY.get(env.RELAY.idFromName(doName));
+    const res = await stub.fetch(`https://relay/connect?instId=${instId}&kind=${kind}&depth=${depth}`, { headers: { Upgrade: "websocket" } });
+    if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
+    res.webSocket.accept();
+    return new TestClient(res.webSocket);
+  }
+
+  /** The next message after the previous `next()` match that satisfies `pred`, waiting up to `timeoutMs`. */
+  async next<T extends ServerMessage = ServerMessage>(pred: (m: ServerMessage) => boolean, timeoutMs = 10_000, label = "message"): Promise<T> {
+    for (let i = this.cursor; i < this.messages.length; i++) {
+      if (pred(this.messages[i]!)) {
+        this.cursor = i + 1;
+        return this.messages[i] as T;
+      }
+    }
+    this.cursor = this.messages.length;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; got ${this.messages.length} messages, last: ${JSON.stringify(this.messages.at(-1))?.slice(0, 200)}`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        pred,
+        resolve: (m) => {
+          clearTimeout(timer);
+          this.cursor = this.messages.length;
+          resolve(m as T);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  nextBook(timeoutMs?: number): Promise<BookMessage> {
+    return this.next<BookMessage>((m) => m.type === "book", timeoutMs, "book");
+  }
+
+  books(): BookMessage[] {
+    return this.messages.filter((m): m is BookMessage => m.type === "book");
+  }
+
+  send(text: string): void {
+    this.ws.send(text);
+  }
+
+  waitClosed(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("socket did not close")), timeoutMs);
+      this.closeWaiters.push(() => {
+        clearTimeout(t);
+        resolve(this.closed!);
+      });
+    });
+  }
+
+  close(): void {
+    try {
+      this.ws.close(1000, "test done");
+    } catch {
+      // closed already
+    }
+  }
+}
+
+/** The local exchange's control API. */
+export const exchange = {
+  async fault(spec: { type: string; after?: number; scope?: "all" | "next"; instId?: string; closeAfterMs?: number }): Promise<number> {
+    const res = await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/fault`, { method: "POST", body: JSON.stringify(spec) });
+    return ((await res.json()) as { armed: number }).armed;
+  },
+  async refuse(ms: number): Promise<void> {
+    await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/refuse`, { method: "POST", body: JSON.stringify({ ms }) });
+  },
+  async seqReset(instId: string): Promise<void> {
+    await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/seq-reset?instId=${instId}`, { method: "POST" });
+  },
+  async book(instId: string): Promise<{ seqId: number; checksum: number; bids: [string, string][]; asks: [string, string][] }> {
+    return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/book?instId=${instId}`)).json()) as never;
+  },
+  async recent(instId: string): Promise<{ seqId: number; checksum: number | undefined }[]> {
+    return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/recent?instId=${instId}`)).json()) as never;
+  },
+  async state(): Promise<{ connections: number; instruments: Record<string, { subscribers: number }> }> {
+    return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/state`)).json()) as never;
+  },
+};
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let counter = 0;
+/** A Durable Object name no other test uses. */
+export const uniqueName = (prefix: string) => `${prefix}-${Date.now()}-${++counter}`;

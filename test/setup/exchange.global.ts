@@ -1,0 +1,32 @@
+/**
+ * vitest globalSetup for the workerd tests: starts the local OKX exchange (Node) on a free loopback port and
+ * provides its URLs to the pool config (which passes them to the Worker as OKX_WS_URL) and to the tests.
+ */
+import type { TestProject } from "vitest/node";
+import { startExchange, type Exchange } from "../../tools/exchange/server.js";
+import { DATA } from "../../tools/lib/captures.js";
+
+let ex: Exchange | undefined;
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ex = await startExchange({
+    replay: [DATA.btcSwap, DATA.okx20220513],
+    port: 0,
+    speed: 1,
+    loop: true,
+    // Tests open many relays in a short time; the 3/s OKX limit is covered by the exchange's own tests.
+    connectionsPerSecond: 0,
+  });
+  project.provide("exchangeUrl", ex.url);
+  project.provide("exchangeHttp", ex.httpUrl);
+  return async () => {
+    await ex?.close();
+  };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    exchangeUrl: string;
+    exchangeHttp: string;
+  }
+}

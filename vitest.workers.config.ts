@@ -1,0 +1,37 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Worker code runs inside workerd (the production runtime). The local OKX exchange runs in Node (globalSetup)
+// and the Worker reaches it over loopback, exactly as it reaches OKX in production.
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      main: "./src/index.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          OKX_WS_URL: inject("exchangeUrl"),
+          OKX_REST_URL: inject("exchangeHttp"),
+          EXCHANGE_HTTP: inject("exchangeHttp"),
+          // Short timers so fault tests finish in seconds; production defaults are in src/relay/relay.ts.
+          RELAY_PING_AFTER_MS: "1500",
+          RELAY_PONG_TIMEOUT_MS: "1000",
+          RELAY_GRACE_MS: "300",
+          RELAY_BACKOFF_BASE_MS: "100",
+          RELAY_BACKOFF_MAX_MS: "1000",
+          RELAY_SUBSCRIBE_TIMEOUT_MS: "3000",
+          RELAY_INVALID_INSTRUMENT_MS: "2000",
+        },
+      },
+    })),
+  ],
+  test: {
+    include: ["test/**/*.workers.test.ts"],
+    globalSetup: ["test/setup/exchange.global.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Files share one exchange and inject faults into it: run them one at a time.
+    fileParallelism: false,
+    silent: "passed-only",
+  },
+});
