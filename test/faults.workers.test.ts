@@ -1,0 +1,200 @@
+/**
+ * Upstream fault matrix: each fault is injected through the local exchange; the relay must detect it, count it,
+ * tell clients (status message), resync, and afterwards hold the exchange's book again (checksum-verified against
+ * the checksum recorded in the capture for the same seqId).
+ */
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { okxChecksum } from "../src/okx/checksum.js";
+import type { BookMessage, ErrorMessage, StatusMessage } from "../src/protocol.js";
+import type { RelayStats } from "../src/relay/relay.js";
+import { TestClient, exchange, sleep, uniqueName } from "./helpers/ws-client.js";
+
+const SWAP = "BTC-USDT-SWAP";
+
+async function stats(name: string): Promise<RelayStats> {
+  return (await (await env.RELAY.get(env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as RelayStats;
+}
+
+/** After recovery: books keep coming, each verifies against its own levels and the capture's recorded checksum. */
+async function expectInSync(c: TestClient): Promise<void> {
+  const got: BookMessage[] = [];
+  for (let i = 0; i < 4; i++) got.push(await c.nextBook());
+  const recent = new Map((await exchange.recent(SWAP)).map((r) => [r.seqId, r.checksum]));
+  let compared = 0;
+  for (const b of got) {
+    expect(okxChecksum(b.bids.map(([px, sz]) => ({ px, sz })), b.asks.map(([px, sz]) => ({ px, sz })))).toBe(b.checksum);
+    const rec = recent.get(b.seqId!);
+    if (rec !== undefined) {
+      expect(b.checksum).toBe(rec);
+      compared++;
+    }
+  }
+  expect(compared).toBeGreaterThan(0);
+}
+
+async function waitState(c: TestClient, state: StatusMessage["state"], timeoutMs = 10_000): Promise<StatusMessage> {
+  return c.next<StatusMessage>((m) => m.type === "status" && m.state === state, timeoutMs, `status ${state}`);
+}
+
+describe("upstream fault matrix", () => {
+  it.each([
+    ["sequence gap", "gap", "gap"],
+    ["checksum mismatch", "checksum", "checksum"],
+    ["malformed (truncated) frame", "malformed", "malformed"],
+  ] as const)("%s -> resync, clients told, book verified again", async (_n, type, counter) => {
+    const name = uniqueName(type);
+    const c = await TestClient.openRelay(name, SWAP);
+    await c.nextBook();
+    await exchange.fault({ type, after: 1, instId: SWAP });
+    const s = await waitState(c, "resyncing");
+    expect(s.reason).toBe(counter);
+    await waitState(c, "live");
+    await expectInSync(c);
+    const st = await stats(name);
+    expect(st.faults[counter]).toBeGreaterThanOrEqual(1);
+    expect(st.resyncs).toBeGreaterThanOrEqual(1);
+    expect(st.state).toBe("live");
+    c.close();
+  });
+
+  it("notice 64008 -> immediate reconnect before OKX closes the socket", async () => {
+    const name = uniqueName("notice");
+    const c = await TestClient.openRelay(name, SWAP);
+    await c.nextBook();
+    await exchange.fault({ type: "notice", after: 1, instId: SWAP, closeAfterMs: 3000 });
+    const s = await waitState(c, "resyncing");
+    expect(s.reason).toMatch(/^notice 64008/);
+    const t0 = Date.now();
+    await waitState(c, "live");
+    expect(Date.now() - t0).toBeLessThan(3000); // back before the old socket would have been closed
+    await expectInSync(c);
+    const st = await stats(name);
+    expect(st.faults.notice).toBe(1);
+    expect(st.reconnects).toBeGreaterThanOrEqual(1);
+    c.close();
+  });
+
+  it("stall (no data, no pong) -> keepalive ping detects it, reconnect", async () => {
+    const name = uniqueName("stall");
+    const c = await TestClient.openRelay(name, SWAP);
+    await c.nextBook();
+    await exchange.fault({ type: "stall", after: 0, instId: SWAP });
+    const s = await waitState(c, "resyncing", 15_000);
+    expect(s.reason).toMatch(/stalled/);
+    await waitState(c, "live");
+    await expectInSync(c);
+    expect((await stats(name)).faults.stall).toBeGreaterThanOrEqual(1);
+    c.close();
+  });
+
+  it("OKX seqId reset (seqId < prevSeqId) is accepted without a resync", async () => {
+    const name = uniqueName("seqreset");
+    const c = await TestClient.openRelay(name, SWAP);
+    const before = await c.nextBook();
+    const resyncsBefore = (await stats(name)).resyncs;
+    await exchange.seqReset(SWAP);
+    const after = await c.next<BookMessage>((m) => m.type === "book" && m.seqId !== null && m.seqId < before.seqId!, 10_000, "book after reset");
+    expect(after.seqId).toBeLessThan(before.seqId!);
+    await c.nextBook();
+    const st = await stats(name);
+    expect(st.resyncs).toBe(resyncsBefore);
+    expect(st.state).toBe("live");
+    c.close();
+  });
+
+  it("connection refused for a while -> backoff retries until the exchange accepts again", async () => {
+    const name = uniqueName("refused");
+    const c = await TestClient.openRelay(name, SWAP);
+    await c.nextBook();
+    await exchange.refuse(1500);
+    await exchange.fault({ type: "drop", after: 0, instId: SWAP });
+    await waitState(c, "down");
+    await waitState(c, "live", 15_000);
+    await expectInSync(c);
+    const st = await stats(name);
+    expect(st.connectFailures).toBeGreaterThanOrEqual(1);
+    c.close();
+  });
+
+  it("unknown instrument -> clear error to clients, close 4004, no reconnect storm", async () => {
+    const name = uniqueName("unknown");
+    const c = await TestClient.openRelay(name, "NOPE-USDT");
+    const err = await c.next<ErrorMessage>((m) => m.type === "error", 10_000, "error");
+    expect(err).toMatchObject({ code: "unknown_instrument", fatal: true });
+    expect(err.message).toMatch(/NOPE-USDT/);
+    expect((await c.waitClosed()).code).toBe(4004);
+    // A second client within the back-off window is refused without a new upstream connection.
+    const before = await stats(name);
+    const c2 = await TestClient.openRelay(name, "NOPE-USDT");
+    await c2.next((m) => m.type === "error", 5000, "error");
+    expect((await c2.waitClosed()).code).toBe(4004);
+    const after = await stats(name);
+    expect(after.faults["upstream-error"]).toBe(before.faults["upstream-error"]);
+    expect(after.state).toBe("idle");
+  });
+});
+
+describe("client handling", () => {
+  it("a client that stops acking is conflated to the latest book; others unaffected", async () => {
+    const name = uniqueName("slow");
+    const slow = await TestClient.openRelay(name, SWAP);
+    const fast = await TestClient.openRelay(name, SWAP);
+    const first = await slow.nextBook();
+    slow.send(JSON.stringify({ op: "ack", seq: first.seq }));
+    await fast.nextBook();
+    // ~19 msg/s: wait until the relay is well past the window
+    await fast.next<BookMessage>((m) => m.type === "book" && m.seq > first.seq + 16 + 8, 15_000, "fast client far ahead");
+    const slowBooks = slow.books().filter((b) => b.seq > first.seq);
+    expect(slowBooks.length).toBeLessThanOrEqual(16);
+    const st = await stats(name);
+    expect(st.conflated).toBeGreaterThanOrEqual(1);
+    // Ack: the slow client jumps straight to the latest book.
+    const latestFast = fast.books().at(-1)!.seq;
+    slow.send(JSON.stringify({ op: "ack", seq: slowBooks.at(-1)!.seq }));
+    const caughtUp = await slow.next<BookMessage>((m) => m.type === "book" && m.seq >= latestFast, 5000, "latest book");
+    expect(caughtUp.seq).toBeGreaterThan(slowBooks.at(-1)!.seq + 1);
+    // The fast client received every seq with no hole.
+    const fb = fast.books();
+    for (let i = 1; i < fb.length; i++) expect(fb[i]!.seq).toBe(fb[i - 1]!.seq + 1);
+    slow.close();
+    fast.close();
+  });
+
+  it.each([
+    ["garbage text gets an error message", "hello", "bad_message"],
+    ["unknown op gets an error message", JSON.stringify({ op: "subscribe", args: [] }), "bad_message"],
+  ])("%s", async (_n, text, code) => {
+    const c = await TestClient.openRelay(uniqueName("bad"), SWAP);
+    await c.nextBook();
+    c.send(text);
+    const e = await c.next<ErrorMessage>((m) => m.type === "error", 5000, "error");
+    expect(e).toMatchObject({ code, fatal: false });
+    await c.nextBook(); // still served
+    c.close();
+  });
+
+  it("oversized frame closes with 1009; repeated garbage closes with 1008", async () => {
+    const c = await TestClient.openRelay(uniqueName("big"), SWAP);
+    await c.nextBook();
+    c.send("x".repeat(5000));
+    expect((await c.waitClosed()).code).toBe(1009);
+    const d = await TestClient.openRelay(uniqueName("garbage"), SWAP);
+    await d.nextBook();
+    for (let i = 0; i < 12; i++) d.send("nope");
+    expect((await d.waitClosed()).code).toBe(1008);
+  });
+
+  it("closes the upstream a grace period after the last client leaves, reopens on demand", async () => {
+    const name = uniqueName("grace");
+    const c = await TestClient.openRelay(name, SWAP);
+    await c.nextBook();
+    c.close();
+    await sleep(1200); // grace is 300 ms in tests
+    expect((await stats(name)).state).toBe("idle");
+    const d = await TestClient.openRelay(name, SWAP);
+    await d.nextBook();
+    expect((await stats(name)).state).toBe("live");
+    d.close();
+  });
+});
