@@ -1,0 +1,233 @@
+/** The local OKX exchange, driven by a real WebSocket client in Node. */
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import WebSocket from "ws";
+import { applyBook, createBook } from "../src/okx/book.js";
+import { okxChecksum } from "../src/okx/checksum.js";
+import { parseOkxMessage, type OkxMessage } from "../src/okx/protocol.js";
+import { startExchange, type Exchange } from "../tools/exchange/server.js";
+import { parseFault } from "../tools/exchange/faults.js";
+import { DATA } from "../tools/lib/captures.js";
+
+class Client {
+  readonly frames: string[] = [];
+  closed: number | null = null;
+  private waiters: (() => void)[] = [];
+  private constructor(readonly ws: WebSocket) {
+    ws.on("message", (d) => {
+      this.frames.push(d.toString());
+      for (const w of this.waiters.splice(0)) w();
+    });
+    ws.on("close", (code) => {
+      this.closed = code;
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+  static open(url: string): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const c = new Client(ws);
+      ws.once("open", () => resolve(c));
+      ws.once("error", reject);
+    });
+  }
+  async until(pred: () => boolean, timeoutMs = 20_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > end) throw new Error(`timeout; ${this.frames.length} frames, last ${this.frames.at(-1)?.slice(0, 120)}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+  parsed(): OkxMessage[] {
+    return this.frames.map((f) => {
+      try {
+        return parseOkxMessage(f);
+      } catch {
+        return { kind: "other", raw: f } as OkxMessage;
+      }
+    });
+  }
+  books() {
+    return this.parsed().filter((m): m is Extract<OkxMessage, { kind: "books" }> => m.kind === "books");
+  }
+  subscribe(instId: string, channel = "books") {
+    this.ws.send(JSON.stringify({ op: "subscribe", args: [{ channel, instId }] }));
+  }
+}
+
+let ex: Exchange;
+beforeAll(async () => {
+  ex = await startExchange({ replay: [DATA.okx20220227, DATA.okx20220513], port: 0, speed: 4, loop: true, idleTimeoutMs: 1500, connectionsPerSecond: 0 });
+});
+afterAll(async () => ex.close());
+
+describe("local OKX exchange", () => {
+  it("loads the real captures: 10 + 3 book instruments, UNI-USD-SWAP in both (played one after the other)", () => {
+    expect(ex.timeline.bookInstruments.size).toBe(12);
+    const uni = ex.timeline.events.filter((e) => e.kind === "books" && e.instId === "UNI-USD-SWAP" && e.action === "snapshot");
+    // 2 snapshots in the 2022-02-27 capture, then the 2022-05-13 one, strictly later in replay time
+    expect(uni.length).toBe(3);
+    const firstFileEnd = Math.max(...ex.timeline.events.filter((e) => e.kind === "books" && e.instId === "ELON-USDT").map((e) => e.t));
+    expect(uni[2]!.t).toBeGreaterThan(firstFileEnd);
+    expect(ex.timeline.bookInstruments.has("ELON-USDT")).toBe(true);
+    expect(ex.timeline.bookInstruments.has("BTC-USDT")).toBe(true);
+  });
+
+  it("acks subscribe, sends a snapshot of the current book, then updates with a continuous seqId chain and valid checksums", async () => {
+    const c = await Client.open(ex.url);
+    c.subscribe("ELON-USDT");
+    await c.until(() => c.books().length >= 60);
+    const msgs = c.parsed();
+    expect(msgs[0]).toMatchObject({ kind: "subscribed", arg: { channel: "books", instId: "ELON-USDT" } });
+    const books = c.books();
+    expect(books[0]!.action).toBe("snapshot");
+    expect(books[0]!.data.prevSeqId).toBe(-1);
+    const book = createBook("ELON-USDT");
+    let verified = 0;
+    for (let i = 0; i < books.length; i++) {
+      const m = books[i]!;
+      if (i > 0 && m.action === "update") expect(m.data.prevSeqId).toBe(books[i - 1]!.data.seqId);
+      const r = applyBook(book, m.action, m.data);
+      expect(r.ok).toBe(true);
+      if (m.data.checksum) verified++;
+    }
+    expect(verified).toBe(books.length);
+    c.ws.close();
+  });
+
+  it("only sends instruments the client subscribed to; trades channel too", async () => {
+    const c = await Client.open(ex.url);
+    c.subscribe("UNI-USD-SWAP");
+    c.subscribe("BTC-USDT", "trades");
+    await c.until(() => c.books().length >= 5 && c.parsed().some((m) => m.kind === "trades"), 15_000);
+    expect(new Set(c.books().map((b) => b.arg.instId))).toEqual(new Set(["UNI-USD-SWAP"]));
+    const trades = c.parsed().filter((m) => m.kind === "trades");
+    expect(trades.every((t) => t.kind === "trades" && t.arg.instId === "BTC-USDT")).toBe(true);
+    c.ws.close();
+  });
+
+  it("late subscribers get a snapshot equal to the exchange's book (same checksum)", async () => {
+    // Own exchange: in the shared one ELON-USDT is silent while the second capture plays.
+    const ex = await startExchange({ replay: [DATA.okx20220227], port: 0, speed: 4, loop: true, connectionsPerSecond: 0 });
+    onTestFinished(() => ex.close());
+    const a = await Client.open(ex.url);
+    a.subscribe("ELON-USDT");
+    await a.until(() => a.books().length >= 20);
+    const b = await Client.open(ex.url);
+    b.subscribe("ELON-USDT");
+    await b.until(() => b.books().length >= 1);
+    const snap = b.books()[0]!;
+    const book = createBook("ELON-USDT");
+    applyBook(book, "snapshot", snap.data);
+    expect(okxChecksum(book.bids, book.asks)).toBe(snap.data.checksum);
+    // b's snapshot corresponds to a's chain at the same seqId
+    await a.until(() => a.books().some((m) => m.data.seqId === snap.data.seqId));
+    a.ws.close();
+    b.ws.close();
+  });
+
+  it("answers ping with pong and errors OKX-style", async () => {
+    const c = await Client.open(ex.url);
+    c.ws.send("ping");
+    c.ws.send("{not json");
+    c.ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "candle1m", instId: "BTC-USDT" }] }));
+    c.ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "NOPE-USDT" }] }));
+    c.ws.send(JSON.stringify({ op: "login", args: [] }));
+    await c.until(() => c.frames.length >= 5);
+    expect(c.frames[0]).toBe("pong");
+    const errs = c.parsed().filter((m) => m.kind === "error");
+    expect(errs.map((e) => e.kind === "error" && e.code)).toEqual(["60012", "60018", "60018", "60012"]);
+    c.ws.close();
+  });
+
+  it("closes idle connections (no traffic for the idle timeout, 30 s in production)", async () => {
+    const c = await Client.open(ex.url);
+    await c.until(() => c.closed !== null, 5000);
+    expect(c.closed).toBe(4004);
+  });
+
+  it.each([
+    ["drop", (c: Client) => c.closed !== null],
+    ["notice", (c: Client) => c.parsed().some((m) => m.kind === "notice" && m.code === "64008") && c.closed !== null],
+  ] as const)("fault %s", async (type, done) => {
+    const c = await Client.open(ex.url);
+    c.subscribe("ELON-USDT");
+    await c.until(() => c.books().length >= 2);
+    ex.inject(parseFault({ type, after: 2, closeAfterMs: 100 }), "all", "ELON-USDT");
+    await c.until(() => done(c), 10_000);
+  });
+
+  it("fault gap: one update is missing from the chain", async () => {
+    const c = await Client.open(ex.url);
+    c.subscribe("ELON-USDT");
+    await c.until(() => c.books().length >= 2);
+    ex.inject(parseFault("gap:1"), "all", "ELON-USDT");
+    await c.until(() => c.books().length >= 8);
+    const b = c.books();
+    const breaks = b.filter((m, i) => i > 0 && m.action === "update" && m.data.prevSeqId !== b[i - 1]!.data.seqId);
+    expect(breaks.length).toBe(1);
+    c.ws.close();
+  });
+
+  it("fault checksum: one update carries a wrong checksum", async () => {
+    const c = await Client.open(ex.url);
+    c.subscribe("ELON-USDT");
+    await c.until(() => c.books().length >= 2);
+    ex.inject(parseFault("checksum:0"), "all", "ELON-USDT");
+    await c.until(() => c.books().length >= 6);
+    const book = createBook("X");
+    const faults = c.books().map((m) => applyBook(book, m.action, m.data)).filter((r) => !r.ok);
+    expect(faults[0]).toMatchObject({ ok: false, fault: "checksum" });
+    c.ws.close();
+  });
+
+  it("fault malformed: a truncated frame", async () => {
+    const c = await Client.open(ex.url);
+    c.subscribe("ELON-USDT");
+    await c.until(() => c.books().length >= 2);
+    ex.inject(parseFault("malformed:0"), "all", "ELON-USDT");
+    await c.until(() => c.frames.some((f) => f.startsWith("{") && !f.endsWith("}")));
+    expect(() => parseOkxMessage(c.frames.find((f) => !f.endsWith("}") && f !== "pong")!)).toThrow();
+    c.ws.close();
+  });
+
+  it("fault stall: nothing more, not even pong", async () => {
+    const c = await Client.open(ex.url);
+    c.subscribe("ELON-USDT");
+    await c.until(() => c.books().length >= 2);
+    ex.inject(parseFault("stall:0"), "all", "ELON-USDT");
+    await new Promise((r) => setTimeout(r, 100));
+    const n = c.frames.length;
+    c.ws.send("ping");
+    await new Promise((r) => setTimeout(r, 600));
+    expect(c.frames.length).toBe(n);
+    c.ws.close();
+  });
+
+  it("rejects faults it does not know", () => {
+    expect(() => parseFault("explode:1")).toThrow(/unknown fault type/);
+    expect(() => parseFault({ type: "drop", after: -1 })).toThrow();
+  });
+});
+
+describe("local OKX exchange: connection limit and refusals", () => {
+  it("allows 3 new connections per second, like OKX, and refuses on demand", async () => {
+    const ex2 = await startExchange({ replay: [DATA.okx20220513], port: 0, speed: 1 });
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => Client.open(ex2.url)));
+      expect(results.filter((r) => r.status === "fulfilled").length).toBe(3);
+      for (const r of results) if (r.status === "fulfilled") r.value.ws.close();
+      await new Promise((r) => setTimeout(r, 1100));
+      ex2.refuse(500);
+      await expect(Client.open(ex2.url)).rejects.toThrow(/503/);
+      await new Promise((r) => setTimeout(r, 600));
+      const ok = await Client.open(ex2.url);
+      ok.ws.close();
+      expect(ex2.stats().rejectedConnections).toBe(3);
+    } finally {
+      await ex2.close();
+    }
+  });
+});
