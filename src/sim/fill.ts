@@ -208,6 +208,10 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
     }
     remaining -= take;
   }
+  // Exact where we can be: a completed walk filled exactly `order`, and for spot/linear base = units * k; this
+  // avoids reporting 250.00000000000003 contracts from a floating-point sum.
+  if (remaining === 0) filled = order;
+  if (!inverse) base = filled * k;
   const fullyFilled = remaining === 0 && exhaustedRemainder === 0;
   let unfilledAmount = 0;
   let unfilledBookUnits: number | null = 0;
@@ -218,6 +222,13 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
     unfilledBookUnits = remaining;
     unfilledAmount = unit === "contracts" ? remaining : remaining * k;
   }
+  // The VWAP lies between the best and the worst price by construction; clamp away the last-ulp noise of
+  // quote / base so that a one-level fill reports exactly that level's price.
+  const best = levels[0]!.price;
+  let avg = quote / base;
+  if (used === 1) avg = best;
+  else if (best <= worst) avg = avg < best ? best : avg > worst ? worst : avg;
+  else avg = avg > best ? best : avg < worst ? worst : avg;
   return {
     ok: true,
     targetBookUnits: target,
@@ -227,8 +238,8 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
     filledBookUnits: filled,
     filledBase: base,
     filledQuote: quote,
-    avgPrice: quote / base,
-    bestPrice: levels[0]!.price,
+    avgPrice: avg,
+    bestPrice: best,
     worstPrice: worst,
     levelsConsumed: used,
     fullyFilled,
