@@ -1,0 +1,35 @@
+"""Shared fixtures: rows CSVs produced by the TypeScript features CLI (features are never computed in Python)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TRAINING = Path(__file__).resolve().parents[1]
+ROOT = TRAINING.parent
+sys.path.insert(0, str(TRAINING))
+
+BTC = ROOT / "data/binance-usdm-btcusdt-2024-08-08/BTC-USDT-SWAP.books.txt.gz"
+
+
+def features_cli(replay: Path, out: Path, horizon: float, inst_id: str | None = None) -> Path:
+    """Run `tools/features/cli.ts` (the npm script's command) and return the CSV path."""
+    cmd = ["node", "--import", "tsx", "tools/features/cli.ts", "--replay", str(replay), "--out", str(out), "--horizon", str(horizon)]
+    if inst_id:
+        cmd += ["--instId", inst_id]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def btc_rows_csv(tmp_path_factory) -> Path:
+    """The bundled 6-minute BTC stream with the default 60 s horizon, exactly as `npm run train` builds it."""
+    return features_cli(BTC, tmp_path_factory.mktemp("rows") / "btc60.csv", 60)
+
+
+@pytest.fixture(scope="session")
+def feature_names(btc_rows_csv) -> list[str]:
+    return json.loads(Path(f"{btc_rows_csv}.json").read_text())["featureNames"]
