@@ -290,9 +290,11 @@ export class InstrumentRelay extends DurableObject<Env> {
       this.sendTo(server, this.unknownInstrumentError());
       this.closeClient(server, CLOSE_UNKNOWN_INSTRUMENT, "unknown instrument");
     } else {
-      this.sendTo(server, this.statusMessage());
-      if (kind === "book" && this.book.synced) this.sendTo(server, this.bookString(depth));
+      // Starting the upstream broadcasts "connecting" to every client, this one included; otherwise tell it now.
+      const before = this.state;
       this.ensureUpstream();
+      if (this.state === before) this.sendTo(server, this.statusMessage());
+      if (kind === "book" && this.book.synced) this.sendTo(server, this.bookString(depth));
     }
     return new Response(null, { status: 101, webSocket: pair[0] });
   }

@@ -9,7 +9,16 @@ export type ReplayEvent =
   | { readonly t: number; readonly kind: "books"; readonly instId: string; readonly action: "snapshot" | "update"; readonly data: OkxBookData }
   | { readonly t: number; readonly kind: "trades"; readonly instId: string; readonly data: readonly OkxTradeData[] };
 
+/** Events that replay (and loop) together: one capture file, or several that share an instrument, in sequence. */
+export interface Track {
+  readonly events: ReplayEvent[];
+  readonly instruments: Set<string>;
+}
+
 export interface Timeline {
+  /** Independent tracks: each loops on its own, so a 10 s capture keeps playing beside a 6-minute one. */
+  readonly tracks: Track[];
+  /** All events of all tracks merged by time (for inspection and stats). */
   readonly events: ReplayEvent[];
   /** Seconds from the first to the last event. */
   readonly span: number;
@@ -21,15 +30,15 @@ export interface Timeline {
 }
 
 /**
- * Build one timeline from several capture files. Files replay side by side (times relative to each file's first
- * event), except that a file sharing an instrument with an earlier file starts after that file ends: two captures
- * of the same book cannot be interleaved, but they can be played one after the other (its snapshot resets it).
+ * Build the replay from several capture files. Files that share no instrument become separate tracks that play
+ * side by side and loop independently; a file sharing an instrument with an earlier one is appended to that
+ * track after it ends (two captures of one book cannot be interleaved, but can be played one after the other:
+ * the later file's snapshot resets the book).
  */
 export function loadTimeline(files: readonly string[]): Timeline {
-  const events: ReplayEvent[] = [];
+  const tracks: { events: ReplayEvent[]; instruments: Set<string>; end: number }[] = [];
   const instruments = new Set<string>();
   const bookInstruments = new Set<string>();
-  const placed: { insts: Set<string>; end: number }[] = [];
   let skipped = 0;
   for (const file of files) {
     const own: ReplayEvent[] = [];
@@ -55,14 +64,20 @@ export function loadTimeline(files: readonly string[]): Timeline {
         own.push({ t, kind: "trades", instId: m.arg.instId, data: m.data });
       }
     }
-    let offset = 0;
-    for (const p of placed) if ([...insts].some((i) => p.insts.has(i))) offset = Math.max(offset, p.end + 0.001);
-    for (const e of own) events.push(offset === 0 ? e : { ...e, t: e.t + offset });
-    placed.push({ insts, end: offset + (own.length ? own[own.length - 1]!.t : 0) });
+    if (own.length === 0) continue;
+    const span = own[own.length - 1]!.t;
+    const shared = tracks.find((tr) => [...insts].some((i) => tr.instruments.has(i)));
+    if (shared) {
+      const offset = shared.end + 0.001;
+      for (const e of own) shared.events.push({ ...e, t: e.t + offset });
+      shared.end = offset + span;
+      for (const i of insts) shared.instruments.add(i);
+    } else {
+      tracks.push({ events: own, instruments: insts, end: span });
+    }
     for (const i of insts) instruments.add(i);
   }
-  // Merge by time (stable, so each file keeps its own order).
-  events.sort((a, b) => a.t - b.t);
-  const span = events.length ? events[events.length - 1]!.t - events[0]!.t : 0;
-  return { events, span, instruments, bookInstruments, skipped };
+  const events = tracks.flatMap((tr) => tr.events).sort((a, b) => a.t - b.t);
+  const span = Math.max(0, ...tracks.map((tr) => tr.end));
+  return { tracks: tracks.map(({ events, instruments }) => ({ events, instruments })), events, span, instruments, bookInstruments, skipped };
 }

@@ -245,39 +245,55 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     }
   }
 
-  let position = 0;
-  let base = performance.now();
+  // Each track has its own clock and loops on its own.
+  interface TrackState {
+    readonly events: ReplayEvent[];
+    readonly instruments: Set<string>;
+    position: number;
+    base: number;
+    done: boolean;
+  }
+  const tracks: TrackState[] = timeline.tracks.map((tr) => ({ ...tr, position: 0, base: performance.now(), done: false }));
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  function restart(): void {
-    position = 0;
+  function restart(tr: TrackState): void {
+    tr.position = 0;
+    tr.base = performance.now();
     loops++;
-    base = performance.now();
-    for (const i of instruments.values()) {
-      i.book = createBook(i.book.instId);
+    for (const id of tr.instruments) {
+      const i = instruments.get(id);
+      if (!i) continue;
+      i.book = createBook(id);
       i.lastCapturedSeqId = undefined;
     }
-    log(`replay loop ${loops}`);
+    log(`replay loop (${[...tr.instruments].join(", ")})`);
   }
 
   function tick(): void {
     timer = undefined;
     if (closed) return;
     const now = performance.now();
-    const events = timeline.events;
-    let budget = 2000; // yield to the event loop regularly even at infinite speed
-    while (position < events.length && budget-- > 0) {
-      const due = base + (events[position]!.t * 1000) / speed;
-      if (due > now) break;
-      emit(events[position++]!);
+    let next = Infinity;
+    for (const tr of tracks) {
+      if (tr.done) continue;
+      let budget = 2000; // yield to the event loop regularly even at infinite speed
+      while (tr.position < tr.events.length && budget-- > 0) {
+        if (tr.base + (tr.events[tr.position]!.t * 1000) / speed > now) break;
+        emit(tr.events[tr.position++]!);
+      }
+      if (tr.position >= tr.events.length) {
+        if (!opts.loop) {
+          tr.done = true;
+          log(`replay finished (${[...tr.instruments].join(", ")})`);
+          continue;
+        }
+        restart(tr);
+      }
+      next = Math.min(next, tr.base + (tr.events[tr.position]!.t * 1000) / speed);
     }
-    if (position >= events.length) {
-      if (!opts.loop) return log("replay finished");
-      restart();
-    }
-    const due = base + (events[position]!.t * 1000) / speed;
-    timer = setTimeout(tick, Math.max(0, due - performance.now()));
+    if (next === Infinity) return;
+    timer = setTimeout(tick, Math.max(0, next - performance.now()));
   }
 
   // ---- connections ----------------------------------------------------------------------------------------------
@@ -483,7 +499,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         for (const c of conns) if (c.books.has(id)) subscribers++;
         insts[id] = { seqId: i.seqId, synced: i.book.synced, ts: i.book.ts, subscribers };
       }
-      return { connections: conns.size, connectionsTotal, rejectedConnections, pushes, loops, position, events: timeline.events.length, instruments: insts };
+      return { connections: conns.size, connectionsTotal, rejectedConnections, pushes, loops, position: tracks.reduce((n, t) => n + t.position, 0), events: timeline.events.length, instruments: insts };
     },
     book: (instId) => instruments.get(instId)?.book,
     recent: (instId) => instruments.get(instId)?.recent ?? [],
