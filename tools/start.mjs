@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /**
  * `npm start`: the whole product on this machine, offline by default.
- *   1. installs dependencies if node_modules is missing (npm ci);
+ *   1. (prestart hook) installs dependencies if node_modules is missing or stale (npm ci);
  *   2. starts the local OKX exchange replaying the bundled real BTC-USDT-SWAP capture, looped (port 8080);
  *   3. starts `wrangler dev` (port 8787) with OKX_WS_URL / OKX_REST_URL pointing at the local exchange.
  * `npm start -- --live` skips the exchange and uses production OKX (wrangler.toml defaults).
  * Other flags: --port N (Worker, default 8787), --exchange-port N (default 8080), --replay FILE, --speed X.
  * Uses only Node built-ins so it runs before anything is installed.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,10 +27,10 @@ const { values } = parseArgs({
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_UPDATE_NOTIFIER: "1" };
 
+// Dependencies are installed by the `prestart` hook (tools/ensure-deps.mjs).
 if (!existsSync(resolve(root, "node_modules/.bin/wrangler"))) {
-  console.log("[start] installing dependencies (npm ci)...");
-  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit", env });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  console.error("[start] dependencies missing: run `npm start` (its prestart hook installs them) or `npm ci`");
+  process.exit(1);
 }
 
 const bin = (name) => resolve(root, "node_modules/.bin", name);
