@@ -12,8 +12,8 @@ Protocol
   infinite shrinkage, which IS the no-change forecast. 10% / 90% linear quantile regressions give the interval.
 - Baselines reported beside it: no-change (0 bps) and microprice (predicted return = microprice offset, bps).
 - Shipping rule: the ridge becomes the default only if it beats no-change on validation RMSE; otherwise the
-  shipped model is the no-change forecast (zero weights, constant train-quantile interval) exported through the
-  same ONNX graph, so serving never changes shape.
+  shipped model is the no-change forecast (zero weights, constant interval +-q80(|train return|), i.e. the 10% /
+  90% quantiles of a zero-centred return) exported through the same ONNX graph, so serving never changes shape.
 """
 from __future__ import annotations
 
@@ -125,15 +125,25 @@ def _thin(X: np.ndarray, y: np.ndarray, max_rows: int) -> tuple[np.ndarray, np.n
     return X[::step], y[::step]
 
 
+def martingale_quantile(y: np.ndarray, q: float) -> float:
+    """Quantile q of a return distribution centred on 0 with the spread of |y| (the no-change model's interval).
+
+    The plain empirical quantile would carry the training window's drift (two minutes of a falling market give a
+    90% quantile below 0), contradicting the no-change point forecast; symmetrising keeps 0 inside the interval.
+    """
+    w = float(np.quantile(np.abs(y), abs(2 * q - 1)))
+    return -w if q < 0.5 else w
+
+
 def fit_quantile(X: np.ndarray, y: np.ndarray, q: float, alpha: float) -> Pipeline:
-    """Linear quantile regression on standardised features; alpha = inf gives the constant train quantile."""
+    """Linear quantile regression on standardised features; alpha = inf gives the constant no-change quantile."""
     X32 = X.astype(np.float32)
     Xf, yf = _thin(X32, y, QUANTILE_MAX_ROWS)
     if math.isinf(alpha):
         pipe = Pipeline([("scale", StandardScaler()), ("qr", QuantileRegressor(quantile=q, alpha=1.0, solver="highs"))]).fit(Xf, yf)
         qr = pipe.named_steps["qr"]
         qr.coef_ = np.zeros_like(qr.coef_)
-        qr.intercept_ = float(np.quantile(y, q))
+        qr.intercept_ = martingale_quantile(y, q)
         return pipe
     return Pipeline([("scale", StandardScaler()), ("qr", QuantileRegressor(quantile=q, alpha=alpha, solver="highs"))]).fit(Xf, yf)
 

@@ -93,7 +93,7 @@ def metrics_markdown(name: str, r: TrainResult, meta_src: dict[str, Any]) -> str
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         rows = (
-            ("no-change (0 bps; constant train quantiles)", m["no_change"]),
+            ("no-change (0 bps; constant ±q80(abs) interval)", m["no_change"]),
             ("microprice (offset bps)", m["microprice"]),
             (f"ridge α={r.candidate.alphas['ridge_per_row']:g}·n + linear quantiles", m["ridge"]),
         )
@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     shipped_note = (
         "Ridge regression on standardised book features (no intercept) with 10%/90% linear quantile regressions."
         if r.shipped.kind == "ridge"
-        else "No-change forecast (predicted return 0 bps) with the constant 10%/90% quantiles of the training returns, "
+        else "No-change forecast (predicted return 0 bps) with a constant interval: the 10%/90% quantiles of a zero-centred "
+        "return with the spread of the training returns (+-80% quantile of |return|), "
         "exported as the same linear graph with zero weights so it goes through the same serving path. "
         "Shipped because the ridge candidate did not beat no-change out of sample."
     )
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train: {r.decision}", file=sys.stderr)
     print(
         f"train: validation RMSE no-change {v['no_change']['rmse_bps']:.3f}, microprice {v['microprice']['rmse_bps']:.3f}, "
-        f"ridge {v['ridge']['rmse_bps']:.3f} bps; interval coverage {v['ridge']['interval']['coverage']:.2f} "
+        f"ridge {v['ridge']['rmse_bps']:.3f} bps; shipped ({r.shipped.kind}) interval coverage "
+        f"{r.metrics['shipped']['validation']['interval']['coverage']:.2f} "
         f"(~{r.metrics['data']['validation']['independent_windows']:.1f} independent windows)",
         file=sys.stderr,
     )
