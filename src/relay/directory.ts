@@ -5,6 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
+import { reserveSlot, type SlotLimiter } from "./ratelimit.js";
 
 export interface DirectoryEntry {
   instId: string;
@@ -15,6 +16,16 @@ export interface DirectoryEntry {
 
 export class Directory extends DurableObject<Env> {
   private readonly entries = new Map<string, DirectoryEntry>();
+  private readonly limiter: SlotLimiter = { granted: [] };
+
+  /**
+   * Reserve an upstream connection slot (RPC): returns the Unix ms at which the caller may connect. OKX allows 3
+   * new connections per second per IP; the window is padded by 10% for clock and network jitter.
+   */
+  reserveConnectSlot(): number {
+    const perSecond = Number((this.env as unknown as Record<string, unknown>).OKX_CONNECTS_PER_SECOND ?? 3) || 3;
+    return reserveSlot(this.limiter, Date.now(), perSecond, 1100);
+  }
 
   /** Record a relay's state (RPC). Idle relays with no clients are forgotten. */
   report(entry: DirectoryEntry): void {

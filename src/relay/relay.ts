@@ -126,6 +126,8 @@ export class InstrumentRelay extends DurableObject<Env> {
   private pingSentAt: number | null = null;
 
   private reconnectAt: number | null = null;
+  /** Connection slot reserved with the Directory's rate limiter (Unix ms), consumed by the next connect. */
+  private slotAt: number | null = null;
   private subscribeDeadline: number | null = null;
   private graceAt: number | null = null;
   private invalidUntil = 0;
@@ -434,6 +436,22 @@ export class InstrumentRelay extends DurableObject<Env> {
   private async openUpstream(): Promise<void> {
     if (this.upstream || this.connecting || !this.instId) return;
     this.connecting = true;
+    // Queue for one of OKX's 3-per-second connection slots (shared by every relay through the Directory).
+    if (this.env.DIRECTORY && (this.slotAt === null || Date.now() < this.slotAt - 5)) {
+      try {
+        this.slotAt = await this.env.DIRECTORY.get(this.env.DIRECTORY.idFromName("global")).reserveConnectSlot();
+      } catch (e) {
+        console.warn("relay.reserveConnectSlot", String(e));
+        this.slotAt = null;
+      }
+      if (this.slotAt !== null && this.slotAt > Date.now() + 5) {
+        this.connecting = false;
+        this.reconnectAt = this.slotAt;
+        await this.schedule();
+        return;
+      }
+    }
+    this.slotAt = null;
     this.setState(this.state === "down" ? "down" : "connecting", this.state === "down" ? this.stateReason : null);
     const url = this.env.OKX_WS_URL;
     try {

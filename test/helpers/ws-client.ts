@@ -128,7 +128,7 @@ export const exchange = {
   async recent(instId: string): Promise<{ seqId: number; checksum: number | undefined }[]> {
     return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/recent?instId=${instId}`)).json()) as never;
   },
-  async state(): Promise<{ connections: number; instruments: Record<string, { subscribers: number }> }> {
+  async state(): Promise<{ connections: number; acceptedAt: number[]; instruments: Record<string, { subscribers: number }> }> {
     return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/state`)).json()) as never;
   },
 };

@@ -48,6 +48,8 @@ export interface ExchangeStats {
   readonly connections: number;
   readonly connectionsTotal: number;
   readonly rejectedConnections: number;
+  /** Accept times (Unix ms) of the last 200 connections. */
+  readonly acceptedAt: readonly number[];
   readonly pushes: number;
   readonly loops: number;
   readonly position: number;
@@ -129,6 +131,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   let nextConnFaults: FaultSpec[] = [];
   let connectionsTotal = 0;
   let rejectedConnections = 0;
+  const acceptedAt: number[] = [];
   let pushes = 0;
   let loops = 0;
   let refuseUntil = 0;
@@ -363,6 +366,8 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     recentUpgrades.push(now);
     wss.handleUpgrade(req, socket, head, (ws) => {
       connectionsTotal++;
+      acceptedAt.push(Date.now());
+      if (acceptedAt.length > 200) acceptedAt.shift();
       const c: Conn = {
         id: `c${++connSeq}`,
         ws,
@@ -499,7 +504,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         for (const c of conns) if (c.books.has(id)) subscribers++;
         insts[id] = { seqId: i.seqId, synced: i.book.synced, ts: i.book.ts, subscribers };
       }
-      return { connections: conns.size, connectionsTotal, rejectedConnections, pushes, loops, position: tracks.reduce((n, t) => n + t.position, 0), events: timeline.events.length, instruments: insts };
+      return { connections: conns.size, connectionsTotal, rejectedConnections, acceptedAt: [...acceptedAt], pushes, loops, position: tracks.reduce((n, t) => n + t.position, 0), events: timeline.events.length, instruments: insts };
     },
     book: (instId) => instruments.get(instId)?.book,
     recent: (instId) => instruments.get(instId)?.recent ?? [],
