@@ -11,4 +11,6 @@ export interface Env {
   OKX_REST_URL: string;
   /** Optional: comma-separated allow-list of instIds; empty = any instId the upstream knows. */
   ALLOWED_INSTRUMENTS?: string;
+  /** Optional: comma-separated allowed browser origins for the API and WebSockets; unset or "*" = any. */
+  CORS_ORIGINS?: string;
 }

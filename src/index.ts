@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import type { Env } from "./env.js";
 import { notFound, onError } from "./errors.js";
+import { apiCors, wsOriginGuard } from "./routes/cors.js";
 import { statusRoutes } from "./routes/status.js";
 import { wsRoutes } from "./routes/ws.js";
 
@@ -16,6 +17,8 @@ export const app = new Hono<{ Bindings: Env }>();
 
 app.onError(onError);
 app.notFound(notFound);
+for (const path of ["/simulate/*", "/status", "/health", "/openapi.json"]) app.use(path, apiCors);
+app.use("/ws/*", wsOriginGuard);
 app.route("/", statusRoutes);
 app.route("/", wsRoutes);
 

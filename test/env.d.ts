@@ -6,6 +6,7 @@ declare namespace Cloudflare {
     OKX_WS_URL: string;
     OKX_REST_URL: string;
     ALLOWED_INSTRUMENTS?: string;
+    CORS_ORIGINS?: string;
     /** Local exchange control API (http://127.0.0.1:PORT), set by vitest.workers.config.ts. */
     EXCHANGE_HTTP: string;
   }
