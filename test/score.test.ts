@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { buildDataset, type LabeledRow } from "../src/features/dataset.js";
+import { createFeatureState, FEATURE_VERSION, NUM_FEATURES, updateFeatures, type BookView } from "../src/features/features.js";
 import { applyBook, createBook, mid } from "../src/okx/book.js";
 import { parseOkxMessage } from "../src/okx/protocol.js";
+import { createForecaster, forecasterOnBook, forecasterReset } from "../src/predict/forecaster.js";
+import { NoChangePredictor, predictionMessage, type Predictor } from "../src/predict/predictor.js";
+import type { PredictionMessage, ScoreMessage } from "../src/protocol.js";
 import { addForecast, createScorer, dropPending, observeMid, pendingCount, scoreMessage, scoreMetrics } from "../src/predict/score.js";
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
 
@@ -123,5 +127,107 @@ describe("live scorer realises exactly the training target (6-minute BTC stream,
     expect(sm.coverage).toBe(1);
     // The realised 60 s returns of this stream, for the record (no-change RMSE).
     expect(sm.baselineRmseBps).toBeGreaterThan(1);
+  });
+});
+
+describe("forecaster: features + predictor + scorer per snapshot (what the relay calls)", () => {
+  const msgs = receivedMessages(DATA.btcSwap).map((m) => parseOkxMessage(m.json));
+
+  /** Spy predictor: records its inputs; resolves immediately unless `hold` is set. */
+  function spy(returnBps = 0) {
+    const inputs: Float32Array[] = [];
+    let release: (() => void) | null = null;
+    const p: Predictor & { inputs: Float32Array[]; hold: boolean; release: () => void } = {
+      name: "spy",
+      version: "t",
+      horizonSec: 60,
+      featureVersion: FEATURE_VERSION,
+      inputs,
+      hold: false,
+      release: () => release?.(),
+      predict(x) {
+        inputs.push(x);
+        const fc = { returnBps, lowBps: -10, highBps: 10 };
+        return this.hold ? new Promise((r) => (release = () => r(fc))) : Promise.resolve(fc);
+      },
+    };
+    return p;
+  }
+
+  it("on the 6-minute stream: one forecast per second of exchange time, on the features of that very book, then live scores", async () => {
+    const p = spy();
+    const fc = createForecaster({ instId: "BTC-USDT-SWAP", predictor: p });
+    const book = createBook("BTC-USDT-SWAP");
+    const ref = createFeatureState();
+    const refVec = new Float32Array(NUM_FEATURES);
+    const predictions: PredictionMessage[] = [];
+    const scores: ScoreMessage[] = [];
+    for (const m of msgs) {
+      if (m.kind !== "books") continue;
+      const r = applyBook(book, m.action, m.data);
+      if (!r.ok || !r.changed) continue;
+      updateFeatures(ref, book, refVec);
+      const out = forecasterOnBook(fc, book);
+      if (out.score) scores.push(out.score);
+      if (out.prediction) {
+        expect([...p.inputs[p.inputs.length - 1]!]).toEqual([...refVec]);
+        const msg = await out.prediction;
+        expect(msg).not.toBeNull();
+        expect(msg!.ts).toBe(book.ts);
+        expect(msg!.mid).toBe(mid(book));
+        predictions.push(msg!);
+      }
+    }
+    // ~345 s of books -> ~345 forecasts, at least 1 s apart in exchange time.
+    expect(predictions.length).toBeGreaterThan(300);
+    expect(predictions.length).toBeLessThan(350);
+    for (let i = 1; i < predictions.length; i++) expect(predictions[i]!.ts - predictions[i - 1]!.ts).toBeGreaterThanOrEqual(1000);
+    // Scores start once the first horizon has passed, at most one per second.
+    expect(scores.length).toBeGreaterThan(200);
+    expect(scores[0]!.ts - predictions[0]!.ts).toBeGreaterThan(60_000);
+    const last = scores[scores.length - 1]!;
+    expect(last).toMatchObject({ type: "score", instId: "BTC-USDT-SWAP", horizonSec: 60, hitRate: null, model: { name: "spy", version: "t" } });
+    expect(last.rmseBps).toBeCloseTo(last.baselineRmseBps, 9); // a 0 bps forecast IS the baseline
+  });
+
+  it("one forecast in flight at a time; a reset discards the forecast that was running", async () => {
+    const p = spy(5);
+    p.hold = true;
+    const fc = createForecaster({ instId: "X-Y", predictor: p, minIntervalMs: 0 });
+    const b = (ts: number, m: number): BookView => ({ ts, bids: [{ price: m - 0.5, size: 1 }], asks: [{ price: m + 0.5, size: 1 }] });
+    const first = forecasterOnBook(fc, b(0, 100)).prediction;
+    expect(first).not.toBeNull();
+    expect(forecasterOnBook(fc, b(10, 100)).prediction).toBeNull(); // still running
+    p.release();
+    expect((await first)!.predictedReturnBps).toBe(5);
+    const second = forecasterOnBook(fc, b(20, 100)).prediction;
+    expect(second).not.toBeNull();
+    forecasterReset(fc);
+    p.release();
+    expect(await second).toBeNull();
+    // The first forecast was waiting for its horizon: the reset dropped it too (the mid in the gap is unknown).
+    expect(pendingCount(fc.scorer)).toBe(0);
+    expect(fc.scorer.droppedPending).toBe(1);
+    expect(fc.forecasts).toBe(1);
+    expect(fc.features.count).toBe(0);
+  });
+
+  it("a failing predictor yields null and does not wedge the forecaster", async () => {
+    const p: Predictor = { name: "bad", version: "0", horizonSec: 60, featureVersion: FEATURE_VERSION, predict: () => Promise.reject(new Error("boom")) };
+    const fc = createForecaster({ instId: "X-Y", predictor: p, minIntervalMs: 0 });
+    const b: BookView = { ts: 1, bids: [{ price: 99, size: 1 }], asks: [{ price: 101, size: 1 }] };
+    expect(await forecasterOnBook(fc, b).prediction).toBeNull();
+    expect(fc.errors).toBe(1);
+    expect(forecasterOnBook(fc, { ...b, ts: 2 }).prediction).not.toBeNull();
+  });
+
+  it("NoChangePredictor: constant forecast, interval must contain 0", async () => {
+    const p = new NoChangePredictor(60, -11.5, 11.5);
+    expect(await p.predict(new Float32Array(NUM_FEATURES))).toEqual({ returnBps: 0, lowBps: -11.5, highBps: 11.5 });
+    expect(() => new NoChangePredictor(60, 1, 2)).toThrow(/contain 0/);
+    const msg = predictionMessage("BTC-USDT-SWAP", 5, 100, { returnBps: 10, lowBps: -20, highBps: 30 }, p);
+    expect(msg.predictedMid).toBeCloseTo(100 * Math.exp(0.001), 12);
+    expect(msg.low).toBeCloseTo(100 * Math.exp(-0.002), 12);
+    expect(msg.high).toBeCloseTo(100 * Math.exp(0.003), 12);
   });
 });
