@@ -86,7 +86,7 @@ describe("onnxruntime-web inside workerd", () => {
     for (const name of Object.keys(models)) {
       const p = await load(name);
       const x = new Float32Array(fixture.rows[0]!);
-      for (let i = 0; i < 200; i++) await p.predict(x); // warm-up
+      for (let i = 0; i < 2000; i++) await p.predict(x); // warm-up (JIT)
       const n = 5000;
       const t0 = await now();
       for (let i = 0; i < n; i++) await p.predict(x);
