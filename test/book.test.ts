@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyBook, createBook, mid, spread, topLevels, toOkxLevels, type Book } from "../src/okx/book.js";
+import { applyBook, bookChecksum, createBook, mid, spread, topLevels, toOkxLevels, type Book } from "../src/okx/book.js";
 import { okxChecksum } from "../src/okx/checksum.js";
 import { parseOkxMessage, type OkxBookData, type OkxLevel } from "../src/okx/protocol.js";
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
@@ -118,6 +118,8 @@ describe("applyBook semantics", () => {
     ["negative size", (b: Book) => applyBook(b, "update", snap([L("99", "-1")], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
     ["zero price", (b: Book) => applyBook(b, "update", snap([L("0", "1")], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
     ["empty size string", (b: Book) => applyBook(b, "update", snap([L("99", "")], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
+    ["numeric (not string) level", (b: Book) => applyBook(b, "update", snap([[99 as unknown as string, "1"]], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
+    ["level not an array", (b: Book) => applyBook(b, "update", snap(["99:1" as unknown as OkxLevel], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
     ["duplicate price in snapshot", () => applyBook(createBook("A-B"), "snapshot", snap([L("1", "1"), L("1", "2")], [])), "malformed"],
     ["sequenced chain loses its seqId", (b: Book) => applyBook(b, "update", snap([L("99", "1")], [])), "gap"],
   ])("fault: %s -> %s, book invalidated", (_n, act, fault) => {
@@ -155,6 +157,21 @@ describe("applyBook semantics", () => {
     expect(applyBook(b, "update", snap([L("99", "4")], [], { seqId: 11, prevSeqId: 10, checksum: 0 })).ok).toBe(true);
     const expected = okxChecksum([{ px: "100", sz: "1" }, { px: "99.5", sz: "2" }, { px: "99", sz: "5" }], b.asks);
     expect(applyBook(b, "update", snap([L("99", "5")], [], { seqId: 12, prevSeqId: 11, checksum: expected })).ok).toBe(true);
+  });
+
+  it("bookChecksum's cache equals a full recomputation after every message of a real capture", () => {
+    const books = new Map<string, Book>();
+    let n = 0;
+    for (const { json } of receivedMessages(DATA.okx20220227)) {
+      const m = parseOkxMessage(json);
+      if (m.kind !== "books") continue;
+      let b = books.get(m.arg.instId);
+      if (!b) books.set(m.arg.instId, (b = createBook(m.arg.instId)));
+      applyBook(b, m.action, m.data, { verifyChecksum: n % 3 === 0 }); // leave the cache stale sometimes
+      expect(bookChecksum(b)).toBe(okxChecksum(b.bids, b.asks));
+      n++;
+    }
+    expect(n).toBe(3679);
   });
 
   it("toOkxLevels round-trips a book into an equal snapshot", () => {

@@ -26,7 +26,7 @@ describe("parseOkxMessage", () => {
     ["array instead of object", "[1,2]"],
     ["books without data", '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update"}'],
     ["books with bad action", '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"delta","data":[{"asks":[],"bids":[],"ts":"1"}]}'],
-    ["level not strings", '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[[1,2]],"bids":[],"ts":"1"}]}'],
+    ["levels not an array", '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":{"a":1},"bids":[],"ts":"1"}]}'],
     ["float seqId", '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1","seqId":1.5}]}'],
     ["bad ts", '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"yesterday"}]}'],
   ])("rejects %s", (_n, text) => {

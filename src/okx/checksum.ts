@@ -41,32 +41,39 @@ export function crc32(s: string): number {
   return (crcString(-1, s) ^ -1) | 0;
 }
 
+/**
+ * One interleaving step of the OKX checksum: feeds `bid` then `ask` (either may be absent) into the running CRC
+ * state `crc` (pre-final-xor). `first` is true only for step 0, whose first element has no ':' before it.
+ * Exposed so the book can cache the state after each step and resume from the first changed level.
+ */
+export function checksumStep(crc: number, first: boolean, bid: PxSz | undefined, ask: PxSz | undefined): number {
+  if (bid !== undefined) {
+    if (!first) crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+    first = false;
+    crc = crcString(crc, bid.px);
+    crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+    crc = crcString(crc, bid.sz);
+  }
+  if (ask !== undefined) {
+    if (!first) crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+    crc = crcString(crc, ask.px);
+    crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
+    crc = crcString(crc, ask.sz);
+  }
+  return crc;
+}
+
+/** Final value of a running CRC state, as OKX's signed int32. */
+export function checksumFinal(crc: number): number {
+  return (crc ^ -1) | 0;
+}
+
 /** OKX checksum (signed int32) of the top 25 bid/ask levels, best first on each side. */
 export function okxChecksum(bids: readonly PxSz[], asks: readonly PxSz[]): number {
   let crc = -1;
-  let first = true;
-  const nb = Math.min(bids.length, CHECKSUM_DEPTH);
-  const na = Math.min(asks.length, CHECKSUM_DEPTH);
-  const n = Math.max(nb, na);
-  for (let i = 0; i < n; i++) {
-    if (i < nb) {
-      const l = bids[i]!;
-      if (!first) crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
-      first = false;
-      crc = crcString(crc, l.px);
-      crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
-      crc = crcString(crc, l.sz);
-    }
-    if (i < na) {
-      const l = asks[i]!;
-      if (!first) crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
-      first = false;
-      crc = crcString(crc, l.px);
-      crc = TABLE[(crc ^ COLON) & 0xff]! ^ (crc >>> 8);
-      crc = crcString(crc, l.sz);
-    }
-  }
-  return (crc ^ -1) | 0;
+  const n = Math.max(Math.min(bids.length, CHECKSUM_DEPTH), Math.min(asks.length, CHECKSUM_DEPTH));
+  for (let i = 0; i < n; i++) crc = checksumStep(crc, i === 0, bids[i], asks[i]);
+  return checksumFinal(crc);
 }
 
 /** The exact string OKX hashes (for diagnostics and tests; the hot path never builds it). */

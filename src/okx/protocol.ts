@@ -84,14 +84,10 @@ function isArg(v: unknown): v is OkxArg {
   return isObj(v) && typeof v.channel === "string" && typeof v.instId === "string";
 }
 
+// Levels themselves are validated where they are used (src/okx/book.ts rejects non-string or non-numeric levels
+// as a malformed message): checking them here too would walk every level twice on the hot path.
 function checkLevels(v: unknown, where: string): readonly OkxLevel[] {
   if (!Array.isArray(v)) throw new OkxProtocolError(`${where} is not an array`);
-  for (let i = 0; i < v.length; i++) {
-    const l = v[i];
-    if (!Array.isArray(l) || l.length < 2 || typeof l[0] !== "string" || typeof l[1] !== "string") {
-      throw new OkxProtocolError(`${where}[${i}] is not a [px, sz, ...] string level`);
-    }
-  }
   return v as OkxLevel[];
 }
 
@@ -141,14 +137,7 @@ export function parseOkxMessage(text: string): OkxMessage {
     const checksum = optInt(d.checksum, "checksum");
     const seqId = optInt(d.seqId, "seqId");
     const prevSeqId = optInt(d.prevSeqId, "prevSeqId");
-    const book: OkxBookData = {
-      asks: checkLevels(d.asks, "asks"),
-      bids: checkLevels(d.bids, "bids"),
-      ts,
-      ...(checksum !== undefined && { checksum }),
-      ...(seqId !== undefined && { seqId }),
-      ...(prevSeqId !== undefined && { prevSeqId }),
-    };
+    const book: OkxBookData = { asks: checkLevels(d.asks, "asks"), bids: checkLevels(d.bids, "bids"), ts, checksum, seqId, prevSeqId };
     return { kind: "books", arg, action, data: book };
   }
   if (arg.channel === "trades") {

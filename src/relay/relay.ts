@@ -17,8 +17,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
-import { applyBook, createBook, mid, spread, topLevels, type Book, type BookFault } from "../okx/book.js";
-import { okxChecksum } from "../okx/checksum.js";
+import { applyBook, bookChecksum, createBook, mid, spread, topLevels, type Book, type BookFault } from "../okx/book.js";
 import { NOTICE_SERVICE_UPGRADE, OkxProtocolError, parseOkxMessage } from "../okx/protocol.js";
 import {
   DEFAULT_DEPTH,
@@ -373,7 +372,7 @@ export class InstrumentRelay extends DurableObject<Env> {
 
   private broadcastBook(): void {
     this.seq++;
-    this.checksum = okxChecksum(this.book.bids, this.book.asks);
+    this.checksum = bookChecksum(this.book); // cached: free when the update was just verified
     this.stats.broadcasts++;
     for (const [ws, c] of this.clients) {
       if (c.kind !== "book") continue;
