@@ -27,8 +27,6 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.workers.test.ts"],
-    // TEMP until the ONNX module rules land in wrangler.toml: runs under vitest.predict.config.ts
-    exclude: ["test/predict.workers.test.ts", "node_modules/**"],
     globalSetup: ["test/setup/exchange.global.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,

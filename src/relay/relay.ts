@@ -25,9 +25,13 @@ import {
   MAX_IN_FLIGHT,
   type BookMessage,
   type ErrorMessage,
+  type PredictionMessage,
+  type ScoreMessage,
   type StatusMessage,
   type UpstreamState,
 } from "../protocol.js";
+import { fallbackPredictor, loadBundledPredictor } from "../predict/bundled.js";
+import { createForecaster, forecasterOnBook, forecasterReset, type ForecasterState } from "../predict/forecaster.js";
 import { backoffDelay } from "./backoff.js";
 import { connectWebSocket, type Upstream, type UpstreamConnector } from "./upstream.js";
 
@@ -64,6 +68,11 @@ export interface RelayStats {
   reconnects: number;
   connectFailures: number;
   faults: Record<BookFault | "notice" | "stall" | "upstream-error" | "subscribe-timeout", number>;
+  /** Forecasts and score messages sent on /ws/prediction. */
+  predictions: number;
+  scores: number;
+  /** Model serving forecasts (`name@version`), null before the first book. */
+  model: string | null;
   seqId: number | null;
   ts: number;
   bookLevels: { bids: number; asks: number };
@@ -134,6 +143,11 @@ export class InstrumentRelay extends DurableObject<Env> {
   private alarmAt: number | null = null;
   private recentResyncs: number[] = [];
 
+  /** Features + model + live scoring; created with the instrument, model loaded in the background. */
+  private forecaster: ForecasterState | null = null;
+  private lastPrediction: string | null = null;
+  private lastScore: string | null = null;
+
   private readonly stats: RelayStats = {
     instId: null,
     state: "idle",
@@ -150,6 +164,9 @@ export class InstrumentRelay extends DurableObject<Env> {
     reconnects: 0,
     connectFailures: 0,
     faults: { "no-snapshot": 0, gap: 0, checksum: 0, crossed: 0, malformed: 0, notice: 0, stall: 0, "upstream-error": 0, "subscribe-timeout": 0 },
+    predictions: 0,
+    scores: 0,
+    model: null,
     seqId: null,
     ts: 0,
     bookLevels: { bids: 0, asks: 0 },
@@ -296,6 +313,10 @@ export class InstrumentRelay extends DurableObject<Env> {
       this.ensureUpstream();
       if (this.state === before) this.sendTo(server, this.statusMessage());
       if (kind === "book" && this.book.synced) this.sendTo(server, this.bookString(depth));
+      if (kind === "prediction") {
+        if (this.lastPrediction) this.sendTo(server, this.lastPrediction);
+        if (this.lastScore) this.sendTo(server, this.lastScore);
+      }
     }
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
@@ -338,8 +359,42 @@ export class InstrumentRelay extends DurableObject<Env> {
     }
   }
 
-  private broadcast(text: string): void {
-    for (const ws of this.clients.keys()) this.sendTo(ws, text);
+  private broadcast(text: string, kind?: Client["kind"]): void {
+    for (const [ws, c] of this.clients) if (kind === undefined || c.kind === kind) this.sendTo(ws, text);
+  }
+
+  // ---- prediction -----------------------------------------------------------------------------------------------
+
+  private ensureForecaster(): ForecasterState {
+    if (this.forecaster) return this.forecaster;
+    const fc = createForecaster({ instId: this.instId!, predictor: fallbackPredictor() });
+    this.forecaster = fc;
+    this.stats.model = `${fc.predictor.name}@${fc.predictor.version}`;
+    // ~200 ms once per isolate; until then the no-change fallback serves (same message shape, its own name).
+    loadBundledPredictor().then(
+      (p) => {
+        fc.predictor = p;
+        this.stats.model = `${p.name}@${p.version}`;
+      },
+      (e: unknown) => console.error("relay.loadBundledPredictor", this.instId, e),
+    );
+    return fc;
+  }
+
+  /** Features on every book change; forecasts and scores (rate-limited by the forecaster) to prediction clients. */
+  private predict(): void {
+    const out = forecasterOnBook(this.ensureForecaster(), this.book);
+    if (out.score) {
+      this.lastScore = JSON.stringify(out.score satisfies ScoreMessage);
+      this.stats.scores++;
+      this.broadcast(this.lastScore, "prediction");
+    }
+    out.prediction?.then((m) => {
+      if (!m) return;
+      this.lastPrediction = JSON.stringify(m satisfies PredictionMessage);
+      this.stats.predictions++;
+      this.broadcast(this.lastPrediction, "prediction");
+    });
   }
 
   // ---- book fan-out ---------------------------------------------------------------------------------------------
@@ -525,7 +580,10 @@ export class InstrumentRelay extends DurableObject<Env> {
         }
         this.stats.seqId = this.book.seqId;
         this.stats.ts = this.book.ts;
-        if (r.changed) this.broadcastBook();
+        if (r.changed) {
+          this.broadcastBook();
+          this.predict();
+        }
         return;
       }
       case "error":
@@ -566,7 +624,7 @@ export class InstrumentRelay extends DurableObject<Env> {
     const now = Date.now();
     this.recentResyncs = this.recentResyncs.filter((t) => t > now - 10_000);
     this.recentResyncs.push(now);
-    this.book = createBook(this.instId!);
+    this.dropBook();
     if (this.recentResyncs.length > 3) return this.reconnect(`${fault}: repeated faults`);
     this.setState("resyncing", fault);
     this.upstreamSend(JSON.stringify({ op: "unsubscribe", args: [{ channel: "books", instId: this.instId! }] }));
@@ -580,7 +638,7 @@ export class InstrumentRelay extends DurableObject<Env> {
     this.upstream = null;
     up?.close(1000, "reconnect");
     this.stats.reconnects++;
-    this.book = createBook(this.instId!);
+    this.dropBook();
     this.subscribeDeadline = null;
     this.pingSentAt = null;
     this.setState("resyncing", reason);
@@ -595,13 +653,19 @@ export class InstrumentRelay extends DurableObject<Env> {
     this.upstream = null;
     this.subscribeDeadline = null;
     this.pingSentAt = null;
-    this.book = createBook(this.instId ?? "");
+    this.dropBook();
     if (this.clients.size === 0) {
       this.setState("idle", reason);
       return;
     }
     this.setState("down", reason);
     this.scheduleReconnect();
+  }
+
+  /** The book is no longer trusted: clear it and restart the feature windows (no forecast spans a resync). */
+  private dropBook(): void {
+    this.book = createBook(this.instId ?? "");
+    if (this.forecaster) forecasterReset(this.forecaster);
   }
 
   private scheduleReconnect(): void {
@@ -617,7 +681,7 @@ export class InstrumentRelay extends DurableObject<Env> {
     this.pingSentAt = null;
     this.reconnectAt = null;
     up?.close(1000, reason);
-    this.book = createBook(this.instId ?? "");
+    this.dropBook();
     this.setState("idle", reason);
   }
 
