@@ -1,5 +1,5 @@
 /**
- * ONNX inference inside workerd (run by vitest.predict.config.ts): onnxruntime-web, started from the precompiled
+ * ONNX inference inside workerd (run by vitest.workers.config.ts): onnxruntime-web, started from the precompiled
  * WASM module, must reproduce Python onnxruntime's outputs on the same float32 rows (test/fixtures/mid60.expected.json,
  * written by `npm run train`). Also logs session creation and mean session.run times (not asserted: shared CPU).
  */
