@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { benchBook } from "./book.js";
+import { benchFanout } from "./fanout.js";
 import { fmt, type Result } from "./lib.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
@@ -15,6 +16,7 @@ const want = (s: string) => !only || only.includes(s);
 
 const sections: Record<string, Result[]> = {};
 if (want("book")) sections.book = benchBook(quick);
+if (want("fanout")) sections.fanout = await benchFanout(quick);
 
 const lines: string[] = [];
 for (const [sec, rs] of Object.entries(sections)) {

@@ -39,6 +39,8 @@ export interface ExchangeOptions {
   readonly connectionsPerSecond?: number;
   /** Faults armed on EVERY connection (CLI flags such as --drop-after). */
   readonly faults?: readonly FaultSpec[];
+  /** Called after a books push went out to its subscribers (benchmarks: fan-out latency from this instant). */
+  readonly onBookPush?: (instId: string, seqId: number, subscribers: number) => void;
   /** REST instruments handler (GET /api/v5/public/instruments), if available. */
   readonly rest?: (url: URL) => { status: number; body: string } | null;
   readonly log?: (line: string) => void;
@@ -246,6 +248,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       const seq = i.seqId;
       push(c, text, () => bookPush(channel, ev.instId, ev.action, d, seq, prev, (d.checksum || 1) ^ 0x5a5a5a5a));
     }
+    if (opts.onBookPush && cache.size > 0) opts.onBookPush(ev.instId, i.seqId, cache.size);
   }
 
   // Each track has its own clock and loops on its own.

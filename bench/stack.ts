@@ -1,0 +1,71 @@
+/**
+ * Starts the real stack for HTTP/WebSocket benchmarks: the local exchange in this process and `wrangler dev` as a
+ * child process pointed at it, both on free loopback ports.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import { startExchange, type Exchange, type ExchangeOptions } from "../tools/exchange/server.js";
+import { DATA, REPO_ROOT } from "../tools/lib/captures.js";
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+export interface Stack {
+  exchange: Exchange;
+  base: string;
+  ws: string;
+  inspectorPort: number;
+  stop(): Promise<void>;
+}
+
+/** Exchange + wrangler dev; resolves when the Worker answers /health. */
+export async function startStack(ex: Partial<ExchangeOptions> = {}): Promise<Stack> {
+  const exchange = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 1, loop: true, connectionsPerSecond: 0, ...ex });
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const child: ChildProcess = spawn(
+    resolve(REPO_ROOT, "node_modules/.bin/wrangler"),
+    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false",
+      "--var", `OKX_WS_URL:${exchange.url}`, "--var", `OKX_REST_URL:${exchange.httpUrl}`],
+    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
+  );
+  let log = "";
+  child.stdout!.on("data", (d) => (log += d));
+  child.stderr!.on("data", (d) => (log += d));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill("SIGKILL");
+      await exchange.close();
+      throw new Error(`wrangler dev did not start:\n${log.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    exchange,
+    base,
+    ws: `ws://127.0.0.1:${port}`,
+    inspectorPort,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 300));
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exchange.close();
+    },
+  };
+}
