@@ -7,7 +7,7 @@ import { simulateRoutes, type SimulateBindings } from "../src/routes/simulate.js
 import { fillMarketOrder } from "../src/sim/fill.js";
 import { instrumentCache, type FetchLike } from "../src/sim/instruments.js";
 import { SimulateResponseSchema, type SimulateResponse } from "../src/sim/schema.js";
-import type { LiveBook, LiveBookFn } from "../src/sim/simulate.js";
+import { parseDecimal, type LiveBook, type LiveBookFn } from "../src/sim/simulate.js";
 import { handleInstrumentsRequest, loadInstruments } from "../tools/exchange/instruments.js";
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
 
@@ -213,8 +213,11 @@ const BAD: [name: string, body: unknown, status: number, code: string, path: str
   ["zero size", withBook({ asks: [["30000", "0"]] }), 400, "invalid_size", "orderbook.asks[0][1]"],
   ["negative size", withBook({ bids: [["29990", "-5"]] }), 400, "invalid_size", "orderbook.bids[0][1]"],
   ["Infinity size", withBook({ bids: [["29990", "Infinity"]] }), 400, "invalid_size", "orderbook.bids[0][1]"],
-  ["null level value", withBook({ asks: [[null, "1"]] as unknown as string[][] }), 400, "invalid_request", "orderbook.asks[0][0]"],
-  ["level with one element", withBook({ asks: [["30000"]] }), 400, "invalid_request", "orderbook.asks[0]"],
+  ["null level value", withBook({ asks: [[null, "1"]] as unknown as string[][] }), 400, "invalid_price", "orderbook.asks[0][0]"],
+  ["boolean size", withBook({ asks: [["30000", true]] as unknown as string[][] }), 400, "invalid_size", "orderbook.asks[0][1]"],
+  ["level with one element", withBook({ asks: [["30000"]] }), 400, "invalid_level", "orderbook.asks[0]"],
+  ["level that is not an array", withBook({ asks: [{ px: "30000", sz: "1" }] as unknown as string[][] }), 400, "invalid_level", "orderbook.asks[0]"],
+  ["sides that are not arrays", withBook({ asks: "30000:1" as unknown as string[][] }), 400, "invalid_request", "orderbook.asks"],
   ["more than 5000 levels", withBook({ asks: manyLevels(5001, 30000, 0.1) }), 400, "invalid_request", "orderbook.asks"],
   ["empty asks", withBook({ asks: [] }), 422, "empty_book_side", "orderbook.asks"],
   ["ts in seconds, not ms", withBook({ ts: 1723161256 } as never), 400, "invalid_ts", "orderbook.ts"],
@@ -383,6 +386,32 @@ describe("real captured books through the route", () => {
     expect(json.fill.avgPrice).toBeLessThanOrEqual(json.fill.worstPrice);
     expect(json.warnings.join(" ")).not.toMatch(/tickSz/);
     expect(SimulateResponseSchema.safeParse(json).success).toBe(true);
+  });
+});
+
+describe("parseDecimal (fast path for OKX decimal strings)", () => {
+  it("is bit-identical to Number() for plain decimals", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\d{1,12}(\.\d{1,10})?$/), (s) => {
+        expect(Object.is(parseDecimal(s), Number(s))).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.double({ min: 1e-9, max: 1e9, noNaN: true }), (x) => {
+        const s = String(x);
+        expect(parseDecimal(s)).toBe(Number(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it.each(["61800.3", "0.00000001", "1e-8", "2.5E3", "1.", ".5", "0", "12345678901234567890", "0.1234567890123456789"])("%s", (s) => {
+    expect(parseDecimal(s)).toBe(Number(s));
+  });
+
+  it.each(["", " 1", "1 ", "0x10", "0b1", "NaN", "Infinity", "-1", "+1", "1..2", ".", "1e", "abc", "1,5"])("rejects %j", (s) => {
+    expect(parseDecimal(s)).toBeNaN();
   });
 });
 

@@ -93,7 +93,8 @@ function validationError(error: z.ZodError): never {
     if (keys.length === 1) path = path ? `${path}.${keys[0]}` : keys[0]!;
   } else if (first.code === "invalid_type" && /received undefined/.test(first.message)) {
     message = `${path} is required`;
-  } else if (path) {
+  } else if (path && !message.startsWith(path) && !(typeof first.path[first.path.length - 1] === "string" && message.startsWith(String(first.path[first.path.length - 1])))) {
+    // Prefix the field unless the message already names it (our own messages do).
     message = `${path}: ${message}`;
   }
   if (issues.length > 1) message += ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})`;

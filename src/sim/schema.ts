@@ -16,15 +16,19 @@ export const MAX_LEVELS_PER_SIDE = 5000;
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-const levelValue = z.union([z.string().max(40), z.number()], {
-  error: "price and size must be decimal strings (as OKX sends them) or JSON numbers",
+/**
+ * One level, `[px, sz, ...]`. Deliberately NOT checked element by element here: a zod union per value costs
+ * ~130 us per 400-level side, 20x the whole simulation. `parseBookSide` (simulate.ts) checks shape and values in
+ * one pass and reports the exact path; the OpenAPI description below documents the real contract.
+ */
+const level = z.any().openapi({
+  type: "array",
+  minItems: 2,
+  maxItems: 8,
+  items: { oneOf: [{ type: "string" }, { type: "number" }] },
+  example: ["61800.3", "107.2", "0", "1"],
+  description: "[price (quote per base), size (book units: contracts for derivatives, base currency for spot), ...ignored]. Values are decimal strings (as OKX sends them) or JSON numbers, finite and > 0.",
 });
-
-const level = z
-  .array(levelValue)
-  .min(2, "a level is [price, size, ...] (OKX format)")
-  .max(8, "a level has at most 8 elements ([px, sz, liq, orders] in OKX format)")
-  .openapi({ example: ["61800.3", "107.2", "0", "1"], description: "[price (quote per base), size (book units: contracts for derivatives, base currency for spot), ...ignored]" });
 
 const side = (name: "bids" | "asks") =>
   z

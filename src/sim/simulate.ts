@@ -46,15 +46,42 @@ export interface SimulateInput {
   readonly nowMs: number;
 }
 
-type RawLevel = readonly (string | number)[];
-
 /** OKX-style decimal (digits, optional fraction, optional exponent). Rejects "", " 1", "0x10", "NaN", "Infinity". */
 const DECIMAL_RE = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Exact powers of ten (10^22 is the largest exactly representable one). */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
-function toNumber(v: string | number | undefined): number {
+/**
+ * Parse a decimal string exactly as `Number()` would, about 4x faster for OKX's plain decimals ("61800.3").
+ * Fast path (Clinger): with at most 15 digits the digits form an exact integer m < 2^53 and 10^k is exact, so the
+ * single IEEE division m / 10^k is correctly rounded, i.e. bit-identical to Number(s). Anything else (exponents,
+ * more digits) goes through the regex and Number(); anything that is not a plain decimal is NaN.
+ */
+export function parseDecimal(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 40) return NaN;
+  let m = 0;
+  let digits = 0;
+  let frac = -1;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (c === 46 && frac < 0) {
+      frac = 0;
+    } else break;
+  }
+  if (i < n || digits > 15) return DECIMAL_RE.test(s) ? +s : NaN;
+  if (digits === 0) return NaN;
+  return frac > 0 ? m / POW10[frac]! : m;
+}
+
+function toNumber(v: unknown): number {
   if (typeof v === "number") return v;
-  if (typeof v !== "string" || !DECIMAL_RE.test(v)) return NaN;
-  return +v;
+  return typeof v === "string" ? parseDecimal(v) : NaN;
 }
 
 function fail(status: SimError["status"], code: string, message: string, path?: string): { ok: false; error: SimError } {
@@ -66,19 +93,22 @@ function fail(status: SimError["status"], code: string, message: string, path?: 
  * monotone best-first (bids descending, asks ascending), no duplicate prices. Nothing is sorted or dropped
  * silently: a book that is not what OKX would send is rejected with the path of the first bad value.
  */
-export function parseBookSide(raw: readonly RawLevel[], name: "bids" | "asks"): PriceLevel[] | SimError {
+export function parseBookSide(raw: readonly unknown[], name: "bids" | "asks"): PriceLevel[] | SimError {
   const desc = name === "bids";
   const out = new Array<PriceLevel>(raw.length);
   let prev = NaN;
   for (let i = 0; i < raw.length; i++) {
-    const l = raw[i]!;
+    const l = raw[i];
+    if (!Array.isArray(l) || l.length < 2 || l.length > 8) {
+      return { status: 400, code: "invalid_level", message: `a level is [price, size, ...] with 2 to 8 elements (OKX format), got ${JSON.stringify(l)?.slice(0, 60)}`, path: `orderbook.${name}[${i}]` };
+    }
     const price = toNumber(l[0]);
     const size = toNumber(l[1]);
     if (!(price > 0) || !Number.isFinite(price)) {
-      return { status: 400, code: "invalid_price", message: `price must be a finite decimal > 0, got ${JSON.stringify(l[0])}`, path: `orderbook.${name}[${i}][0]` };
+      return { status: 400, code: "invalid_price", message: `price must be a finite decimal > 0 (string or number), got ${JSON.stringify(l[0]) ?? "undefined"}`, path: `orderbook.${name}[${i}][0]` };
     }
     if (!(size > 0) || !Number.isFinite(size)) {
-      return { status: 400, code: "invalid_size", message: `size must be a finite decimal > 0 (book units: contracts for derivatives, base for spot), got ${JSON.stringify(l[1])}`, path: `orderbook.${name}[${i}][1]` };
+      return { status: 400, code: "invalid_size", message: `size must be a finite decimal > 0 (book units: contracts for derivatives, base for spot), got ${JSON.stringify(l[1]) ?? "undefined"}`, path: `orderbook.${name}[${i}][1]` };
     }
     if (i > 0) {
       if (price === prev) return { status: 400, code: "duplicate_price", message: `price ${String(l[0])} appears twice in ${name}; merge the levels`, path: `orderbook.${name}[${i}][0]` };
@@ -194,8 +224,8 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   const spot = isSpotLike(inst.instType);
   if (!fill.ok) {
     const status = fill.code === "unit_not_applicable" ? 400 : 422;
-    const units = fill.code === "below_min_size" || fill.code === "below_lot_size" ? ` (book units: ${spot ? `${inst.baseCcy || "base currency"}` : "contracts"})` : "";
-    return fail(status, fill.code, fill.message + units, key);
+    const bookUnit = spot ? inst.baseCcy || "base currency" : "contracts";
+    return fail(status, fill.code, fill.message.replace(/book units/g, bookUnit), key);
   }
   const kind = spot ? "spot" : inst.ctType;
   if (fill.lotRoundingApplied) {
