@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { Env } from "./env.js";
 import { notFound, onError } from "./errors.js";
 import { apiCors, wsOriginGuard } from "./routes/cors.js";
+import { simulateRoutes } from "./routes/simulate.js";
 import { statusRoutes } from "./routes/status.js";
 import { wsRoutes } from "./routes/ws.js";
 
@@ -21,5 +22,6 @@ for (const path of ["/simulate/*", "/status", "/health", "/openapi.json"]) app.u
 app.use("/ws/*", wsOriginGuard);
 app.route("/", statusRoutes);
 app.route("/", wsRoutes);
+app.route("/", simulateRoutes);
 
 export default app satisfies ExportedHandler<Env>;
