@@ -152,9 +152,9 @@ simulateRoutes.openapi(route, async (c) => {
     const r = await fetchInstrument(req.instId, { baseUrl: env.OKX_REST_URL || DEFAULT_OKX_REST_URL, fetch: env.SIM_FETCH });
     if (!r.ok) {
       if (r.reason === "unknown") {
-        apiError(422, "unknown_instrument", `${r.message}. Check instId, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to simulate it anyway`, "instId");
+        apiError(422, "unknown_instrument", `${r.message.replace(/\.+$/, "")}. Check instId, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to simulate it anyway`, "instId");
       }
-      apiError(424, "instrument_lookup_failed", `${r.message}. Retry, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to skip the look-up`, "instrument");
+      apiError(424, "instrument_lookup_failed", `${r.message.replace(/\.+$/, "")}. Retry, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to skip the look-up`, "instrument");
     }
     instrument = r.spec;
     instrumentSource = r.source;

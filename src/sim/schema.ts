@@ -245,8 +245,8 @@ export const SimulateResponseSchema = z
       midPrice: num("Quote per base."),
       spreadBps: num("(bestAsk - bestBid) / mid, basis points."),
     }),
-    engineTimeUs: num(
-      "The pure engine's processing time (level parsing + fill + costs), microseconds, via performance.now(). In Cloudflare Workers the timer does not advance during synchronous work (Spectre mitigation), so 0 there is expected; run locally for real numbers.",
+    engineTimeUs: numOrNull(
+      "The pure engine's processing time (book parsing and validation + fill + costs), microseconds, via performance.now(). null in Cloudflare Workers, whose timers do not advance during synchronous work (Spectre mitigation): there is nothing honest to report; run the engine locally (Node) for real numbers.",
     ),
     warnings: z.array(z.string()).openapi({ description: "Things you should know: lot rounding, thin book, stale book, unverified fee row, assumed defaults." }),
   })

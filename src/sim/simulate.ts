@@ -154,6 +154,11 @@ const AC_REASON =
 const CLOCK = "24/7 market: 86,400 s/day, 365 days = 31,536,000 s/year (not 252 trading days)";
 const NET_FORMULA = "netCost = halfSpread + bookImpact + fee = slippage.vsMidQuote + fee.amountQuote (model estimate and latency risk excluded: they would double count)";
 const STALE_BOOK_MS = 5_000;
+/**
+ * Cloudflare Workers freeze performance.now() during synchronous execution (Spectre mitigation); a reading there
+ * would be 0 or a clock-granularity artefact, so the response says null instead of printing a fake number.
+ */
+const FROZEN_CLOCK = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 
 /**
  * Simulate a market order. See the module comment; `input.request` must already satisfy SimulateRequestSchema.
@@ -368,6 +373,6 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
     engineTimeUs: 0,
     warnings,
   };
-  response.engineTimeUs = (performance.now() - t0) * 1000;
+  response.engineTimeUs = FROZEN_CLOCK ? null : (performance.now() - t0) * 1000;
   return { ok: true, response };
 }
