@@ -129,6 +129,12 @@ describe("POST /simulate/trade: happy path", () => {
     expect(json.warnings.join(" ")).toMatch(/rounded down to lotSz/);
   });
 
+  it("flags a book whose sizes do not fit the spec's lotSz (e.g. a 2022 spec with lotSz 1 for today's 0.01-lot book)", async () => {
+    const { status, json } = await post(withBook({ asks: [["30000", "0.2"], ["30010", "200"]] }));
+    expect(status).toBe(200);
+    expect(json.warnings.join(" ")).toMatch(/not multiples of lotSz 1/);
+  });
+
   it("bookAgeMs against the server clock when ts is given; stale books are flagged", async () => {
     const fresh = await post(withBook({ ts: String(Date.now() - 1500) } as never));
     expect(fresh.json.book.bookAgeMs).toBeGreaterThanOrEqual(1500);

@@ -211,7 +211,8 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
   // Exact where we can be: a completed walk filled exactly `order`, and for spot/linear base = units * k; this
   // avoids reporting 250.00000000000003 contracts from a floating-point sum.
   if (remaining === 0) filled = order;
-  if (!inverse) base = filled * k;
+  else filled = clean(filled);
+  base = inverse ? base : clean(filled * k);
   const fullyFilled = remaining === 0 && exhaustedRemainder === 0;
   let unfilledAmount = 0;
   let unfilledBookUnits: number | null = 0;
@@ -219,8 +220,8 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
     unfilledAmount = exhaustedRemainder;
     unfilledBookUnits = exhaustedRemainder > 0 ? null : 0;
   } else if (remaining > 0) {
-    unfilledBookUnits = remaining;
-    unfilledAmount = unit === "contracts" ? remaining : remaining * k;
+    unfilledBookUnits = clean(remaining);
+    unfilledAmount = clean(unit === "contracts" ? remaining : remaining * k);
   }
   // The VWAP lies between the best and the worst price by construction; clamp away the last-ulp noise of
   // quote / base so that a one-level fill reports exactly that level's price.
@@ -246,6 +247,11 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
     unfilledAmount,
     unfilledBookUnits,
   };
+}
+
+/** Drop binary noise from a sum of decimals (1313.5000000000002 -> 1313.5); 15 significant digits are exact in a double. */
+function clean(x: number): number {
+  return +x.toPrecision(15);
 }
 
 function fmt(x: number): string {

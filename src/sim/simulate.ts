@@ -216,6 +216,9 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   if (!onTick(bestBid, inst.tickSz) || !onTick(bestAsk, inst.tickSz)) {
     warnings.push(`best prices are not multiples of tickSz ${inst.tickSz}: check that the book and the instrument spec belong together`);
   }
+  if (!onTick(bids[0]!.size, inst.lotSz) || !onTick(asks[0]!.size, inst.lotSz)) {
+    warnings.push(`best-level sizes are not multiples of lotSz ${inst.lotSz}: check the instrument spec (book sizes must be ${isSpotLike(inst.instType) ? "base currency" : "contracts"})`);
+  }
   const bookAgeMs = bookTs === null ? null : input.nowMs - bookTs;
   if (bookAgeMs !== null && bookAgeMs > STALE_BOOK_MS) warnings.push(`book is ${Math.round(bookAgeMs)} ms old: prices may have moved`);
   if (bookAgeMs !== null && bookAgeMs < -STALE_BOOK_MS) warnings.push(`book ts is ${Math.round(-bookAgeMs)} ms in the future: clocks disagree`);
