@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/**/*.workers.test.ts", "node_modules/**"],
+    // test/e2e runs a browser against the whole stack: vitest.e2e.config.ts (`npm run test:e2e`).
+    exclude: ["test/**/*.workers.test.ts", "test/e2e/**", "node_modules/**"],
     testTimeout: 30_000,
   },
 });

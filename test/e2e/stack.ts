@@ -1,0 +1,126 @@
+/**
+ * The real stack for the UI end-to-end test, on free loopback ports: the local OKX exchange (in this process,
+ * replaying the bundled real BTC-USDT-SWAP capture, looped, with the REST instruments capture for the
+ * simulator's spec look-up) and `wrangler dev` (a child process in its own process group, with its own
+ * persistence directory and inspector port so it never collides with another `npm start` on the machine).
+ * `stop()` tears everything down and is safe to call twice; a process `exit` hook kills wrangler if the runner
+ * dies first.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { handleInstrumentsRequest, loadInstruments } from "../../tools/exchange/instruments.js";
+import { startExchange, type Exchange } from "../../tools/exchange/server.js";
+import { DATA, REPO_ROOT } from "../../tools/lib/captures.js";
+
+export interface Stack {
+  readonly exchange: Exchange;
+  /** http://127.0.0.1:PORT of the Worker. */
+  readonly baseUrl: string;
+  /** wrangler's output so far (for failure messages). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.unref();
+    s.on("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal); // the group we created with detached: true (wrangler + workerd)
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export async function startStack(opts: { readyTimeoutMs?: number } = {}): Promise<Stack> {
+  loadInstruments(DATA.instruments20220513);
+  const exchange = await startExchange({
+    replay: [DATA.btcSwap],
+    port: 0,
+    host: "127.0.0.1",
+    speed: 1,
+    loop: true,
+    connectionsPerSecond: 0,
+    rest: handleInstrumentsRequest,
+  });
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), "tradesim-e2e-"));
+  const args = [
+    "dev",
+    "--port", String(port),
+    "--ip", "127.0.0.1",
+    "--inspector-port", String(inspectorPort),
+    "--persist-to", persist,
+    "--show-interactive-dev-session=false",
+    "--var", `OKX_WS_URL:${exchange.url}`,
+    "--var", `OKX_REST_URL:${exchange.httpUrl}`,
+  ];
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_UPDATE_NOTIFIER: "1", CI: "true", FORCE_COLOR: "0" };
+  const child = spawn(resolve(REPO_ROOT, "node_modules/.bin/wrangler"), args, { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const append = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on("data", append);
+  child.stderr!.on("data", append);
+  const onExit = () => killGroup(child, "SIGKILL");
+  process.on("exit", onExit);
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.off("exit", onExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      killGroup(child, "SIGTERM");
+      const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 8_000))]);
+      clearTimeout(timer);
+      killGroup(child, "SIGKILL"); // workerd children that outlived wrangler, if any
+    }
+    await exchange.close();
+    rmSync(persist, { recursive: true, force: true });
+  };
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${out.slice(-4000)}`);
+      if (Date.now() > deadline) throw new Error(`wrangler dev not ready after ${opts.readyTimeoutMs ?? 90_000} ms:\n${out.slice(-4000)}`);
+      try {
+        const r = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+        if (r.ok) break;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { exchange, baseUrl, log: () => out, stop };
+}

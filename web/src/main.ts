@@ -1,0 +1,410 @@
+/**
+ * TradeSim web UI entry: wires the instrument picker, the two relay sockets (`/ws/okx` books, `/ws/prediction`
+ * forecasts), the ladder, the charts and the simulator.
+ *
+ * Feed-rate rendering: a book message only replaces `latest` and requests an animation frame; the frame renders
+ * the newest book once (intermediate books are conflated away) and THEN acks its `seq`, so the relay's flow
+ * control (at most 16 unacknowledged books per client, conflation for slow readers) tracks what the screen really
+ * shows. A hidden tab renders nothing, acks nothing, and is conflated by the relay instead of buffering.
+ */
+import type { BookMessage, ErrorMessage, PredictionMessage, ScoreMessage, ServerMessage, StatusMessage } from "../../src/protocol.js";
+import { DepthChart } from "./depth.js";
+import { Feed, type LinkState } from "./feed.js";
+import { fixed, num, pct, signed, utcDate, utcTime, decimalsOf } from "./format.js";
+import { DEFAULT_INST_ID, instInfo, loadRecent, parseInstInput, pushRecent, type InstInfo } from "./instrument.js";
+import { Ladder, type FillMark } from "./ladder.js";
+import { MidChart } from "./midchart.js";
+import { SimPanel } from "./sim.js";
+import { ChecksumVerifier } from "./verify.js";
+import "./styles.css";
+
+/** Levels requested per side: the ladder shows up to 25, the simulator walks all of them. */
+const BOOK_DEPTH = 100;
+
+function $(id: string): HTMLElement {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`#${id} missing`);
+  return e;
+}
+function setText(id: string, text: string): void {
+  const e = $(id);
+  if (e.textContent !== text) e.textContent = text;
+}
+
+const wsBase = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}`;
+
+// ---------- state ----------
+let info: InstInfo = instInfo(DEFAULT_INST_ID);
+let bookFeed: Feed | null = null;
+let predFeed: Feed | null = null;
+let latest: BookMessage | null = null;
+let renderedSeq = -1;
+let framePending = false;
+let received = 0;
+let rateWindow: { t: number; n: number }[] = [];
+let upstream: StatusMessage | null = null;
+let fatal: string | null = null;
+let fill: FillMark | null = null;
+let pxDecimals = 1;
+const verifier = new ChecksumVerifier();
+
+// ---------- components ----------
+const phone = window.matchMedia("(max-width: 700px)").matches;
+const rowsSelect = $("rows-select") as HTMLSelectElement;
+rowsSelect.value = phone ? "10" : "15";
+const ladder = new Ladder($("ladder"), Number(rowsSelect.value));
+const midChart = new MidChart($("mid-chart"));
+const depthChart = new DepthChart($("depth-chart"));
+const sim = new SimPanel({
+  currentBook: () => latest,
+  onFill: (mark) => setFill(mark),
+});
+
+rowsSelect.addEventListener("change", () => {
+  ladder.setRows(Number(rowsSelect.value));
+  renderedSeq = -1;
+  scheduleFrame();
+});
+$("mid-chart").addEventListener("dblclick", () => midChart.fit());
+
+// ---------- connection state ----------
+function upstreamView(s: StatusMessage | null): { state: string; text: string } {
+  if (fatal) return { state: "down", text: fatal };
+  if (!s) return { state: "connecting", text: "waiting" };
+  return { state: s.state, text: s.reason ? `${s.state} (${s.reason})` : s.state };
+}
+
+function linkView(s: LinkState): { state: string; text: string } {
+  switch (s.kind) {
+    case "connecting":
+      return { state: "connecting", text: s.attempt > 1 ? `connecting (attempt ${s.attempt})` : "connecting" };
+    case "open":
+      return { state: "live", text: "connected" };
+    case "reconnecting": {
+      const secs = Math.max(0, Math.ceil((s.at - Date.now()) / 1000));
+      return { state: "resyncing", text: `reconnecting in ${secs} s — ${s.reason}` };
+    }
+    case "stopped":
+      return { state: "down", text: `stopped — ${s.reason}` };
+  }
+}
+
+function renderConn(): void {
+  const up = upstreamView(upstream);
+  const pill = $("upstream-pill");
+  if (pill.dataset.state !== up.state) pill.dataset.state = up.state;
+  setText("upstream-text", up.text);
+  if (bookFeed) {
+    const lv = linkView(bookFeed.state);
+    const lp = $("link-pill");
+    if (lp.dataset.state !== lv.state) lp.dataset.state = lv.state;
+    setText("link-text", lv.text);
+    ($("retry-btn") as HTMLButtonElement).hidden = bookFeed.state.kind !== "reconnecting" && bookFeed.state.kind !== "stopped";
+  }
+  if (predFeed) {
+    const pv = linkView(predFeed.state);
+    const pp = $("pred-link");
+    if (pp.dataset.state !== pv.state) pp.dataset.state = pv.state;
+    setText("pred-link-text", pv.state === "live" ? "connected" : pv.text);
+  }
+}
+
+function renderCrc(): void {
+  const badge = $("crc-badge");
+  let state = "none";
+  let text = "–";
+  if (verifier.mismatches > 0) {
+    state = "bad";
+    text = `MISMATCH ×${verifier.mismatches} (last seq ${verifier.last?.seq})`;
+  } else if (verifier.verified > 0) {
+    state = "ok";
+    text = `✓ ${verifier.verified.toLocaleString("en-US")} verified`;
+  }
+  if (badge.dataset.state !== state) badge.dataset.state = state;
+  setText("crc-text", text);
+}
+
+$("retry-btn").addEventListener("click", () => {
+  fatal = null;
+  bookFeed?.reconnectNow();
+  predFeed?.reconnectNow();
+});
+
+// ---------- book feed ----------
+function onBookFrame(data: string): void {
+  let m: ServerMessage;
+  try {
+    m = JSON.parse(data) as ServerMessage;
+  } catch {
+    return;
+  }
+  switch (m.type) {
+    case "book":
+      if (m.instId !== info.instId) return;
+      received++;
+      verifier.check(m);
+      latest = m;
+      scheduleFrame();
+      break;
+    case "status":
+      if (m.instId !== info.instId) return;
+      upstream = m;
+      if (m.state !== "live") {
+        // The relay dropped its book (resync/down): the ladder shows the last one, dimmed, until a fresh book.
+        document.body.classList.add("stale");
+      }
+      renderConn();
+      break;
+    case "error":
+      onServerError(m, bookFeed);
+      break;
+    default:
+      break;
+  }
+}
+
+function onServerError(m: ErrorMessage, feed: Feed | null): void {
+  console.warn(`[tradesim] server error ${m.code}: ${m.message}`);
+  if (m.fatal) {
+    fatal = m.message || m.code;
+    feed?.markFatal(fatal);
+    renderConn();
+  }
+}
+
+function scheduleFrame(): void {
+  if (framePending) return;
+  framePending = true;
+  requestAnimationFrame(frame);
+}
+
+function frame(): void {
+  framePending = false;
+  const m = latest;
+  if (!m || m.seq === renderedSeq) return;
+  ladder.render(m);
+  if (m.bids[0] && m.asks[0]) pxDecimals = Math.max(decimalsOf(m.bids[0][0]), decimalsOf(m.asks[0][0]));
+  if (m.mid !== null) {
+    midChart.setPrecision(Math.min(pxDecimals + 1, 8));
+    midChart.addMid(m.ts, m.mid);
+    setText("lg-mid", fixed(m.mid, pxDecimals + 1));
+  }
+  depthChart.update(m);
+  setText("st-seq", String(m.seq));
+  setText("st-ts", utcTime(m.ts));
+  renderedSeq = m.seq;
+  if (document.body.classList.contains("stale") && upstream?.state === "live") document.body.classList.remove("stale");
+  sim.setBookAvailable(true);
+  // Acknowledge what is now on screen (flow control).
+  bookFeed?.send(JSON.stringify({ op: "ack", seq: m.seq }));
+}
+
+// ---------- prediction feed ----------
+function onPredFrame(data: string): void {
+  let m: ServerMessage;
+  try {
+    m = JSON.parse(data) as ServerMessage;
+  } catch {
+    return;
+  }
+  if (m.type === "prediction" && m.instId === info.instId) showPrediction(m);
+  else if (m.type === "score" && m.instId === info.instId) showScore(m);
+  else if (m.type === "error") onServerError(m, predFeed);
+}
+
+function showPrediction(p: PredictionMessage): void {
+  midChart.addPrediction(p);
+  const d = Math.min(pxDecimals + 1, 8);
+  ($("pred-empty") as HTMLElement).hidden = true;
+  ($("pred-values") as HTMLElement).hidden = false;
+  setText("pv-h", `+${num(p.horizonSec, 0)} s`);
+  setText("pv-mid", fixed(p.predictedMid, d));
+  const ret = $("pv-ret");
+  ret.textContent = `${signed(p.predictedReturnBps, 2)} bps`;
+  ret.className = p.predictedReturnBps > 0 ? "up" : p.predictedReturnBps < 0 ? "down" : "";
+  setText("pv-band", `${fixed(p.low, d)} – ${fixed(p.high, d)}`);
+  setText("pv-from", fixed(p.mid, d));
+  setText("pv-at", `${utcTime(p.ts)} UTC`);
+  setText("pv-model", `${p.model.name} ${p.model.version}`);
+  setText("lg-pred", fixed(p.predictedMid, d));
+  setText("lg-band", `${fixed(p.low, d)}–${fixed(p.high, d)}`);
+}
+
+function showScore(s: ScoreMessage): void {
+  ($("score-empty") as HTMLElement).hidden = true;
+  ($("score-values") as HTMLElement).hidden = false;
+  setText("sc-count", `${num(s.count, 0)} forecasts`);
+  setText("sc-mae", `${fixed(s.maeBps, 2)} bps`);
+  setText("sc-rmse", `${fixed(s.rmseBps, 2)} · ${fixed(s.baselineRmseBps, 2)} bps`);
+  const skill = s.baselineRmseBps > 0 ? 1 - s.rmseBps / s.baselineRmseBps : null;
+  const sk = $("sc-skill");
+  sk.textContent = skill === null ? "–" : `${signed(skill * 100, 1)} %`;
+  sk.className = skill === null ? "" : skill > 0 ? "up" : skill < 0 ? "down" : "";
+  setText("sc-hit", pct(s.hitRate));
+  setText("sc-cov", pct(s.coverage));
+}
+
+function resetPrediction(): void {
+  ($("pred-empty") as HTMLElement).hidden = false;
+  ($("pred-values") as HTMLElement).hidden = true;
+  ($("score-empty") as HTMLElement).hidden = false;
+  ($("score-values") as HTMLElement).hidden = true;
+  for (const id of ["lg-pred", "lg-band", "lg-mid"]) setText(id, "–");
+}
+
+// ---------- fill marker ----------
+function setFill(mark: FillMark | null): void {
+  fill = mark;
+  ladder.setFill(mark);
+  const note = $("fill-note");
+  note.hidden = mark === null;
+  if (mark) {
+    const d = pxDecimals;
+    setText("fill-note-text", `Last simulated ${mark.side}: ${mark.side === "buy" ? "asks" : "bids"} ${fixed(mark.best, d)} → ${fixed(mark.worst, d)} marked`);
+  }
+  renderedSeq = -1;
+  scheduleFrame();
+}
+$("fill-clear").addEventListener("click", () => setFill(null));
+
+// ---------- instrument ----------
+function renderRecent(list: string[]): void {
+  const dl = $("inst-recent");
+  dl.replaceChildren(
+    ...list.map((id) => {
+      const o = document.createElement("option");
+      o.value = id;
+      return o;
+    }),
+  );
+  const chips = $("recent-list");
+  chips.replaceChildren(
+    ...list.slice(0, 4).map((id) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = `chip${id === info.instId ? " active" : ""}`;
+      b.textContent = id;
+      b.setAttribute("aria-pressed", String(id === info.instId));
+      b.addEventListener("click", () => openInstrument(id));
+      return b;
+    }),
+  );
+}
+
+function openInstrument(instId: string): void {
+  bookFeed?.stop();
+  predFeed?.stop();
+  info = instInfo(instId);
+  latest = null;
+  renderedSeq = -1;
+  received = 0;
+  rateWindow = [];
+  upstream = null;
+  fatal = null;
+  verifier.reset();
+  setFill(null);
+  ladder.clear();
+  ladder.setUnits(info.quote, info.bookUnit === "contracts" ? "ct" : info.base);
+  midChart.clear();
+  depthChart.clear();
+  resetPrediction();
+  sim.setInstrument(info);
+  sim.setBookAvailable(false);
+  document.body.classList.remove("stale");
+  setText("book-inst", instId);
+  document.title = `${instId} · TradeSim`;
+  ($("inst-input") as HTMLInputElement).value = instId;
+  const url = new URL(location.href);
+  url.searchParams.set("instId", instId);
+  history.replaceState(null, "", url);
+  renderRecent(pushRecent(instId));
+
+  const q = `instId=${encodeURIComponent(instId)}`;
+  bookFeed = new Feed({ url: `${wsBase}/ws/okx?${q}&depth=${BOOK_DEPTH}`, onMessage: onBookFrame, onState: renderConn });
+  predFeed = new Feed({ url: `${wsBase}/ws/prediction?${q}`, onMessage: onPredFrame, onState: renderConn });
+  bookFeed.start();
+  predFeed.start();
+  renderConn();
+  renderCrc();
+}
+
+const instForm = $("inst-form") as HTMLFormElement;
+const instInput = $("inst-input") as HTMLInputElement;
+const instError = $("inst-error");
+instForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const r = parseInstInput(instInput.value);
+  if (!r.ok) {
+    instError.textContent = r.message;
+    instError.hidden = false;
+    instInput.setAttribute("aria-invalid", "true");
+    instInput.focus();
+    return;
+  }
+  instError.hidden = true;
+  instInput.removeAttribute("aria-invalid");
+  if (r.instId !== info.instId || bookFeed?.state.kind === "stopped") openInstrument(r.instId);
+});
+instInput.addEventListener("input", () => {
+  if (!instError.hidden) {
+    instError.hidden = true;
+    instInput.removeAttribute("aria-invalid");
+  }
+});
+
+// ---------- keyboard ----------
+document.addEventListener("keydown", (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const t = ev.target as HTMLElement | null;
+  const typing = t !== null && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA" || t.isContentEditable);
+  if (ev.key === "Escape") {
+    if (fill) setFill(null);
+    return;
+  }
+  if (typing) return;
+  if (ev.key === "/") {
+    ev.preventDefault();
+    instInput.focus();
+    instInput.select();
+  } else if (ev.key === "t") {
+    ev.preventDefault();
+    const size = $("sim-size") as HTMLInputElement;
+    size.focus();
+    size.select();
+  }
+});
+
+// ---------- 1 Hz housekeeping: rate, rtt, reconnect countdown, checksum badge ----------
+setInterval(() => {
+  const now = performance.now();
+  rateWindow.push({ t: now, n: received });
+  while (rateWindow.length > 0 && now - rateWindow[0]!.t > 5_000) rateWindow.shift();
+  const first = rateWindow[0];
+  const rate = first && now > first.t ? ((received - first.n) * 1000) / (now - first.t) : 0;
+  setText("st-rate", rateWindow.length > 1 ? `${fixed(rate, 1)}/s` : "–");
+  setText("st-rtt", bookFeed?.rttMs != null ? `${fixed(bookFeed.rttMs, 0)} ms` : "–");
+  renderConn();
+  renderCrc();
+  if (latest) $("st-ts").title = `${utcDate(latest.ts)} ${utcTime(latest.ts)} UTC (exchange time of the last applied OKX message)`;
+}, 1000);
+
+// ---------- test/debug hook (read-only snapshot; used by the end-to-end test) ----------
+(window as unknown as { tradesim: unknown }).tradesim = {
+  snapshot: () => ({
+    instId: info.instId,
+    renderedSeq,
+    received,
+    latestSeq: latest?.seq ?? null,
+    checksum: { verified: verifier.verified, mismatches: verifier.mismatches },
+    link: bookFeed?.state.kind ?? null,
+    upstream: upstream?.state ?? null,
+  }),
+  probe: (t: number) => midChart.probe(t),
+};
+
+// ---------- start ----------
+const fromUrl = new URLSearchParams(location.search).get("instId");
+const parsed = fromUrl ? parseInstInput(fromUrl) : null;
+const initial = parsed?.ok ? parsed.instId : DEFAULT_INST_ID;
+renderRecent(loadRecent());
+openInstrument(initial);
