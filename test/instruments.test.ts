@@ -160,6 +160,7 @@ describe("specFromInput (the request's instrument object)", () => {
     expect(specFromInput("BTC-USDT-SWAP", { instType: "SWAP", ctType: "linear", tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctVal" });
     expect(specFromInput("BTC-USDT-SWAP", { instType: "SWAP", ctVal: 0.01, tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctType" });
     expect(specFromInput("BTC-USDT", { instType: "SPOT", ctType: "inverse", tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctType" });
+    expect(specFromInput("BTC-USDT", { instType: "SPOT", ctVal: 0.01, tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctVal" });
   });
 });
 

@@ -146,6 +146,9 @@ export function specFromInput(instId: string, i: InstrumentInput): InstrumentSpe
   const [famBase, famQuote] = familyCcys(instId, "");
   if (isSpotLike(i.instType)) {
     if (i.ctType === "inverse") return { error: "a spot/margin instrument cannot be inverse", path: "ctType" };
+    // Spot books are sized in the base currency; a contract value would silently rescale every size.
+    if (i.ctVal !== undefined && i.ctVal !== 1) return { error: "ctVal does not apply to spot/margin (book sizes are in the base currency); omit it", path: "ctVal" };
+    if (i.ctMult !== undefined && i.ctMult !== 1) return { error: "ctMult does not apply to spot/margin; omit it", path: "ctMult" };
     const baseCcy = i.baseCcy ?? famBase;
     return {
       instId,
