@@ -7,6 +7,7 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { benchBook } from "./book.js";
 import { benchFanout } from "./fanout.js";
+import { benchMemory } from "./memory.js";
 import { fmt, type Result } from "./lib.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
@@ -17,6 +18,7 @@ const want = (s: string) => !only || only.includes(s);
 const sections: Record<string, Result[]> = {};
 if (want("book")) sections.book = benchBook(quick);
 if (want("fanout")) sections.fanout = await benchFanout(quick);
+if (want("memory")) sections.memory = await benchMemory(quick);
 
 const lines: string[] = [];
 for (const [sec, rs] of Object.entries(sections)) {

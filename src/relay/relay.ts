@@ -440,6 +440,16 @@ export class InstrumentRelay extends DurableObject<Env> {
     }
   }
 
+  /**
+   * The live book for the simulator (RPC): top `depth` levels as numbers, or null when the relay has no synced
+   * book (no client has subscribed this instrument, or it is resyncing).
+   */
+  liveBook(depth = 400): { bids: { price: number; size: number }[]; asks: { price: number; size: number }[]; ts: number } | null {
+    if (!this.book.synced) return null;
+    const side = (ls: readonly { price: number; size: number }[]) => ls.slice(0, depth).map((l) => ({ price: l.price, size: l.size }));
+    return { bids: side(this.book.bids), asks: side(this.book.asks), ts: this.book.ts };
+  }
+
   private bookResponse(url: URL): Response {
     if (!this.book.synced) return Response.json({ error: { code: "no_book", message: "no live book for this instrument yet" } }, { status: 503 });
     const depth = Math.min(400, Math.max(1, Number(url.searchParams.get("depth")) || 400));

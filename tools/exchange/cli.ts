@@ -53,19 +53,6 @@ const replay = values.replay ?? [DATA.btcSwap];
 const loop = values.replay === undefined ? true : values.loop;
 const speed = values.speed === "inf" ? Infinity : Number(values.speed);
 
-let rest: ((url: URL) => { status: number; body: string } | null) | undefined;
-try {
-  const modPath = "./instruments.js"; // optional module (REST instruments)
-  const mod: unknown = await import(modPath);
-  const m = mod as unknown as { loadInstruments?: (p: string) => unknown; handleInstrumentsRequest?: (u: URL) => { status: number; body: string } | null };
-  if (m.loadInstruments && m.handleInstrumentsRequest) {
-    m.loadInstruments(DATA.instruments20220513);
-    rest = m.handleInstrumentsRequest;
-  }
-} catch {
-  // REST instruments are optional for the exchange
-}
-
 const ex = await startExchange({
   replay,
   port: Number(values.port),
@@ -75,7 +62,6 @@ const ex = await startExchange({
   idleTimeoutMs: Number(values["idle-timeout"]),
   connectionsPerSecond: Number(values["conn-rate"]),
   faults,
-  ...(rest && { rest }),
   log: values.quiet ? undefined : (l) => console.error(`[exchange] ${l}`),
 });
 console.error(

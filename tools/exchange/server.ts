@@ -21,7 +21,9 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { applyBook, createBook, toOkxLevels, topLevels, type Book } from "../../src/okx/book.js";
 import { okxChecksum } from "../../src/okx/checksum.js";
 import { NOTICE_SERVICE_UPGRADE, type OkxBookData } from "../../src/okx/protocol.js";
+import { DATA } from "../lib/captures.js";
 import { parseFault, type FaultSpec } from "./faults.js";
+import { handleInstrumentsRequest, loadInstruments } from "./instruments.js";
 import { loadTimeline, type ReplayEvent, type Timeline } from "./replay.js";
 
 export interface ExchangeOptions {
@@ -41,8 +43,11 @@ export interface ExchangeOptions {
   readonly faults?: readonly FaultSpec[];
   /** Called after a books push went out to its subscribers (benchmarks: fan-out latency from this instant). */
   readonly onBookPush?: (instId: string, seqId: number, subscribers: number) => void;
-  /** REST instruments handler (GET /api/v5/public/instruments), if available. */
-  readonly rest?: (url: URL) => { status: number; body: string } | null;
+  /**
+   * REST instruments handler (GET /api/v5/public/instruments). Default: the real OKX instruments responses
+   * captured on 2022-05-13 (data/cryptofeed), loaded on the first request; `null` disables REST.
+   */
+  readonly rest?: ((url: URL) => { status: number; body: string } | null) | null;
   readonly log?: (line: string) => void;
 }
 
@@ -112,6 +117,16 @@ interface Instrument {
 }
 
 const WS_PATH = "/ws/v5/public";
+
+let instrumentsLoaded = false;
+/** The bundled REST instruments capture, loaded once on first use. */
+function bundledInstruments(url: URL): { status: number; body: string } | null {
+  if (!instrumentsLoaded) {
+    loadInstruments(DATA.instruments20220513);
+    instrumentsLoaded = true;
+  }
+  return handleInstrumentsRequest(url);
+}
 
 function okxError(code: string, msg: string, connId: string): string {
   return JSON.stringify({ event: "error", code, msg, connId });
@@ -431,8 +446,8 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
     try {
-      if (url.pathname === "/api/v5/public/instruments" && opts.rest) {
-        const r = opts.rest(url);
+      if (url.pathname === "/api/v5/public/instruments" && opts.rest !== null) {
+        const r = (opts.rest ?? bundledInstruments)(url);
         if (r) return json(res, r.status, r.body);
       }
       if (url.pathname === "/__control/state" && req.method === "GET") return json(res, 200, api.stats());

@@ -1,0 +1,74 @@
+/**
+ * Memory: V8 heap of the Worker isolate (where the relay Durable Object lives in `wrangler dev`) with 1,000
+ * clients on one instrument and its 400+-level book, read through the runtime's inspector protocol
+ * (Runtime.getHeapUsage after HeapProfiler.collectGarbage).
+ */
+import WebSocket from "ws";
+import type { Result } from "./lib.js";
+import { startStack, type Stack } from "./stack.js";
+
+async function heapUsed(stack: Stack): Promise<number> {
+  const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
+  const target = targets[0];
+  if (!target) throw new Error("no inspector target");
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((r, j) => {
+    ws.once("open", r);
+    ws.once("error", j);
+  });
+  let id = 0;
+  // Some inspector methods are not implemented by workerd and never answer: give each call 3 s.
+  const call = (method: string) =>
+    new Promise<Record<string, unknown>>((res) => {
+      const my = ++id;
+      setTimeout(() => res({}), 3000);
+      const on = (d: WebSocket.RawData) => {
+        const m = JSON.parse(d.toString()) as { id?: number; result?: Record<string, unknown> };
+        if (m.id === my) {
+          ws.off("message", on);
+          res(m.result ?? {});
+        }
+      };
+      ws.on("message", on);
+      ws.send(JSON.stringify({ id: my, method }));
+    });
+  await call("HeapProfiler.collectGarbage");
+  const r = await call("Runtime.getHeapUsage");
+  if (r.usedSize === undefined) throw new Error("inspector did not report heap usage");
+  ws.close();
+  return Number(r.usedSize);
+}
+
+/** Heap before any client, with 1 client (book live), and with 1,000 clients. */
+export async function benchMemory(quick: boolean): Promise<Result[]> {
+  const n = quick ? 20 : 1000;
+  const stack = await startStack();
+  try {
+    const base = await heapUsed(stack);
+    const open = () =>
+      new Promise<WebSocket>((res, rej) => {
+        const ws = new WebSocket(`${stack.ws}/ws/okx?instId=BTC-USDT-SWAP&depth=400`);
+        ws.once("message", () => res(ws));
+        ws.once("error", rej);
+      });
+    const first = await open();
+    await new Promise((r) => setTimeout(r, 2000));
+    const one = await heapUsed(stack);
+    const rest: WebSocket[] = [];
+    for (let i = 1; i < n; i += 50) rest.push(...(await Promise.all(Array.from({ length: Math.min(50, n - i) }, open))));
+    await new Promise((r) => setTimeout(r, 3000));
+    const many = await heapUsed(stack);
+    const levels = (await (await fetch(`${stack.base}/status?instId=BTC-USDT-SWAP`)).json()) as { instruments: { bookLevels: { bids: number; asks: number } }[] };
+    const bl = levels.instruments[0]!.bookLevels;
+    for (const w of [first, ...rest]) w.terminate();
+    const mb = (b: number) => b / (1024 * 1024);
+    return [
+      { name: "isolate heap, relay idle (no client)", value: mb(base), unit: "MiB" },
+      { name: `isolate heap, 1 client, live book (${bl.bids}+${bl.asks} levels)`, value: mb(one), unit: "MiB" },
+      { name: `isolate heap, ${n} clients (depth 400)`, value: mb(many), unit: "MiB" },
+      { name: "  per client", value: (many - one) / (n - 1) / 1024, unit: "KiB" },
+    ];
+  } finally {
+    await stack.stop();
+  }
+}
