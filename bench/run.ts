@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { benchBook } from "./book.js";
 import { benchFanout } from "./fanout.js";
 import { benchMemory } from "./memory.js";
+import { benchRecovery } from "./recovery.js";
 import { fmt, type Result } from "./lib.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
@@ -19,6 +20,7 @@ const sections: Record<string, Result[]> = {};
 if (want("book")) sections.book = benchBook(quick);
 if (want("fanout")) sections.fanout = await benchFanout(quick);
 if (want("memory")) sections.memory = await benchMemory(quick);
+if (want("recovery")) sections.recovery = await benchRecovery(quick);
 
 const lines: string[] = [];
 for (const [sec, rs] of Object.entries(sections)) {
