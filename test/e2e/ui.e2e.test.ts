@@ -9,7 +9,7 @@
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { REPO_ROOT } from "../../tools/lib/captures.js";
@@ -50,6 +50,8 @@ function watch(p: Page, label: string): void {
     const text = m.text();
     // The invalid-size test makes the API answer 400 on purpose; Chromium logs every 4xx fetch.
     if (/Failed to load resource: the server responded with a status of 400/.test(text)) return;
+    // The UI logs fatal server errors (unknown instrument) as warnings on purpose.
+    if (/^\[tradesim\] server error/.test(text)) return;
     problems.push(`[${label}] console.${m.type()}: ${text}`);
   });
 }
@@ -187,8 +189,10 @@ describe("web UI against the local exchange", () => {
     expect(s.link).toBe("open");
     expect(s.checksum.verified).toBeGreaterThan(0);
     expect(s.checksum.mismatches).toBe(0);
-    // The status region is announced to screen readers.
-    expect(await page.locator(".conn").getAttribute("aria-live")).toBe("polite");
+    // The states are announced to screen readers (the running counts are not).
+    for (const id of ["#upstream-pill", "#link-pill", "#crc-badge"]) expect(await page.locator(id).getAttribute("aria-live")).toBe("polite");
+    expect(await page.locator("#crc-sr").textContent()).toBe("all book checksums verified");
+    expect(await page.locator("#crc-text").getAttribute("aria-hidden")).toBe("true");
   });
 
   it("renders the replayed book in the ladder (same levels as the exchange) and acks what it rendered", async () => {
@@ -209,6 +213,8 @@ describe("web UI against the local exchange", () => {
     }
     expect(matched, `ladder never matched the exchange's book; last sample:\n${last}`).toBe(true);
 
+    // Keepalive: the page pings on open (then every 20 s) — the runtime answers pong.
+    expect(sentFrames).toContain("ping");
     // Flow control: the page acks the books it rendered, in order.
     const acks = sentFrames.filter((f) => f.startsWith("{")).map((f) => JSON.parse(f) as { op: string; seq: number });
     expect(acks.length).toBeGreaterThan(3);
@@ -269,9 +275,6 @@ describe("web UI against the local exchange", () => {
     // Escape clears the mark.
     await page.locator("body").press("Escape");
     await page.locator("#ladder .lrow.in-fill").first().waitFor({ state: "detached", timeout: 5_000 });
-    // Run it again for the screenshot.
-    await page.locator("#sim-submit").click();
-    await page.locator("#ladder .lside.asks .lrow.in-fill").first().waitFor({ timeout: 5_000 });
   });
 
   it("shows the API's validation error next to the size field", async () => {
@@ -313,14 +316,89 @@ describe("web UI against the local exchange", () => {
     await page.evaluate("document.activeElement && document.activeElement.blur()");
   });
 
-  it("saves laptop and phone screenshots (no overflow at 390 px, no CSP or script errors)", async () => {
-    mkdirSync(RESULTS, { recursive: true });
-    // Let the charts accumulate a little history for the picture.
-    await page.waitForTimeout(2_000);
-    const laptopPng = resolve(RESULTS, "ui-laptop.png");
-    await page.screenshot({ path: laptopPng });
-    copyFileSync(laptopPng, resolve(REPO_ROOT, "docs/screenshot.png"));
+  it("reports an unknown instrument as down, and the picker switches back to a live one", async () => {
+    const p = await laptop.newPage();
+    p.on("pageerror", (e) => problems.push(`[unknown-instrument] page error: ${e.message}`));
+    try {
+      await p.goto(`${stack.baseUrl}/?instId=ETH-USDT-SWAP`); // not in the replay: the exchange answers 60018
+      await p.locator('#upstream-pill[data-state="down"]').waitFor({ timeout: 30_000 });
+      expect(await p.locator("#upstream-text").textContent()).toBe("unknown instrument");
+      await p.locator("#banner").waitFor({ state: "visible" });
+      expect(await p.locator("#banner-text").textContent()).toContain("ETH-USDT-SWAP");
+      await p.locator('#link-pill[data-state="down"]').waitFor({ timeout: 10_000 });
+      expect(await p.locator("#link-text").textContent()).toBe("stopped");
+      expect(await p.locator("#sim-submit").isDisabled()).toBe(true);
+      // Switch back with the picker (keyboard only).
+      await p.locator("#inst-input").fill("btc-usdt-swap"); // normalised to upper case like OKX ids
+      await p.locator("#inst-input").press("Enter");
+      await p.locator('#upstream-pill[data-state="live"]').waitFor({ timeout: 30_000 });
+      await p.locator("#banner").waitFor({ state: "hidden" });
+      expect(new URL(p.url()).searchParams.get("instId")).toBe(INST);
+      await until(p, "window.tradesim.snapshot().renderedSeq > 0", 20_000);
+      // Only instruments that delivered a book are remembered as recently used.
+      const chips = await p.locator("#recent-list .chip").allTextContents();
+      expect(chips).toContain(INST);
+      expect(chips).not.toContain("ETH-USDT-SWAP");
+    } finally {
+      await p.close();
+    }
+  });
 
+  it("flags a tampered book with the checksum badge, and reconnects with backoff after the link drops", async () => {
+    const p = await laptop.newPage();
+    p.on("pageerror", (e) => problems.push(`[link] page error: ${e.message}`));
+    let connections = 0;
+    let tamperNext = false;
+    let pageSide: WebSocketRoute | null = null;
+    // A transparent proxy between the page and the Worker for /ws/okx, able to alter one frame or drop the link.
+    await p.routeWebSocket(/\/ws\/okx\?/, (ws) => {
+      connections++;
+      pageSide = ws;
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => {
+        const text = String(m);
+        if (tamperNext && text.startsWith('{"type":"book"')) {
+          tamperNext = false;
+          const book = JSON.parse(text) as { bids: [string, string][] };
+          book.bids[0]![1] = String(Number(book.bids[0]![1]) + 1); // one size off by one contract
+          ws.send(JSON.stringify(book));
+          return;
+        }
+        ws.send(m);
+      });
+    });
+    try {
+      await p.goto(`${stack.baseUrl}/?instId=${INST}`);
+      await p.locator('#link-pill[data-state="live"]').waitFor({ timeout: 30_000 });
+      await p.locator('#crc-badge[data-state="ok"]').waitFor({ timeout: 20_000 });
+      tamperNext = true;
+      await p.locator('#crc-badge[data-state="bad"]').waitFor({ timeout: 10_000 });
+      expect(await p.locator("#crc-text").textContent()).toMatch(/^MISMATCH ×1 \(last seq \d+\)$/);
+      expect(await p.locator("#crc-sr").textContent()).toBe("checksum mismatch detected");
+      // The badge stays red: a mismatch is never forgotten while the instrument is open.
+      await p.waitForTimeout(1_500);
+      expect(await p.locator("#crc-badge").getAttribute("data-state")).toBe("bad");
+
+      await p.evaluate(`(() => {
+        const t = document.getElementById("link-text");
+        window.__linkTexts = [];
+        new MutationObserver(() => window.__linkTexts.push(t.textContent)).observe(t, { childList: true, characterData: true, subtree: true });
+      })()`);
+      await pageSide!.close({ code: 1012, reason: "test: service restart" });
+      await until(p, "window.__linkTexts.includes('reconnecting') && window.__linkTexts.at(-1) === 'connected'", 20_000);
+      expect(connections).toBe(2);
+      await p.locator('#link-pill[data-state="live"]').waitFor({ timeout: 10_000 });
+      // Books flow again on the new socket.
+      const before = (await snapshot(p)).renderedSeq;
+      await until(p, `window.tradesim.snapshot().renderedSeq > ${before}`, 10_000);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("works at phone width (390 px): no horizontal overflow; saves the phone screenshot", async () => {
+    mkdirSync(RESULTS, { recursive: true });
     const phone = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: "dark" });
     try {
       const p = await phone.newPage();
@@ -330,13 +408,64 @@ describe("web UI against the local exchange", () => {
       await until(p, "window.tradesim.snapshot().renderedSeq > 0", 20_000);
       await p.locator("#sim-submit").click();
       await p.locator("#sim-result").waitFor({ state: "visible", timeout: 10_000 });
-      await p.waitForTimeout(1_500);
+      await p.waitForTimeout(1_000);
       const overflow = (await p.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")) as number;
       expect(overflow, "horizontal overflow at 390 px").toBeLessThanOrEqual(0);
+      // Nothing sticks out of its panel either.
+      const wide = (await p.evaluate(
+        "[...document.querySelectorAll('.panel, .topbar, .foot')].filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.id || e.className)",
+      )) as string[];
+      expect(wide, `elements wider than their box: ${wide.join(", ")}`).toEqual([]);
       await p.screenshot({ path: resolve(RESULTS, "ui-phone.png"), fullPage: true });
     } finally {
       await phone.close();
     }
+  });
+
+  it("shows the live score once forecasts mature; saves the laptop screenshot (also docs/screenshot.png)", { timeout: 150_000 }, async (ctx) => {
+    mkdirSync(RESULTS, { recursive: true });
+    // Forecasts are scored 60 s (the horizon) after they were made, so this waits about a minute.
+    const shown = await page
+      .locator("#score-values")
+      .waitFor({ state: "visible", timeout: 110_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (shown) {
+      expect(await page.locator("#score-empty").isHidden()).toBe(true);
+      expect(await page.locator("#sc-count").textContent()).toMatch(/^\d[\d,]* forecasts?$/);
+      expect(await page.locator("#sc-mae").textContent()).toMatch(/^\d[\d,]*\.\d\d bps$/);
+      expect(await page.locator("#sc-rmse").textContent()).toMatch(/^\d[\d,]*\.\d\d · \d[\d,]*\.\d\d bps$/);
+      expect(await page.locator("#sc-hit").textContent()).toMatch(/^(\d+\.\d %|—)$/);
+    }
+    // The picture: a fresh fill marked on the ladder.
+    await page.locator("#sim-size").fill("500");
+    await page.locator("#sim-submit").click();
+    await page.locator("#ladder .lside.asks .lrow.in-fill").first().waitFor({ timeout: 5_000 });
+    const laptopPng = resolve(RESULTS, "ui-laptop.png");
+    await page.screenshot({ path: laptopPng });
+    copyFileSync(laptopPng, resolve(REPO_ROOT, "docs/screenshot.png"));
+    if (!shown) {
+      console.warn("[e2e] SKIPPED live-score check: no score message reached the page within 110 s (is the scorer emitting on /ws/prediction?)");
+      ctx.skip();
+    }
+  });
+
+  it("makes an upstream resync visible (resyncing, then live) without a client-side checksum mismatch", async () => {
+    await page.evaluate(`(() => {
+      const pill = document.getElementById("upstream-pill");
+      window.__upstreamStates = [];
+      new MutationObserver(() => window.__upstreamStates.push(pill.dataset.state)).observe(pill, { attributes: true, attributeFilter: ["data-state"] });
+    })()`);
+    // A push with a wrong checksum: the relay detects it and resyncs (unsubscribe, subscribe, snapshot).
+    expect(stack.exchange.inject({ type: "checksum", after: 0 }, "all", INST)).toBeGreaterThan(0);
+    await until(page, "window.__upstreamStates.includes('resyncing') && window.__upstreamStates.at(-1) === 'live'", 20_000);
+    const s = await snapshot(page);
+    expect(s.upstream).toBe("live");
+    expect(s.checksum.mismatches).toBe(0);
+    expect(await page.locator("#crc-badge").getAttribute("data-state")).toBe("ok");
+  });
+
+  it("logged no CSP violation, script error or unexpected console error", () => {
     expect(problems, problems.join("\n")).toEqual([]);
   });
 });

@@ -43,7 +43,8 @@ let framePending = false;
 let received = 0;
 let rateWindow: { t: number; n: number }[] = [];
 let upstream: StatusMessage | null = null;
-let fatal: string | null = null;
+/** A fatal server error for this instrument (e.g. unknown_instrument): the feeds stopped. */
+let fatal: { code: string; message: string } | null = null;
 let fill: FillMark | null = null;
 let pxDecimals = 1;
 const verifier = new ChecksumVerifier();
@@ -69,23 +70,22 @@ $("mid-chart").addEventListener("dblclick", () => midChart.fit());
 
 // ---------- connection state ----------
 function upstreamView(s: StatusMessage | null): { state: string; text: string } {
-  if (fatal) return { state: "down", text: fatal };
+  if (fatal) return { state: "down", text: fatal.code.replace(/_/g, " ") };
   if (!s) return { state: "connecting", text: "waiting" };
   return { state: s.state, text: s.reason ? `${s.state} (${s.reason})` : s.state };
 }
 
-function linkView(s: LinkState): { state: string; text: string } {
+/** `text` is announced (aria-live); `eta` (the countdown) is visual only, so it does not chatter every second. */
+function linkView(s: LinkState): { state: string; text: string; eta: string } {
   switch (s.kind) {
     case "connecting":
-      return { state: "connecting", text: s.attempt > 1 ? `connecting (attempt ${s.attempt})` : "connecting" };
+      return { state: "connecting", text: s.attempt > 1 ? `connecting (attempt ${s.attempt})` : "connecting", eta: "" };
     case "open":
-      return { state: "live", text: "connected" };
-    case "reconnecting": {
-      const secs = Math.max(0, Math.ceil((s.at - Date.now()) / 1000));
-      return { state: "resyncing", text: `reconnecting in ${secs} s — ${s.reason}` };
-    }
+      return { state: "live", text: "connected", eta: "" };
+    case "reconnecting":
+      return { state: "resyncing", text: "reconnecting", eta: ` in ${Math.max(0, Math.ceil((s.at - Date.now()) / 1000))} s` };
     case "stopped":
-      return { state: "down", text: `stopped — ${s.reason}` };
+      return { state: "down", text: "stopped", eta: "" };
   }
 }
 
@@ -94,11 +94,18 @@ function renderConn(): void {
   const pill = $("upstream-pill");
   if (pill.dataset.state !== up.state) pill.dataset.state = up.state;
   setText("upstream-text", up.text);
+  pill.title = `Relay's upstream OKX connection: ${upstream?.reason ? `${upstream.state} (${upstream.reason})` : (upstream?.state ?? "waiting for the relay")}`;
+  const banner = $("banner");
+  const bannerText = fatal ? `${info.instId}: ${fatal.message}` : "";
+  banner.hidden = bannerText === "";
+  setText("banner-text", bannerText);
   if (bookFeed) {
     const lv = linkView(bookFeed.state);
     const lp = $("link-pill");
     if (lp.dataset.state !== lv.state) lp.dataset.state = lv.state;
     setText("link-text", lv.text);
+    setText("link-eta", lv.eta);
+    lp.title = bookFeed.state.kind === "reconnecting" || bookFeed.state.kind === "stopped" ? `This page's WebSocket: ${lv.text} (${bookFeed.state.reason})` : `This page's WebSocket: ${lv.text}`;
     ($("retry-btn") as HTMLButtonElement).hidden = bookFeed.state.kind !== "reconnecting" && bookFeed.state.kind !== "stopped";
   }
   if (predFeed) {
@@ -113,15 +120,19 @@ function renderCrc(): void {
   const badge = $("crc-badge");
   let state = "none";
   let text = "–";
+  let spoken = "not checked yet";
   if (verifier.mismatches > 0) {
     state = "bad";
     text = `MISMATCH ×${verifier.mismatches} (last seq ${verifier.last?.seq})`;
+    spoken = "checksum mismatch detected";
   } else if (verifier.verified > 0) {
     state = "ok";
     text = `✓ ${verifier.verified.toLocaleString("en-US")} verified`;
+    spoken = "all book checksums verified";
   }
   if (badge.dataset.state !== state) badge.dataset.state = state;
   setText("crc-text", text);
+  setText("crc-sr", spoken); // announced only when it changes, unlike the running count
 }
 
 $("retry-btn").addEventListener("click", () => {
@@ -141,6 +152,7 @@ function onBookFrame(data: string): void {
   switch (m.type) {
     case "book":
       if (m.instId !== info.instId) return;
+      if (received === 0) renderRecent(pushRecent(info.instId)); // remembered once it proved to exist
       received++;
       verifier.check(m);
       latest = m;
@@ -166,8 +178,8 @@ function onBookFrame(data: string): void {
 function onServerError(m: ErrorMessage, feed: Feed | null): void {
   console.warn(`[tradesim] server error ${m.code}: ${m.message}`);
   if (m.fatal) {
-    fatal = m.message || m.code;
-    feed?.markFatal(fatal);
+    fatal = { code: m.code, message: m.message || m.code };
+    feed?.markFatal(fatal.message);
     renderConn();
   }
 }
@@ -233,7 +245,7 @@ function showPrediction(p: PredictionMessage): void {
 function showScore(s: ScoreMessage): void {
   ($("score-empty") as HTMLElement).hidden = true;
   ($("score-values") as HTMLElement).hidden = false;
-  setText("sc-count", `${num(s.count, 0)} forecasts`);
+  setText("sc-count", `${num(s.count, 0)} forecast${s.count === 1 ? "" : "s"}`);
   setText("sc-mae", `${fixed(s.maeBps, 2)} bps`);
   setText("sc-rmse", `${fixed(s.rmseBps, 2)} · ${fixed(s.baselineRmseBps, 2)} bps`);
   const skill = s.baselineRmseBps > 0 ? 1 - s.rmseBps / s.baselineRmseBps : null;
@@ -317,7 +329,7 @@ function openInstrument(instId: string): void {
   const url = new URL(location.href);
   url.searchParams.set("instId", instId);
   history.replaceState(null, "", url);
-  renderRecent(pushRecent(instId));
+  renderRecent(loadRecent());
 
   const q = `instId=${encodeURIComponent(instId)}`;
   bookFeed = new Feed({ url: `${wsBase}/ws/okx?${q}&depth=${BOOK_DEPTH}`, onMessage: onBookFrame, onState: renderConn });
