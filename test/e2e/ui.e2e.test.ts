@@ -24,6 +24,7 @@ const PHONE = { width: 390, height: 844 };
 interface Snapshot {
   instId: string;
   renderedSeq: number;
+  renderedBooks: number;
   received: number;
   latestSeq: number | null;
   checksum: { verified: number; mismatches: number };
@@ -424,7 +425,17 @@ describe("web UI against the local exchange", () => {
 
   it("shows the live score once forecasts mature; saves the laptop screenshot (also docs/screenshot.png)", { timeout: 150_000 }, async (ctx) => {
     mkdirSync(RESULTS, { recursive: true });
-    // Forecasts are scored 60 s (the horizon) after they were made, so this waits about a minute.
+    // Forecasts are scored 60 s (the horizon) after they were made, so this waits about a minute; meanwhile,
+    // measure how smoothly the page keeps up with the feed (animation-frame intervals, long tasks).
+    await page.evaluate(`(() => {
+      window.__longTasks = [];
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longTasks.push(e.duration); }).observe({ type: "longtask" });
+      window.__frameGaps = [];
+      let last = performance.now();
+      const tick = (t) => { window.__frameGaps.push(t - last); last = t; requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    })()`);
+    const booksBefore = (await snapshot(page)).renderedBooks;
     const shown = await page
       .locator("#score-values")
       .waitFor({ state: "visible", timeout: 110_000 })
@@ -437,6 +448,16 @@ describe("web UI against the local exchange", () => {
       expect(await page.locator("#sc-rmse").textContent()).toMatch(/^\d[\d,]*\.\d\d · \d[\d,]*\.\d\d bps$/);
       expect(await page.locator("#sc-hit").textContent()).toMatch(/^(\d+\.\d %|—)$/);
     }
+    const perf = (await page.evaluate(`(() => {
+      const g = window.__frameGaps.slice(1).sort((a, b) => a - b);
+      return { frames: g.length, p50: g[Math.floor(g.length / 2)], p99: g[Math.floor(g.length * 0.99)], longTasks: window.__longTasks.length, maxLongTask: Math.max(0, ...window.__longTasks) };
+    })()`)) as { frames: number; p50: number; p99: number; longTasks: number; maxLongTask: number };
+    const rendered = (await snapshot(page)).renderedBooks - booksBefore;
+    console.log(`[e2e] rendering while live: ${perf.frames} frames, frame gap p50 ${perf.p50.toFixed(1)} ms / p99 ${perf.p99.toFixed(1)} ms, ${perf.longTasks} long tasks (max ${perf.maxLongTask.toFixed(0)} ms), ${rendered} books rendered`);
+    // Lenient bounds (shared CI machines): smooth at the median, never frozen.
+    expect(perf.p50).toBeLessThan(50);
+    expect(perf.maxLongTask).toBeLessThan(500);
+    expect(rendered).toBeGreaterThan(0);
     // The picture: a fresh fill marked on the ladder.
     await page.locator("#sim-size").fill("500");
     await page.locator("#sim-submit").click();

@@ -62,6 +62,8 @@ export class Ladder {
   private sizeDecimals = 0;
   private priceDecimals = 0;
   private spreadText = "";
+  /** Rows inside the fill mark after the last render. */
+  markedRows = 0;
 
   constructor(root: HTMLElement, private rows: number) {
     root.setAttribute("role", "table");
@@ -150,6 +152,7 @@ export class Ladder {
     const bidCum = cumulative(m.bids, n);
     const maxCum = Math.max(askCum[Math.min(n, m.asks.length) - 1] ?? 0, bidCum[Math.min(n, m.bids.length) - 1] ?? 0) || 1;
     const fill = this.fill;
+    this.markedRows = 0;
     // Asks: row 0 (top) is the n-th best, row n-1 (bottom) the best.
     for (let r = 0; r < n; r++) {
       const i = n - 1 - r;
@@ -184,6 +187,7 @@ export class Ladder {
       const hi = Math.max(this.fill.best, this.fill.worst);
       inFill = px >= lo && px <= hi;
     }
+    if (inFill) this.markedRows++;
     if (inFill !== row.inFill) {
       row.inFill = inFill;
       row.el.classList.toggle("in-fill", inFill);

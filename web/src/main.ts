@@ -41,6 +41,8 @@ let latest: BookMessage | null = null;
 let renderedSeq = -1;
 let framePending = false;
 let received = 0;
+/** Books rendered (frames that drew a new book), since page load. */
+let renderedBooks = 0;
 let rateWindow: { t: number; n: number }[] = [];
 let upstream: StatusMessage | null = null;
 /** A fatal server error for this instrument (e.g. unknown_instrument): the feeds stopped. */
@@ -195,6 +197,7 @@ function frame(): void {
   const m = latest;
   if (!m || m.seq === renderedSeq) return;
   ladder.render(m);
+  if (fill) renderFillNote();
   if (m.bids[0] && m.asks[0]) pxDecimals = Math.max(decimalsOf(m.bids[0][0]), decimalsOf(m.asks[0][0]));
   if (m.mid !== null) {
     midChart.setPrecision(Math.min(pxDecimals + 1, 8));
@@ -205,6 +208,7 @@ function frame(): void {
   setText("st-seq", String(m.seq));
   setText("st-ts", utcTime(m.ts));
   renderedSeq = m.seq;
+  renderedBooks++;
   if (document.body.classList.contains("stale") && upstream?.state === "live") document.body.classList.remove("stale");
   sim.setBookAvailable(true);
   // Acknowledge what is now on screen (flow control).
@@ -270,12 +274,15 @@ function setFill(mark: FillMark | null): void {
   ladder.setFill(mark);
   const note = $("fill-note");
   note.hidden = mark === null;
-  if (mark) {
-    const d = pxDecimals;
-    setText("fill-note-text", `Last simulated ${mark.side}: ${mark.side === "buy" ? "asks" : "bids"} ${fixed(mark.best, d)} → ${fixed(mark.worst, d)} marked`);
-  }
   renderedSeq = -1;
   scheduleFrame();
+}
+
+function renderFillNote(): void {
+  if (!fill) return;
+  const d = pxDecimals;
+  const where = ladder.markedRows > 0 ? `marked (${ladder.markedRows} row${ladder.markedRows === 1 ? "" : "s"})` : "no longer in view";
+  setText("fill-note-text", `Last simulated ${fill.side}: ${fill.side === "buy" ? "asks" : "bids"} ${fixed(fill.best, d)} → ${fixed(fill.worst, d)} ${where}`);
 }
 $("fill-clear").addEventListener("click", () => setFill(null));
 
@@ -332,7 +339,14 @@ function openInstrument(instId: string): void {
   renderRecent(loadRecent());
 
   const q = `instId=${encodeURIComponent(instId)}`;
-  bookFeed = new Feed({ url: `${wsBase}/ws/okx?${q}&depth=${BOOK_DEPTH}`, onMessage: onBookFrame, onState: renderConn });
+  bookFeed = new Feed({
+    url: `${wsBase}/ws/okx?${q}&depth=${BOOK_DEPTH}`,
+    onMessage: onBookFrame,
+    onState: (st) => {
+      if (st.kind === "open") renderedSeq = -1; // a new socket (maybe a new relay): its seq numbers start afresh
+      renderConn();
+    },
+  });
   predFeed = new Feed({ url: `${wsBase}/ws/prediction?${q}`, onMessage: onPredFrame, onState: renderConn });
   bookFeed.start();
   predFeed.start();
@@ -405,6 +419,7 @@ setInterval(() => {
   snapshot: () => ({
     instId: info.instId,
     renderedSeq,
+    renderedBooks,
     received,
     latestSeq: latest?.seq ?? null,
     checksum: { verified: verifier.verified, mismatches: verifier.mismatches },
