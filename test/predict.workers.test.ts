@@ -3,14 +3,14 @@
  * WASM module, must reproduce Python onnxruntime's outputs on the same float32 rows (test/fixtures/mid60.expected.json,
  * written by `npm run train`). Also logs session creation and mean session.run times (not asserted: shared CPU).
  */
-import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 import { describe, expect, it } from "vitest";
 import ridgeMeta from "../models/mid60-ridge.json";
 import ridgeModel from "../models/mid60-ridge.onnx";
 import shippedMeta from "../models/mid60.json";
 import shippedModel from "../models/mid60.onnx";
 import { FEATURE_NAMES, FEATURE_VERSION, NUM_FEATURES } from "../src/features/features.js";
-import { fallbackPredictor, loadBundledPredictor } from "../src/predict/bundled.js";
+// The runtime onnx.ts drives (onnxruntime-web 1.12.1's ort-wasm.wasm, a precompiled module): see docs/bundle.md.
+import { fallbackPredictor, loadBundledPredictor, ORT_WASM as ortWasm } from "../src/predict/bundled.js";
 import { createOnnxPredictor, type OnnxPredictor } from "../src/predict/onnx.js";
 import { predictionMessage, type ModelMeta } from "../src/predict/predictor.js";
 import fixture from "./fixtures/mid60.expected.json";

@@ -1,61 +1,141 @@
 /**
- * ONNX forecaster on onnxruntime-web (WASM backend) inside workerd.
+ * ONNX forecaster on onnxruntime-web's WASM backend inside workerd.
  *
- * workerd refuses to compile WebAssembly from bytes at run time; a Worker gets compiled modules only by importing
- * a `.wasm` file (wrangler's CompiledWasm rule), which yields a `WebAssembly.Module`. onnxruntime-web 1.30 has no
- * option that accepts a compiled module: its only hook, `env.wasm.wasmBinary`, makes its Emscripten glue call
- * `WebAssembly.instantiate(new Uint8Array(wasmBinary), imports)` (and it builds the Emscripten config itself, so
- * `instantiateWasm` cannot be passed in). So `wasmBinary` is set to a private sentinel buffer and, while ORT
- * initialises, `WebAssembly.instantiate` is wrapped: a call on exactly that sentinel instantiates the precompiled
- * module instead (instantiating a Module is allowed); every other call passes through untouched, and the original
- * function is restored as soon as initialisation settles.
+ * Runtime: onnxruntime-web **1.12.1**, its plain `ort-wasm.wasm` (no SIMD, no threads), installed under the npm
+ * alias `ort-web-1.12`. It is the smallest published build that runs the shipped graphs (ONNX opset 17 +
+ * ai.onnx.ml Scaler/LinearRegressor; 1.11 and older stop at opset 16) and it keeps the Worker inside the free plan's
+ * 3 MiB gzip limit: 7.4 MB raw / 2.07 MB gzip, against 14.2 MB / 3.68 MB for 1.30's only build,
+ * ort-wasm-simd-threaded.wasm. Measurements and the other candidates: docs/bundle.md. Its outputs equal Python
+ * onnxruntime 1.30's within 1e-5 (test/predict.workers.test.ts); a linear model gains nothing from SIMD or threads.
  *
- * Other settings that matter in workerd: the `onnxruntime-web/wasm` entry (the plain WASM backend with the glue
- * bundled in, so nothing is fetched or dynamically imported), `numThreads = 1` (no SharedArrayBuffer workers)
- * and `proxy = false` (no Web Worker).
+ * Starting it in workerd. workerd refuses to compile WebAssembly from bytes at run time; a Worker gets compiled
+ * modules only by importing a `.wasm` file (wrangler's CompiledWasm rule), which yields a `WebAssembly.Module`.
+ * onnxruntime-web 1.12 takes neither a module nor bytes: it builds the Emscripten config itself and its glue
+ * fetches the file named by `env.wasm.wasmPaths`, then calls `WebAssembly.instantiate(bytes, imports)` (or
+ * `instantiateStreaming(response, imports)`). So, only while ORT initialises (the first session creation):
+ * - `wasmPaths` names a sentinel URL under the reserved `.invalid` TLD, and `fetch` of exactly that URL answers
+ *   with a private random sentinel body without touching the network (every other fetch passes through);
+ * - `WebAssembly.instantiate` on exactly those sentinel bytes (and `instantiateStreaming` on that very
+ *   response) instantiates the precompiled module instead (instantiating a Module is allowed); every other call
+ *   passes through untouched;
+ * - the 2022 Emscripten glue picks its environment from globals when it starts: with `nodejs_compat` workerd has
+ *   a Node-like `process`, which would send it down its Node path (require("fs"), process.on handlers). So
+ *   `globalThis.process` is hidden and `globalThis.window` defined (its browser path: fetch + instantiate)
+ *   from the call that starts ORT until the glue's fetch, which happens synchronously right after it has
+ *   looked (only microtasks run in between, so no other request of the isolate can observe it).
+ * Everything is restored as soon as initialisation settles (the globals at the fetch, or on failure).
+ *
+ * Other settings that matter in workerd: `numThreads = 1` (no SharedArrayBuffer workers), `simd = false` (selects
+ * ort-wasm.wasm, the file we ship) and `proxy = false` (no Web Worker).
  */
-import * as ort from "onnxruntime-web/wasm";
+import * as ort from "ort-web-1.12/dist/ort.wasm.min.js";
 import type { Forecast, ModelMeta, Predictor } from "./predictor.js";
 import { assertCompatible } from "./predictor.js";
+
+/** The onnxruntime-web build this file drives (bundled.ts imports its wasm). */
+export const ORT_RUNTIME = { package: "onnxruntime-web", version: "1.12.1", wasm: "ort-wasm.wasm" } as const;
 
 /** ORT's runtime initialisation is per isolate and happens once; later sessions wait for it. */
 let ortReady: Promise<void> | null = null;
 
-function configureEnv(): ArrayBuffer {
+/** Where ORT is told the wasm lives: never fetched for real (`.invalid` cannot resolve), see the header. */
+const SENTINEL_URL = `https://onnxruntime-wasm.invalid/${ORT_RUNTIME.wasm}`;
+
+function configureEnv(): void {
   ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = false;
   ort.env.wasm.proxy = false;
-  const sentinel = new ArrayBuffer(8);
-  ort.env.wasm.wasmBinary = sentinel;
-  return sentinel;
+  ort.env.wasm.wasmPaths = { [ORT_RUNTIME.wasm]: SENTINEL_URL };
 }
 
 type Instantiate = typeof WebAssembly.instantiate;
+/** Not in workerd today (nor in its types); routed too in case a future workerd has it and the glue uses it. */
+type InstantiateStreaming = (source: Response | PromiseLike<Response>, imports?: WebAssembly.Imports) => Promise<unknown>;
+const streamingHost = WebAssembly as unknown as { instantiateStreaming?: InstantiateStreaming };
+
+function sameBytes(source: unknown, sentinel: Uint8Array): boolean {
+  let b: Uint8Array;
+  if (source instanceof ArrayBuffer) b = new Uint8Array(source);
+  else if (ArrayBuffer.isView(source)) b = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  else return false;
+  return b.length === sentinel.length && b.every((x, i) => x === sentinel[i]);
+}
+
+/** Hide `process`, define `window`; returns the undo (idempotent). */
+function browserLikeGlobals(): () => void {
+  const g = globalThis as Record<string, unknown>;
+  const undo: (() => void)[] = [];
+  const proc = Object.getOwnPropertyDescriptor(g, "process");
+  if (proc?.configurable) {
+    Object.defineProperty(g, "process", { value: undefined, configurable: true, writable: true });
+    undo.push(() => Object.defineProperty(g, "process", proc));
+  }
+  if (!("window" in g)) {
+    Object.defineProperty(g, "window", { value: g, configurable: true, writable: true });
+    undo.push(() => delete g.window);
+  }
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    for (const u of undo.reverse()) u();
+  };
+}
 
 /**
- * Run `fn` (the first session creation, which initialises ORT) with `WebAssembly.instantiate` routed to the
- * precompiled module for the sentinel buffer only.
+ * Run `fn` (the first session creation, which initialises ORT) with the wasm fetch and instantiation routed to
+ * the precompiled module (see the header).
  */
-async function withPrecompiledInstantiate<T>(sentinel: ArrayBuffer, wasmModule: WebAssembly.Module, fn: () => Promise<T>): Promise<T> {
-  const original: Instantiate = WebAssembly.instantiate;
-  const routed = function (this: unknown, source: unknown, imports?: WebAssembly.Imports): Promise<unknown> {
-    const isSentinel = source === sentinel || (ArrayBuffer.isView(source) && source.buffer === sentinel);
-    if (isSentinel) {
-      // Same result shape as instantiating from bytes: { module, instance }.
-      return original(wasmModule, imports).then((instance) => ({ module: wasmModule, instance }));
+async function withPrecompiledRuntime<T>(wasmModule: WebAssembly.Module, fn: () => Promise<T>): Promise<T> {
+  const sentinel = crypto.getRandomValues(new Uint8Array(16));
+  const originalFetch = globalThis.fetch;
+  const originalInstantiate: Instantiate = WebAssembly.instantiate;
+  const originalStreaming = streamingHost.instantiateStreaming;
+  let sentinelResponse: Response | null = null;
+  const instantiatePrecompiled = (imports?: WebAssembly.Imports) =>
+    originalInstantiate(wasmModule, imports).then(
+      (instance) => ({ module: wasmModule, instance }), // the shape of instantiating from bytes
+      (e: unknown) => {
+        throw new Error(`the wasm module given is not ${ORT_RUNTIME.package} ${ORT_RUNTIME.version}'s ${ORT_RUNTIME.wasm} (use ORT_WASM from bundled.ts)`, { cause: e });
+      },
+    );
+
+  const fetchRouted = function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const url = input instanceof Request ? input.url : String(input);
+    if (url === SENTINEL_URL) {
+      restoreGlobals(); // the glue has chosen its environment by now
+      sentinelResponse = new Response(sentinel, { headers: { "content-type": "application/wasm" } });
+      return Promise.resolve(sentinelResponse);
     }
-    return (original as (...a: unknown[]) => Promise<unknown>).call(WebAssembly, source, imports);
+    return originalFetch.call(globalThis, input, init);
+  } as typeof fetch;
+  const instantiateRouted = function (this: unknown, source: unknown, imports?: WebAssembly.Imports): Promise<unknown> {
+    if (sameBytes(source, sentinel)) return instantiatePrecompiled(imports);
+    return (originalInstantiate as (...a: unknown[]) => Promise<unknown>).call(WebAssembly, source, imports);
   } as Instantiate;
-  WebAssembly.instantiate = routed;
+  const streamingRouted: InstantiateStreaming = async function (this: unknown, source, imports) {
+    const resp = await source;
+    if (resp === sentinelResponse) return instantiatePrecompiled(imports);
+    return originalStreaming!.call(WebAssembly, resp, imports);
+  };
+
+  const restoreGlobals = browserLikeGlobals();
+  globalThis.fetch = fetchRouted;
+  WebAssembly.instantiate = instantiateRouted;
+  if (originalStreaming) streamingHost.instantiateStreaming = streamingRouted;
   try {
     return await fn();
   } finally {
-    if (WebAssembly.instantiate === routed) WebAssembly.instantiate = original;
+    restoreGlobals();
+    if (globalThis.fetch === fetchRouted) globalThis.fetch = originalFetch;
+    if (WebAssembly.instantiate === instantiateRouted) WebAssembly.instantiate = originalInstantiate;
+    if (originalStreaming && streamingHost.instantiateStreaming === streamingRouted) streamingHost.instantiateStreaming = originalStreaming;
   }
 }
 
 /** Inputs for `createOnnxPredictor`. */
 export interface OnnxPredictorOptions {
-  /** `import wasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm"` (CompiledWasm module). */
+  /** The runtime as a CompiledWasm module: `ORT_WASM` from bundled.ts (onnxruntime-web 1.12.1's ort-wasm.wasm). */
   readonly wasmModule: WebAssembly.Module;
   /** The .onnx file's bytes (`import model from "../../models/mid60.onnx"`, a Data module). */
   readonly model: ArrayBuffer | Uint8Array;
@@ -118,15 +198,15 @@ export class OnnxPredictor implements Predictor {
     return Array.from({ length: n }, (_, i) => ({ returnBps: r[i]!, lowBps: lo[i]!, highBps: hi[i]! }));
   }
 
-  /** Free the session's WASM memory. */
+  /** Free the session's WASM memory (1.12 has no `InferenceSession.release()`; its session handler frees it). */
   async dispose(): Promise<void> {
-    await this.session.release();
+    await (this.session as unknown as { handler: { dispose(): Promise<void> } }).handler.dispose();
   }
 }
 
 /**
  * Load an ONNX model into onnxruntime-web. The first call in an isolate also starts ORT's WASM runtime from the
- * precompiled module (~200 ms in total, once); later calls only build a session. Throws if the model was trained on
+ * precompiled module (~100-200 ms in total, once); later calls only build a session. Throws if the model was trained on
  * other features than this build computes.
  */
 export async function createOnnxPredictor(o: OnnxPredictorOptions): Promise<OnnxPredictor> {
@@ -137,8 +217,8 @@ export async function createOnnxPredictor(o: OnnxPredictorOptions): Promise<Onnx
     ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all", enableCpuMemArena: false });
   let session: ort.InferenceSession;
   if (ortReady === null) {
-    const sentinel = configureEnv();
-    const first = withPrecompiledInstantiate(sentinel, o.wasmModule, create);
+    configureEnv();
+    const first = withPrecompiledRuntime(o.wasmModule, create);
     ortReady = first.then(
       () => undefined,
       (e) => {
