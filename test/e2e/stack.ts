@@ -51,7 +51,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-export async function startStack(opts: { readyTimeoutMs?: number } = {}): Promise<Stack> {
+export async function startStack(opts: { readyTimeoutMs?: number; vars?: Record<string, string> } = {}): Promise<Stack> {
   loadInstruments(DATA.instruments20220513);
   const exchange = await startExchange({
     replay: [DATA.btcSwap],
@@ -74,6 +74,7 @@ export async function startStack(opts: { readyTimeoutMs?: number } = {}): Promis
     "--show-interactive-dev-session=false",
     "--var", `OKX_WS_URL:${exchange.url}`,
     "--var", `OKX_REST_URL:${exchange.httpUrl}`,
+    ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_UPDATE_NOTIFIER: "1", CI: "true", FORCE_COLOR: "0" };
   const child = spawn(resolve(REPO_ROOT, "node_modules/.bin/wrangler"), args, { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });

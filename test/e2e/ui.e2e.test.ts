@@ -17,6 +17,8 @@ import { startStack, type Stack } from "./stack.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const INST = "BTC-USDT-SWAP";
+/** ETH-USDT-SWAP is allowed by the Worker but not in the replay (the exchange answers 60018, like OKX). */
+const ALLOWED = [INST, "ETH-USDT-SWAP"];
 const RESULTS = resolve(REPO_ROOT, "test-results");
 const LAPTOP = { width: 1440, height: 900 };
 const PHONE = { width: 390, height: 844 };
@@ -127,7 +129,9 @@ async function endpointPredicts(ms: number): Promise<{ ok: boolean; detail: stri
 
 beforeAll(async () => {
   const t0 = Date.now();
-  stack = await startStack();
+  // The allow-list lets the test see a refused upgrade (400 before the WebSocket opens); every allowed instrument
+  // behaves exactly as without it.
+  stack = await startStack({ vars: { ALLOWED_INSTRUMENTS: ALLOWED.join(",") } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
@@ -317,7 +321,7 @@ describe("web UI against the local exchange", () => {
     await page.evaluate("document.activeElement && document.activeElement.blur()");
   });
 
-  it("reports an unknown instrument as down, and the picker switches back to a live one", async () => {
+  it("reports an unknown or refused instrument as down, and the picker switches back to a live one", async () => {
     const p = await laptop.newPage();
     p.on("pageerror", (e) => problems.push(`[unknown-instrument] page error: ${e.message}`));
     try {
@@ -329,6 +333,13 @@ describe("web UI against the local exchange", () => {
       await p.locator('#link-pill[data-state="down"]').waitFor({ timeout: 10_000 });
       expect(await p.locator("#link-text").textContent()).toBe("stopped");
       expect(await p.locator("#sim-submit").isDisabled()).toBe(true);
+      // Refused by the Worker before the upgrade (allow-list): the browser hides that HTTP 400, the page asks
+      // /status for the reason, shows it and stops retrying.
+      await p.locator("#inst-input").fill("SOL-USDT-SWAP");
+      await p.locator("#inst-input").press("Enter");
+      await p.locator('#link-pill[data-state="down"]').waitFor({ timeout: 20_000 });
+      expect(await p.locator("#upstream-text").textContent()).toBe("unknown instId");
+      expect(await p.locator("#banner-text").textContent()).toMatch(/SOL-USDT-SWAP is not served here; allowed: BTC-USDT-SWAP, ETH-USDT-SWAP/);
       // Switch back with the picker (keyboard only).
       await p.locator("#inst-input").fill("btc-usdt-swap"); // normalised to upper case like OKX ids
       await p.locator("#inst-input").press("Enter");

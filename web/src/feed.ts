@@ -8,7 +8,14 @@
 export type LinkState =
   | { readonly kind: "connecting"; readonly attempt: number }
   | { readonly kind: "open" }
-  | { readonly kind: "reconnecting"; readonly attempt: number; readonly at: number; readonly reason: string }
+  | {
+      readonly kind: "reconnecting";
+      readonly attempt: number;
+      readonly at: number;
+      readonly reason: string;
+      /** The socket closed before it ever opened: the upgrade itself was refused (e.g. a 400 before the upgrade). */
+      readonly handshakeFailed: boolean;
+    }
   | { readonly kind: "stopped"; readonly reason: string };
 
 export interface FeedOptions {
@@ -40,6 +47,7 @@ export class Feed {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private pingSentAt = 0;
+  private opened = false;
   private readonly onOnline = () => {
     if (!this.stopped && this.reconnectTimer !== undefined) this.reconnectNow();
   };
@@ -71,12 +79,20 @@ export class Feed {
   /** Skip the remaining backoff (user pressed "retry"). */
   reconnectNow(): void {
     if (this.stopped && this.fatalReason === null) return;
+    if (this.stopped) window.addEventListener("online", this.onOnline);
     this.stopped = false;
     this.fatalReason = null;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.detach();
     this.connect();
+  }
+
+  /** Give up with a reason the caller found out (e.g. the server rejects the request): state `stopped`. */
+  fail(reason: string): void {
+    this.stop();
+    this.fatalReason = reason;
+    this.setState({ kind: "stopped", reason });
   }
 
   stop(): void {
@@ -103,7 +119,9 @@ export class Feed {
       return;
     }
     this.ws = ws;
+    this.opened = false;
     ws.onopen = () => {
+      this.opened = true;
       this.lastRx = performance.now();
       this.setState({ kind: "open" });
       const pingMs = this.opts.pingMs ?? 20_000;
@@ -171,7 +189,7 @@ export class Feed {
     const max = this.opts.backoffMaxMs ?? 15_000;
     const cap = Math.min(max, base * 2 ** Math.max(0, this.attempt - 1));
     const delay = cap / 2 + Math.random() * (cap / 2);
-    this.setState({ kind: "reconnecting", attempt: this.attempt + 1, at: Date.now() + delay, reason });
+    this.setState({ kind: "reconnecting", attempt: this.attempt + 1, at: Date.now() + delay, reason, handshakeFailed: !this.opened });
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 }

@@ -215,6 +215,31 @@ function frame(): void {
   bookFeed?.send(JSON.stringify({ op: "ack", seq: m.seq }));
 }
 
+/**
+ * The upgrade was refused before the socket opened. Browsers hide the HTTP answer of a failed upgrade, so ask the
+ * same validation through HTTP (`/status?instId=` applies the WebSocket route's instId rules, allow-list
+ * included): a 400 is final — show its message and stop retrying; anything else (server down, restarting) keeps
+ * the backoff going.
+ */
+let diagnosing = false;
+async function diagnoseRefusal(instId: string): Promise<void> {
+  if (diagnosing) return;
+  diagnosing = true;
+  try {
+    const res = await fetch(`/status?instId=${encodeURIComponent(instId)}`, { headers: { accept: "application/json" } });
+    if (res.status !== 400 || instId !== info.instId) return;
+    const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+    fatal = { code: body?.error?.code ?? "rejected", message: body?.error?.message ?? `the server rejects instrument ${instId}` };
+    bookFeed?.fail(fatal.message);
+    predFeed?.fail(fatal.message);
+    renderConn();
+  } catch {
+    // Server unreachable: that is what the reconnect backoff is for.
+  } finally {
+    diagnosing = false;
+  }
+}
+
 // ---------- prediction feed ----------
 function onPredFrame(data: string): void {
   let m: ServerMessage;
@@ -344,6 +369,7 @@ function openInstrument(instId: string): void {
     onMessage: onBookFrame,
     onState: (st) => {
       if (st.kind === "open") renderedSeq = -1; // a new socket (maybe a new relay): its seq numbers start afresh
+      if (st.kind === "reconnecting" && st.handshakeFailed) void diagnoseRefusal(instId);
       renderConn();
     },
   });
