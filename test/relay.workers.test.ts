@@ -41,7 +41,7 @@ describe("relay: /ws/okx fed by the local exchange", () => {
 
   it("200 clients all receive the same updates (one serialization, same bytes)", async () => {
     const name = uniqueName("fanout");
-    const clients = await Promise.all(Array.from({ length: 200 }, () => TestClient.openRelay(name, SWAP)));
+    const clients = await Promise.all(Array.from({ length: 200 }, () => TestClient.openRelay(name, SWAP, "book", 25, 200)));
     await Promise.all(clients.map((c) => c.nextBook()));
     await sleep(1500);
     const ref = clients[0]!.books();

@@ -19,9 +19,20 @@ export class TestClient {
   private waiters: Waiter[] = [];
   private closeWaiters: (() => void)[] = [];
 
-  constructor(readonly ws: WebSocket) {
+  /**
+   * @param maxKept keep at most about this many recent messages (load tests with hundreds of clients: full books
+   *   x clients x seconds would exhaust the test isolate's heap); default: keep everything
+   */
+  constructor(
+    readonly ws: WebSocket,
+    private readonly maxKept = Infinity,
+  ) {
     ws.addEventListener("message", (ev) => {
       const m = JSON.parse(ev.data as string) as ServerMessage;
+      if (this.messages.length >= 2 * this.maxKept) {
+        this.messages.splice(0, this.maxKept);
+        this.cursor = Math.max(0, this.cursor - this.maxKept);
+      }
       this.messages.push(m);
       this.waiters = this.waiters.filter((w) => {
         if (!w.pred(m)) return true;
@@ -44,12 +55,12 @@ export class TestClient {
   }
 
   /** Open a socket straight to a relay Durable Object with a unique name (isolated from other tests). */
-  static async openRelay(doName: string, instId: string, kind: "book" | "prediction" = "book", depth = 25): Promise<TestClient> {
+  static async openRelay(doName: string, instId: string, kind: "book" | "prediction" = "book", depth = 25, maxKept = Infinity): Promise<TestClient> {
     const stub = env.RELAY.get(env.RELAY.idFromName(doName));
     const res = await stub.fetch(`https://relay/connect?instId=${instId}&kind=${kind}&depth=${depth}`, { headers: { Upgrade: "websocket" } });
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
     res.webSocket.accept();
-    return new TestClient(res.webSocket);
+    return new TestClient(res.webSocket, maxKept);
   }
 
   /** The next message after the previous `next()` match that satisfies `pred`, waiting up to `timeoutMs`. */
