@@ -128,6 +128,33 @@ describe("local OKX exchange", () => {
     b.ws.close();
   });
 
+  it("replays with live-looking timestamps (captured intervals kept) unless told to keep the originals", async () => {
+    const c = await Client.open(ex.url);
+    c.subscribe("ELON-USDT");
+    await c.until(() => c.books().length >= 1); // the snapshot of the replayed book carries its (shifted) ts
+    const ts = c.books().map((b) => +b.data.ts);
+    for (const t of ts) expect(Math.abs(t - Date.now())).toBeLessThan(120_000);
+    c.ws.close();
+    const orig = await startExchange({ replay: [DATA.okx20220513], port: 0, speed: 4, originalTimestamps: true, connectionsPerSecond: 0 });
+    try {
+      const d = await Client.open(orig.url);
+      d.subscribe("BTC-USDT");
+      await d.until(() => d.books().length >= 1);
+      expect(new Date(+d.books()[0]!.data.ts).toISOString().slice(0, 10)).toBe("2022-05-13");
+      d.ws.close();
+    } finally {
+      await orig.close();
+    }
+  });
+
+  it("serves OKX REST instruments from the real capture, with BTC-USDT-SWAP's current lot size", async () => {
+    const r = (await (await fetch(`${ex.httpUrl}/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP`)).json()) as { code: string; data: Record<string, string>[] };
+    expect(r.code).toBe("0");
+    expect(r.data[0]).toMatchObject({ instId: "BTC-USDT-SWAP", ctVal: "0.01", ctType: "linear", lotSz: "0.01", minSz: "0.01", tickSz: "0.1" });
+    const spot = (await (await fetch(`${ex.httpUrl}/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT`)).json()) as { data: Record<string, string>[] };
+    expect(spot.data[0]).toMatchObject({ lotSz: "0.00000001", minSz: "0.00001" });
+  });
+
   it("answers ping with pong and errors OKX-style", async () => {
     const c = await Client.open(ex.url);
     c.ws.send("ping");

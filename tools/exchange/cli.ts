@@ -25,6 +25,7 @@ const { values } = parseArgs({
     "stall-after": { type: "string" },
     fault: { type: "string", multiple: true },
     quiet: { type: "boolean", default: false },
+    "original-ts": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -34,6 +35,7 @@ if (values.help) {
   --replay FILE        capture to replay (cryptofeed raw format, .gz ok); default: bundled BTC-USDT-SWAP, looped
   --speed X            pace multiplier (1 = original pace; "inf" = as fast as possible)
   --loop               restart when the capture ends
+  --original-ts        keep the captured timestamps (default: shifted so the replay looks live)
   --idle-timeout MS    close connections idle this long (default 30000, like OKX)
   --conn-rate N        new connections per second (default 3, like OKX; 0 = unlimited)
   --drop-after N       every connection: drop after N pushes   (also --gap-after, --checksum-after,
@@ -61,6 +63,7 @@ const ex = await startExchange({
   loop,
   idleTimeoutMs: Number(values["idle-timeout"]),
   connectionsPerSecond: Number(values["conn-rate"]),
+  originalTimestamps: values["original-ts"],
   faults,
   log: values.quiet ? undefined : (l) => console.error(`[exchange] ${l}`),
 });

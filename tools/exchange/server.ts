@@ -39,6 +39,11 @@ export interface ExchangeOptions {
   readonly idleTimeoutMs?: number;
   /** New connections allowed per second (OKX: 3 per IP). 0 disables the limit. */
   readonly connectionsPerSecond?: number;
+  /**
+   * Keep the captured `ts` values (default false: timestamps are shifted so the replay looks live, i.e. the first
+   * event of each loop carries the current time; intervals are unchanged, so features and checksums are too).
+   */
+  readonly originalTimestamps?: boolean;
   /** Faults armed on EVERY connection (CLI flags such as --drop-after). */
   readonly faults?: readonly FaultSpec[];
   /** Called after a books push went out to its subscribers (benchmarks: fan-out latency from this instant). */
@@ -118,6 +123,26 @@ interface Instrument {
 
 const WS_PATH = "/ws/v5/public";
 
+/** The event with its exchange timestamps moved by `offset` ms (live-looking replay). */
+function shiftTs(ev: ReplayEvent, offset: number): ReplayEvent {
+  if (ev.kind === "trades") return { ...ev, data: ev.data.map((t) => ({ ...t, ts: String(+t.ts + offset) })) };
+  return { ...ev, data: { ...ev.data, ts: String(+ev.data.ts + offset) } };
+}
+
+/**
+ * Instrument specs that changed since the REST capture (2022-05-13) was taken, applied to its responses so they
+ * match the bundled 2024 stream: BTC-USDT-SWAP's lot and minimum size went from 1 contract to 0.01 (the stream has
+ * fractional contract sizes). Everything else is served as captured.
+ */
+const SPEC_UPDATES: Record<string, Record<string, string>> = { "BTC-USDT-SWAP": { lotSz: "0.01", minSz: "0.01" } };
+
+function withSpecUpdates(r: { status: number; body: string } | null): { status: number; body: string } | null {
+  if (!r || r.status !== 200 || !Object.keys(SPEC_UPDATES).some((id) => r.body.includes(`"${id}"`))) return r;
+  const body = JSON.parse(r.body) as { data?: Record<string, unknown>[] };
+  for (const d of body.data ?? []) Object.assign(d, SPEC_UPDATES[String(d.instId)] ?? {});
+  return { status: r.status, body: JSON.stringify(body) };
+}
+
 let instrumentsLoaded = false;
 /** The bundled REST instruments capture, loaded once on first use. */
 function bundledInstruments(url: URL): { status: number; body: string } | null {
@@ -125,7 +150,7 @@ function bundledInstruments(url: URL): { status: number; body: string } | null {
     loadInstruments(DATA.instruments20220513);
     instrumentsLoaded = true;
   }
-  return handleInstrumentsRequest(url);
+  return withSpecUpdates(handleInstrumentsRequest(url));
 }
 
 function okxError(code: string, msg: string, connId: string): string {
@@ -226,7 +251,8 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     return bookPush(channel, instId, "snapshot", { asks: toOkxLevels(b.asks), bids: toOkxLevels(b.bids), ts: String(b.ts) }, i.seqId, -1, okxChecksum(b.bids, b.asks));
   }
 
-  function emit(ev: ReplayEvent): void {
+  function emit(original: ReplayEvent, tsOffset: number): void {
+    const ev = tsOffset === 0 ? original : shiftTs(original, tsOffset);
     if (ev.kind === "trades") {
       const text = JSON.stringify({ arg: { channel: "trades", instId: ev.instId }, data: ev.data });
       for (const c of conns) if (c.trades.has(ev.instId)) push(c, text);
@@ -273,14 +299,22 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     position: number;
     base: number;
     done: boolean;
+    /** Added to every captured ts of this loop (0 with originalTimestamps). */
+    tsOffset: number;
   }
-  const tracks: TrackState[] = timeline.tracks.map((tr) => ({ ...tr, position: 0, base: performance.now(), done: false }));
+  const firstTs = (events: readonly ReplayEvent[]) => {
+    for (const e of events) if (e.kind === "books") return +e.data.ts;
+    return Date.now();
+  };
+  const offsetFor = (events: readonly ReplayEvent[]) => (opts.originalTimestamps ? 0 : Date.now() - firstTs(events));
+  const tracks: TrackState[] = timeline.tracks.map((tr) => ({ ...tr, position: 0, base: performance.now(), done: false, tsOffset: offsetFor(tr.events) }));
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
   function restart(tr: TrackState): void {
     tr.position = 0;
     tr.base = performance.now();
+    tr.tsOffset = offsetFor(tr.events);
     loops++;
     for (const id of tr.instruments) {
       const i = instruments.get(id);
@@ -301,7 +335,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       let budget = 2000; // yield to the event loop regularly even at infinite speed
       while (tr.position < tr.events.length && budget-- > 0) {
         if (tr.base + (tr.events[tr.position]!.t * 1000) / speed > now) break;
-        emit(tr.events[tr.position++]!);
+        emit(tr.events[tr.position++]!, tr.tsOffset);
       }
       if (tr.position >= tr.events.length) {
         if (!opts.loop) {
