@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { benchBook } from "./book.js";
+import { benchBundle } from "./bundle.js";
 import { benchFanout } from "./fanout.js";
 import { benchMemory } from "./memory.js";
 import { benchRecovery } from "./recovery.js";
@@ -20,6 +21,7 @@ const sections: Record<string, Result[]> = {};
 if (want("book")) sections.book = benchBook(quick);
 if (want("fanout")) sections.fanout = await benchFanout(quick);
 if (want("memory")) sections.memory = await benchMemory(quick);
+if (want("bundle")) sections.bundle = await benchBundle(quick);
 if (want("recovery")) sections.recovery = await benchRecovery(quick);
 
 const lines: string[] = [];
