@@ -9,7 +9,9 @@ import { benchBook } from "./book.js";
 import { benchBundle } from "./bundle.js";
 import { benchFanout } from "./fanout.js";
 import { benchMemory } from "./memory.js";
+import { benchPredict } from "./predict.js";
 import { benchRecovery } from "./recovery.js";
+import { benchSimulate } from "./simulate.js";
 import { fmt, type Result } from "./lib.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
@@ -19,7 +21,9 @@ const want = (s: string) => !only || only.includes(s);
 
 const sections: Record<string, Result[]> = {};
 if (want("book")) sections.book = benchBook(quick);
+if (want("simulate")) sections.simulate = await benchSimulate(quick);
 if (want("fanout")) sections.fanout = await benchFanout(quick);
+if (want("predict")) sections.predict = benchPredict(quick);
 if (want("memory")) sections.memory = await benchMemory(quick);
 if (want("bundle")) sections.bundle = await benchBundle(quick);
 if (want("recovery")) sections.recovery = await benchRecovery(quick);
