@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick] [-- --only book,simulate,...]`: runs the benchmarks, prints a table, writes
  * bench/results.json. `--quick` is the CI smoke mode (tiny durations; checks the benchmarks still run).
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { benchBook } from "./book.js";
@@ -20,23 +20,37 @@ const only = values.only?.split(",");
 const want = (s: string) => !only || only.includes(s);
 
 const sections: Record<string, Result[]> = {};
-if (want("book")) sections.book = benchBook(quick);
-if (want("simulate")) sections.simulate = await benchSimulate(quick);
-if (want("fanout")) sections.fanout = await benchFanout(quick);
-if (want("predict")) sections.predict = benchPredict(quick);
-if (want("memory")) sections.memory = await benchMemory(quick);
-if (want("bundle")) sections.bundle = await benchBundle(quick);
-if (want("recovery")) sections.recovery = await benchRecovery(quick);
-
-const lines: string[] = [];
-for (const [sec, rs] of Object.entries(sections)) {
-  lines.push(`\n## ${sec}`);
-  for (const r of rs) lines.push(`${r.name.padEnd(96)} ${fmt(r.value).padStart(12)} ${r.unit}${r.note ? `  (${r.note})` : ""}`);
+// Results of a previous full run are kept for the sections not re-run (`--only`), so results.json stays complete.
+const resultsUrl = new URL("./results.json", import.meta.url);
+let previous: Record<string, Result[]> = {};
+try {
+  previous = (JSON.parse(readFileSync(resultsUrl, "utf8")) as { sections?: Record<string, Result[]> }).sections ?? {};
+} catch {
+  // first run
 }
-console.log(lines.join("\n"));
+
+const runners: [string, () => Result[] | Promise<Result[]>][] = [
+  ["book", () => benchBook(quick)],
+  ["simulate", () => benchSimulate(quick)],
+  ["predict", () => benchPredict(quick)],
+  ["bundle", () => benchBundle(quick)],
+  ["memory", () => benchMemory(quick)],
+  ["recovery", () => benchRecovery(quick)],
+  ["fanout", () => benchFanout(quick)],
+];
+const lines: string[] = [];
+for (const [name, run] of runners) {
+  if (!want(name)) continue;
+  const t0 = performance.now();
+  sections[name] = await run();
+  const block = [`\n## ${name} (${((performance.now() - t0) / 1000).toFixed(0)} s)`];
+  for (const r of sections[name]) block.push(`${r.name.padEnd(100)} ${fmt(r.value).padStart(12)} ${r.unit}${r.note ? `  (${r.note})` : ""}`);
+  console.log(block.join("\n"));
+  lines.push(...block);
+}
 if (!quick) {
   writeFileSync(
-    new URL("./results.json", import.meta.url),
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, sections }, null, 2) + "\n",
+    resultsUrl,
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, sections: { ...previous, ...sections } }, null, 2) + "\n",
   );
 }

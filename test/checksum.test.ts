@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { crc32, okxChecksum, okxChecksumString } from "../src/okx/checksum.js";
 import { DATA } from "../tools/lib/captures.js";
@@ -56,5 +57,24 @@ describe("OKX checksum vectors (data/okx-checksum-vectors)", () => {
     const a25 = mk(25, 101, 1);
     expect(okxChecksum(mk(40, 100, -1), mk(30, 101, 1))).toBe(okxChecksum(b25, a25));
     expect(okxChecksum(mk(40, 100, -1), mk(30, 101, 1))).not.toBe(okxChecksum(mk(24, 100, -1), a25));
+  });
+});
+
+describe("cached-level CRC (linear shift) equals the byte-by-byte CRC of the checksum string", () => {
+  const decimal = fc.oneof(
+    fc.stringMatching(/^[1-9]\d{0,6}(\.\d{1,8})?$/),
+    fc.stringMatching(/^0\.\d{1,12}$/),
+    fc.stringMatching(/^\d{40,70}$/), // longer than the shift tables: the plain path
+  );
+  const lvl = fc.record({ px: decimal, sz: decimal });
+  it("for random books, and again when the same level objects are reused (cache hit)", () => {
+    fc.assert(
+      fc.property(fc.array(lvl, { maxLength: 30 }), fc.array(lvl, { maxLength: 30 }), (bids, asks) => {
+        const want = crc32(okxChecksumString(bids, asks));
+        expect(okxChecksum(bids, asks)).toBe(want);
+        expect(okxChecksum(bids, asks)).toBe(want);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

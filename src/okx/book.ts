@@ -20,6 +20,9 @@ export interface Level extends PxSz {
   readonly size: number;
   /** Number of orders at the level, as sent ("" when the push omitted it). */
   readonly orders: string;
+  /** Checksum cache of this level's ":px:sz" text (src/okx/checksum.ts), filled on first use. */
+  crcRaw: number | undefined;
+  crcLen: number | undefined;
 }
 
 export interface Book {
@@ -73,7 +76,8 @@ function toLevel(l: OkxLevel): Level {
   if (!(price > 0) || !Number.isFinite(price) || !(size >= 0) || !Number.isFinite(size) || px.length === 0 || sz.length === 0) {
     throw new MalformedLevel(`bad level [${String(px)}, ${String(sz)}]`);
   }
-  return { px, sz, price, size, orders: l[3] ?? "" };
+  // All fields present from the start: one hidden class for every level.
+  return { px, sz, price, size, orders: l[3] ?? "", crcRaw: undefined, crcLen: undefined };
 }
 
 /** Index of `price` in a side sorted best-first, or -(insertion point) - 1 when absent. */
