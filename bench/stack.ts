@@ -24,18 +24,21 @@ export interface Stack {
   base: string;
   ws: string;
   inspectorPort: number;
+  /** Everything wrangler dev printed so far. */
+  log(): string;
   stop(): Promise<void>;
 }
 
 /** Exchange + wrangler dev; resolves when the Worker answers /health. */
-export async function startStack(ex: Partial<ExchangeOptions> = {}): Promise<Stack> {
+export async function startStack(ex: Partial<ExchangeOptions> = {}, vars: Record<string, string> = {}): Promise<Stack> {
   const exchange = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 1, loop: true, connectionsPerSecond: 0, ...ex });
   const port = await freePort();
   const inspectorPort = await freePort();
   const child: ChildProcess = spawn(
     resolve(REPO_ROOT, "node_modules/.bin/wrangler"),
     ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false",
-      "--var", `OKX_WS_URL:${exchange.url}`, "--var", `OKX_REST_URL:${exchange.httpUrl}`],
+      "--var", `OKX_WS_URL:${exchange.url}`, "--var", `OKX_REST_URL:${exchange.httpUrl}`,
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
     { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
   );
   let log = "";
@@ -61,6 +64,7 @@ export async function startStack(ex: Partial<ExchangeOptions> = {}): Promise<Sta
     base,
     ws: `ws://127.0.0.1:${port}`,
     inspectorPort,
+    log: () => log,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => setTimeout(r, 300));

@@ -109,6 +109,9 @@ function timingFrom(env: Env): Timing {
   };
 }
 
+/** A deadline this close to the alarm's firing time counts as due. */
+const ALARM_SLACK_MS = 5;
+
 /** Close codes sent to clients. */
 export const CLOSE_UNKNOWN_INSTRUMENT = 4004;
 export const CLOSE_BAD_CLIENT = 1008;
@@ -262,7 +265,9 @@ export class InstrumentRelay extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     try {
       this.alarmAt = null;
-      const now = Date.now();
+      // Alarms fire on whole milliseconds and may fire a little early: a deadline within ALARM_SLACK_MS is due.
+      // (Without the slack a fractional deadline never becomes due and the rescheduled alarm never fires again.)
+      const now = Date.now() + ALARM_SLACK_MS;
       if (this.graceAt !== null && now >= this.graceAt) {
         this.graceAt = null;
         if (this.clients.size === 0) this.closeUpstream("no clients");
@@ -680,7 +685,7 @@ export class InstrumentRelay extends DurableObject<Env> {
 
   private scheduleReconnect(): void {
     const delay = backoffDelay(this.attempt++, this.timing.backoffBaseMs, this.timing.backoffMaxMs);
-    this.reconnectAt = Date.now() + delay;
+    this.reconnectAt = Math.ceil(Date.now() + delay);
     void this.schedule();
   }
 
@@ -698,6 +703,14 @@ export class InstrumentRelay extends DurableObject<Env> {
   // ---- timers ---------------------------------------------------------------------------------------------------
 
   private async schedule(): Promise<void> {
+    try {
+      await this.scheduleAlarm();
+    } catch (e) {
+      console.error("relay.schedule", this.instId, e);
+    }
+  }
+
+  private async scheduleAlarm(): Promise<void> {
     const ds: number[] = [];
     if (this.graceAt !== null) ds.push(this.graceAt);
     if (this.reconnectAt !== null) ds.push(this.reconnectAt);
@@ -706,7 +719,7 @@ export class InstrumentRelay extends DurableObject<Env> {
       ds.push(this.pingSentAt !== null ? this.pingSentAt + this.timing.pongTimeoutMs : this.lastUpstreamAt + this.timing.pingAfterMs);
     }
     if (ds.length === 0) return;
-    const at = Math.min(...ds);
+    const at = Math.ceil(Math.min(...ds));
     if (this.alarmAt !== null && this.alarmAt <= at && this.alarmAt > Date.now()) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
