@@ -29,8 +29,18 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** Exchange + wrangler dev; resolves when the Worker answers /health. */
+/** Exchange + wrangler dev; resolves when the Worker answers /health. Retries when a picked port was taken meanwhile. */
 export async function startStack(ex: Partial<ExchangeOptions> = {}, vars: Record<string, string> = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(ex, vars);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String(e))) throw e;
+    }
+  }
+}
+
+async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string, string>): Promise<Stack> {
   const exchange = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 1, loop: true, connectionsPerSecond: 0, ...ex });
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -67,8 +77,9 @@ export async function startStack(ex: Partial<ExchangeOptions> = {}, vars: Record
     log: () => log,
     async stop() {
       child.kill("SIGTERM");
-      await new Promise((r) => setTimeout(r, 300));
-      if (child.exitCode === null) child.kill("SIGKILL");
+      // wait for wrangler (and its workerd) to release their ports before the next stack starts
+      for (let i = 0; i < 30 && child.exitCode === null && child.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exchange.close();
     },
   };
