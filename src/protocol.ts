@@ -81,7 +81,10 @@ export interface ScoreMessage {
   rmseBps: number;
   /** RMSE of the no-change (martingale) forecast over the same window. */
   baselineRmseBps: number;
-  /** Share of forecasts with the right sign of the realised return (non-zero realised returns only). */
+  /**
+   * Share of forecasts with the right sign of the realised return, over forecasts with a direction (non-zero) and
+   * non-zero realised returns; null when there are none (always, for the no-change model).
+   */
   hitRate: number | null;
   /** Share of realised mids inside [low, high]. */
   coverage: number | null;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { FEE_TABLE, FEE_TIERS, feeRow, feeScheduleFor, takerFee, takerRate, type FeeTier } from "../src/sim/fees.js";
 import { simulateTrade } from "../src/sim/simulate.js";
 import type { InstrumentSpec } from "../src/sim/instruments.js";
+import { BTC_USDT_SWAP } from "./helpers/specs.js";
 
 // The schedule as printed by OKX, in percent (see the provenance comment in src/sim/fees.ts).
 const EXPECTED_PCT: Record<"spot" | "derivatives", Record<FeeTier, [maker: number, taker: number]>> = {
@@ -104,20 +105,7 @@ describe("takerFee: amount and currency as OKX charges it", () => {
 });
 
 describe("every fee tier through simulateTrade", () => {
-  const SWAP: InstrumentSpec = {
-    instId: "BTC-USDT-SWAP",
-    instType: "SWAP",
-    ctVal: 0.01,
-    ctMult: 1,
-    ctType: "linear",
-    tickSz: 0.1,
-    lotSz: 1,
-    minSz: 1,
-    baseCcy: "BTC",
-    quoteCcy: "USDT",
-    settleCcy: "USDT",
-    ctValCcy: "BTC",
-  };
+  const SWAP = BTC_USDT_SWAP;
   const SPOT: InstrumentSpec = { ...SWAP, instId: "BTC-USDT", instType: "SPOT", ctVal: 1, lotSz: 0.00000001, minSz: 0.00001, settleCcy: "" };
   const orderbook = { bids: [["29990", "150"]], asks: [["30000", "100"], ["30010", "200"]] };
   // The same depth in spot units (BTC): 100 contracts of 0.01 BTC = 1 BTC.

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { costSign, latencyRisk, SECONDS_PER_DAY, SECONDS_PER_YEAR, sigmaPerSecond, sqrtLawEstimate, walkTheBookImpact } from "../src/sim/impact.js";
 import { simulateTrade } from "../src/sim/simulate.js";
-import type { InstrumentSpec } from "../src/sim/instruments.js";
+import { BTC_USDT_SWAP } from "./helpers/specs.js";
 
 describe("24/7 clock", () => {
   it("a year is 365 days of 86,400 s (31,536,000 s), never 252 trading days", () => {
@@ -88,20 +88,7 @@ describe("latency risk", () => {
 });
 
 describe("impact in simulateTrade", () => {
-  const SWAP: InstrumentSpec = {
-    instId: "BTC-USDT-SWAP",
-    instType: "SWAP",
-    ctVal: 0.01,
-    ctMult: 1,
-    ctType: "linear",
-    tickSz: 0.1,
-    lotSz: 1,
-    minSz: 1,
-    baseCcy: "BTC",
-    quoteCcy: "USDT",
-    settleCcy: "USDT",
-    ctValCcy: "BTC",
-  };
+  const SWAP = BTC_USDT_SWAP;
   const orderbook = { bids: [["29990", "150"]], asks: [["30000", "100"], ["30010", "200"]] };
 
   it("states its parameters, marks Almgren-Chriss as not applicable, and keeps the model out of netCost", () => {

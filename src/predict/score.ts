@@ -67,15 +67,8 @@ export interface ScorerState {
   droppedPending: number;
 }
 
-/** Rolling metrics in bps, as sent in ScoreMessage. Errors are 0 while `count` is 0. */
-export interface ScoreMetrics {
-  count: number;
-  maeBps: number;
-  rmseBps: number;
-  baselineRmseBps: number;
-  hitRate: number | null;
-  coverage: number | null;
-}
+/** Rolling metrics in bps, as sent in ScoreMessage (src/protocol.ts). Errors are 0 while `count` is 0. */
+export type ScoreMetrics = Pick<ScoreMessage, "count" | "maeBps" | "rmseBps" | "baselineRmseBps" | "hitRate" | "coverage">;
 
 /** A new scorer with nothing pending. */
 export function createScorer(o: ScorerOptions): ScorerState {

@@ -12,7 +12,7 @@
 import { AreaSeries, ColorType, createOptionsChart, CrosshairMode, LineType, type DeepPartial, type IChartApiBase, type ISeriesApi, type PriceChartOptions, type WhitespaceData } from "lightweight-charts";
 import type { BookMessage, WireLevel } from "../../src/protocol.js";
 import { decimalsOf } from "./format.js";
-import { THEME } from "./theme.js";
+import { CHART_LAYOUT, THEME } from "./theme.js";
 
 const POINTS = 240;
 const MIN_INTERVAL_MS = 200;
@@ -29,15 +29,7 @@ export class DepthChart {
   constructor(container: HTMLElement) {
     this.chart = createOptionsChart(container, {
       autoSize: true,
-      layout: {
-        background: { type: ColorType.Solid, color: "transparent" },
-        textColor: THEME.muted,
-        fontFamily: THEME.mono,
-        fontSize: 11,
-        // The logo injects a <style> element, which our CSP (style-src 'self') blocks; the attribution notice and
-        // the link to tradingview.com the licence asks for are in the page footer instead.
-        attributionLogo: false,
-      },
+      layout: { ...CHART_LAYOUT, background: { type: ColorType.Solid, color: "transparent" } },
       grid: { vertLines: { color: THEME.grid }, horzLines: { color: THEME.grid } },
       rightPriceScale: { borderVisible: false, scaleMargins: { top: 0.12, bottom: 0 } },
       timeScale: { borderVisible: false, fixLeftEdge: true, fixRightEdge: true },

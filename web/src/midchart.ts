@@ -11,7 +11,7 @@
 import { ColorType, createChart, CrosshairMode, LineSeries, LineStyle, type IChartApi, type ISeriesApi, type Time, type UTCTimestamp } from "lightweight-charts";
 import type { PredictionMessage } from "../../src/protocol.js";
 import { BandSeries, type BandData, type BandOptions } from "./band.js";
-import { THEME } from "./theme.js";
+import { CHART_LAYOUT, THEME } from "./theme.js";
 
 /** Keep at most this many seconds of history; trimmed in batches. */
 const MAX_SECONDS = 2 * 3600;
@@ -37,15 +37,7 @@ export class MidChart {
   constructor(container: HTMLElement) {
     this.chart = createChart(container, {
       autoSize: true,
-      layout: {
-        background: { type: ColorType.Solid, color: "transparent" },
-        textColor: THEME.muted,
-        fontFamily: THEME.mono,
-        fontSize: 11,
-        // The logo injects a <style> element, which our CSP (style-src 'self') blocks; the attribution notice and
-        // the link to tradingview.com the licence asks for are in the page footer instead.
-        attributionLogo: false,
-      },
+      layout: { ...CHART_LAYOUT, background: { type: ColorType.Solid, color: "transparent" } },
       grid: { vertLines: { color: THEME.grid }, horzLines: { color: THEME.grid } },
       rightPriceScale: { borderVisible: false, scaleMargins: { top: 0.1, bottom: 0.1 } },
       timeScale: { borderVisible: false, timeVisible: true, secondsVisible: true, rightOffset: 2, shiftVisibleRangeOnNewBar: true },

@@ -12,3 +12,15 @@ export const THEME = {
   blue: "#4c9aff",
   mono: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace',
 } as const;
+
+/**
+ * Layout options shared by every lightweight-charts chart (each adds its transparent background). The logo injects a <style> element, which our CSP
+ * (style-src 'self') blocks; the attribution notice and the link to tradingview.com the licence asks for are in the
+ * page footer instead.
+ */
+export const CHART_LAYOUT = {
+  textColor: THEME.muted,
+  fontFamily: THEME.mono,
+  fontSize: 11,
+  attributionLogo: false,
+} as const;
