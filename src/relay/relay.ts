@@ -199,7 +199,6 @@ export class InstrumentRelay extends DurableObject<Env> {
     try {
       const url = new URL(request.url);
       if (url.pathname === "/stats") return Response.json(this.snapshotStats());
-      if (url.pathname === "/book") return this.bookResponse(url);
       if (url.pathname !== "/connect") return new Response("not found", { status: 404 });
       const instId = url.searchParams.get("instId") ?? "";
       const kind = url.searchParams.get("kind") === "prediction" ? "prediction" : "book";
@@ -285,7 +284,7 @@ export class InstrumentRelay extends DurableObject<Env> {
           this.stats.faults.stall++;
           this.reconnect(`stalled: no data and no pong for ${now - this.lastUpstreamAt} ms`);
         } else if (this.pingSentAt === null && now - this.lastUpstreamAt >= this.timing.pingAfterMs) {
-          this.pingSentAt = now;
+          this.pingSentAt = Date.now(); // the real send time (now carries the alarm slack)
           this.upstreamSend("ping");
         }
       } else if (this.clients.size > 0 && !this.connecting && this.reconnectAt === null) {
@@ -453,12 +452,6 @@ export class InstrumentRelay extends DurableObject<Env> {
     if (!this.book.synced) return null;
     const side = (ls: readonly { price: number; size: number }[]) => ls.slice(0, depth).map((l) => ({ price: l.price, size: l.size }));
     return { bids: side(this.book.bids), asks: side(this.book.asks), ts: this.book.ts };
-  }
-
-  private bookResponse(url: URL): Response {
-    if (!this.book.synced) return Response.json({ error: { code: "no_book", message: "no live book for this instrument yet" } }, { status: 503 });
-    const depth = Math.min(400, Math.max(1, Number(url.searchParams.get("depth")) || 400));
-    return new Response(this.bookString(depth), { headers: { "content-type": "application/json" } });
   }
 
   // ---- upstream -------------------------------------------------------------------------------------------------
