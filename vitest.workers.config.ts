@@ -21,6 +21,8 @@ export default defineConfig({
           RELAY_BACKOFF_MAX_MS: "1000",
           RELAY_SUBSCRIBE_TIMEOUT_MS: "3000",
           RELAY_INVALID_INSTRUMENT_MS: "2000",
+          // Production budget (4 MiB); a paused non-reader is closed after 3 s instead of 120 s.
+          RELAY_CLIENT_STALL_MS: "3000",
         },
       },
     })),

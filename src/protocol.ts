@@ -99,6 +99,10 @@ export type ServerMessage = BookMessage | StatusMessage | ErrorMessage | Predict
  * - `ack`: the client has processed every message up to `seq`. Clients that ack get flow control: at most
  *   `MAX_IN_FLIGHT` unacknowledged books are outstanding, and a client that falls behind is conflated to the
  *   latest book instead of queueing every update.
+ * - Every client has a send budget (RELAY_CLIENT_BUDGET_BYTES, default 4 MiB) beyond its last ack. A client that
+ *   never acks is paused when it runs out: it gets one `{"type":"error","code":"ack_required"}`, then nothing
+ *   until it acks (then the latest book), and is closed with 4008 after RELAY_CLIENT_STALL_MS (default 120 s)
+ *   paused. On `/ws/prediction` any ack (its `seq` is not checked) renews the budget.
  */
 export type ClientMessage = { op: "ack"; seq: number };
 

@@ -10,8 +10,14 @@
  *   (instId, kind, depth); flow-control counters are volatile and rebuilt as fresh in the constructor.
  * - Timers are alarms (they survive hibernation and eviction): keepalive ping, pong timeout, reconnect backoff,
  *   subscribe timeout and the grace close all share the one alarm, set to the earliest deadline.
- * - workerd exposes no `bufferedAmount`, so a slow reader cannot be detected from the socket: clients that send
- *   `ack`s get a window of MAX_IN_FLIGHT messages and are conflated to the latest book beyond it.
+ * - workerd exposes no `bufferedAmount`, so a slow reader cannot be detected from the socket, and a peer that stops
+ *   reading makes the runtime queue every frame sent to it outside the JS heap. Reading can only be proven by the
+ *   client echoing what it read, so every client has a send budget of `clientBudgetBytes` beyond its last `ack`:
+ *   - clients that ack get a window of MAX_IN_FLIGHT books and are conflated to the latest book beyond it;
+ *   - a client that never acks is paused when the budget runs out (told once with an `ack_required` error, the
+ *     latest book on its next ack), and closed with 4008 if it stays paused for `clientStallMs`.
+ *   What the runtime may hold for one client is therefore bounded by the budget (test/flow.workers.test.ts and
+ *   test/e2e/slowreader.test.ts, which stops reading at the TCP level).
  * - Every entry point (fetch, webSocketMessage/Close/Error, alarm) catches and logs with its name; a failed send
  *   closes only that socket.
  */
@@ -46,9 +52,17 @@ interface Attachment {
 interface Client extends Attachment {
   /** Last `seq` the client acknowledged; null until its first ack (then flow control applies). */
   acked: number | null;
-  /** Behind by more than MAX_IN_FLIGHT: gets the latest book on its next ack. */
+  /** Behind by more than MAX_IN_FLIGHT, or paused by the budget: gets the latest book on its next ack. */
   pending: boolean;
   badMessages: number;
+  /** Bytes sent since the last ack (or since connecting). */
+  unackedBytes: number;
+  /** When the send budget ran out (Unix ms); null while the client is within it. */
+  pausedAt: number | null;
+}
+
+function freshClient(a: Attachment): Client {
+  return { ...a, acked: null, pending: false, badMessages: 0, unackedBytes: 0, pausedAt: null };
 }
 
 /** Relay counters and state, served on GET /status. */
@@ -64,6 +78,10 @@ export interface RelayStats {
   broadcasts: number;
   sends: number;
   conflated: number;
+  /** Clients paused because their send budget ran out without an ack (each pause counted once). */
+  budgetPaused: number;
+  /** Clients closed with 4008 after staying paused for clientStallMs. */
+  stalledClosed: number;
   resyncs: number;
   reconnects: number;
   connectFailures: number;
@@ -89,6 +107,10 @@ interface Timing {
   backoffMaxMs: number;
   subscribeTimeoutMs: number;
   invalidInstrumentMs: number;
+  /** Bytes a client may be sent beyond its last ack before it is paused. */
+  clientBudgetBytes: number;
+  /** A client paused by its budget for this long is closed (4008). */
+  clientStallMs: number;
 }
 
 function num(v: unknown, dflt: number): number {
@@ -106,8 +128,18 @@ function timingFrom(env: Env): Timing {
     backoffMaxMs: num(e.RELAY_BACKOFF_MAX_MS, 30_000),
     subscribeTimeoutMs: num(e.RELAY_SUBSCRIBE_TIMEOUT_MS, 10_000),
     invalidInstrumentMs: num(e.RELAY_INVALID_INSTRUMENT_MS, 60_000),
+    // 4 MiB: ~40 min of the default 25-level stream, ~20 s of 400-level books at OKX's 100 ms pace.
+    clientBudgetBytes: num(e.RELAY_CLIENT_BUDGET_BYTES, 4 * 1024 * 1024),
+    clientStallMs: num(e.RELAY_CLIENT_STALL_MS, 120_000),
   };
 }
+
+const ACK_REQUIRED = JSON.stringify({
+  type: "error",
+  code: "ack_required",
+  message: 'send budget used up: send {"op":"ack","seq":N} with the last seq you processed to receive the latest data',
+  fatal: false,
+} satisfies ErrorMessage);
 
 /** A deadline this close to the alarm's firing time counts as due. */
 const ALARM_SLACK_MS = 5;
@@ -115,6 +147,8 @@ const ALARM_SLACK_MS = 5;
 /** Close codes sent to clients. */
 export const CLOSE_UNKNOWN_INSTRUMENT = 4004;
 export const CLOSE_BAD_CLIENT = 1008;
+/** Paused by the send budget and still no ack after clientStallMs. */
+export const CLOSE_NOT_READING = 4008;
 
 export class InstrumentRelay extends DurableObject<Env> {
   /** Tests replace this to inject an upstream (partyserver-style seam); production uses workerd's WebSocket. */
@@ -163,6 +197,8 @@ export class InstrumentRelay extends DurableObject<Env> {
     broadcasts: 0,
     sends: 0,
     conflated: 0,
+    budgetPaused: 0,
+    stalledClosed: 0,
     resyncs: 0,
     reconnects: 0,
     connectFailures: 0,
@@ -188,7 +224,7 @@ export class InstrumentRelay extends DurableObject<Env> {
       if (!a) continue;
       this.instId ??= a.instId;
       this.nextClientId = Math.max(this.nextClientId, a.id + 1);
-      this.clients.set(ws, { ...a, acked: null, pending: false, badMessages: 0 });
+      this.clients.set(ws, freshClient(a));
     }
     if (this.instId) this.book = createBook(this.instId);
   }
@@ -305,8 +341,7 @@ export class InstrumentRelay extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [kind]);
     const a: Attachment = { instId: this.instId!, kind, depth, id: this.nextClientId++ };
     server.serializeAttachment(a);
-    const c: Client = { ...a, acked: null, pending: false, badMessages: 0 };
-    this.clients.set(server, c);
+    this.clients.set(server, freshClient(a));
     this.graceAt = null;
     if (Date.now() < this.invalidUntil) {
       this.sendTo(server, this.unknownInstrumentError());
@@ -316,10 +351,11 @@ export class InstrumentRelay extends DurableObject<Env> {
       const before = this.state;
       this.ensureUpstream();
       if (this.state === before) this.sendTo(server, this.statusMessage());
-      if (kind === "book" && this.book.synced) this.sendTo(server, this.bookString(depth));
+      const c = this.clients.get(server)!;
+      if (kind === "book" && this.book.synced) this.sendBudgeted(server, c, this.bookString(depth));
       if (kind === "prediction") {
-        if (this.lastPrediction) this.sendTo(server, this.lastPrediction);
-        if (this.lastScore) this.sendTo(server, this.lastScore);
+        if (this.lastPrediction) this.sendBudgeted(server, c, this.lastPrediction);
+        if (this.lastScore) this.sendBudgeted(server, c, this.lastScore);
       }
     }
     return new Response(null, { status: 101, webSocket: pair[0] });
@@ -357,14 +393,54 @@ export class InstrumentRelay extends DurableObject<Env> {
 
   private onAck(ws: WebSocket, c: Client, seq: number): void {
     c.acked = Math.min(seq, this.seq);
-    if (c.pending && this.lastBook && c.kind === "book") {
+    // Everything sent before the ack was read; what was sent after it is at most the in-flight window, so the
+    // budget restarts from zero (an approximation that errs by at most MAX_IN_FLIGHT messages).
+    c.unackedBytes = 0;
+    c.pausedAt = null;
+    if (c.pending) {
       c.pending = false;
-      this.sendTo(ws, this.bookString(c.depth));
+      if (c.kind === "book" && this.book.synced) this.sendBudgeted(ws, c, this.bookString(c.depth));
+      if (c.kind === "prediction" && this.lastPrediction) this.sendBudgeted(ws, c, this.lastPrediction);
     }
   }
 
+  /**
+   * Send a data message (book, prediction, score) within the client's budget. Over budget, the client is paused:
+   * told once with `ack_required`, and given the latest book when it acks.
+   */
+  private sendBudgeted(ws: WebSocket, c: Client, text: string): void {
+    if (c.pausedAt !== null) return;
+    if (c.unackedBytes + text.length > this.timing.clientBudgetBytes) {
+      c.pausedAt = Date.now();
+      c.pending = true;
+      this.stats.budgetPaused++;
+      this.sendTo(ws, ACK_REQUIRED);
+      return;
+    }
+    if (this.sendTo(ws, text)) c.unackedBytes += text.length; // ASCII JSON: UTF-16 length == bytes
+  }
+
+  /** Status and errors always go out (they are small and rare); data goes through the budget. */
   private broadcast(text: string, kind?: Client["kind"]): void {
-    for (const [ws, c] of this.clients) if (kind === undefined || c.kind === kind) this.sendTo(ws, text);
+    for (const [ws, c] of this.clients) {
+      if (kind === undefined) this.sendTo(ws, text);
+      else if (c.kind === kind) this.sendBudgeted(ws, c, text);
+    }
+    this.closeStalled();
+  }
+
+  private lastStallSweep = 0;
+
+  /** Close clients that stayed paused by their budget for clientStallMs (checked at most once a second). */
+  private closeStalled(): void {
+    const now = Date.now();
+    if (now - this.lastStallSweep < 1000) return;
+    this.lastStallSweep = now;
+    for (const [ws, c] of [...this.clients]) {
+      if (c.pausedAt === null || now - c.pausedAt < this.timing.clientStallMs) continue;
+      this.stats.stalledClosed++;
+      this.closeClient(ws, CLOSE_NOT_READING, "not reading: no ack after the send budget ran out");
+    }
   }
 
   // ---- prediction -----------------------------------------------------------------------------------------------
@@ -440,8 +516,9 @@ export class InstrumentRelay extends DurableObject<Env> {
         c.pending = true;
         continue;
       }
-      this.sendTo(ws, this.bookString(c.depth));
+      this.sendBudgeted(ws, c, this.bookString(c.depth));
     }
+    this.closeStalled();
   }
 
   /**

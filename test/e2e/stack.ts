@@ -7,7 +7,7 @@
  * dies first.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,6 +21,8 @@ export interface Stack {
   readonly baseUrl: string;
   /** wrangler's output so far (for failure messages). */
   log(): string;
+  /** Resident memory of the stack's workerd process(es), bytes (Linux /proc). */
+  workerdRss(): number;
   stop(): Promise<void>;
 }
 
@@ -51,13 +53,32 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-export async function startStack(opts: { readyTimeoutMs?: number; vars?: Record<string, string> } = {}): Promise<Stack> {
+/** Sum of VmRSS over the processes of process group `pgid` whose command is `name`. */
+function groupRss(pgid: number, name: string): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid || !comm.startsWith(name)) continue; // fields[2]: pgrp
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+export async function startStack(opts: { readyTimeoutMs?: number; vars?: Record<string, string>; speed?: number } = {}): Promise<Stack> {
   loadInstruments(DATA.instruments20220513);
   const exchange = await startExchange({
     replay: [DATA.btcSwap],
     port: 0,
     host: "127.0.0.1",
-    speed: 1,
+    speed: opts.speed ?? 1,
     loop: true,
     connectionsPerSecond: 0,
     rest: handleInstrumentsRequest,
@@ -123,5 +144,5 @@ export async function startStack(opts: { readyTimeoutMs?: number; vars?: Record<
     await stop();
     throw e;
   }
-  return { exchange, baseUrl, log: () => out, stop };
+  return { exchange, baseUrl, log: () => out, stop, workerdRss: () => groupRss(child.pid!, "workerd") };
 }

@@ -251,6 +251,8 @@ function onPredFrame(data: string): void {
   if (m.type === "prediction" && m.instId === info.instId) showPrediction(m);
   else if (m.type === "score" && m.instId === info.instId) showScore(m);
   else if (m.type === "error") onServerError(m, predFeed);
+  // Renews the relay's send budget for this socket (the seq is not checked on /ws/prediction).
+  if (m.type === "prediction" || m.type === "score") predFeed?.send(JSON.stringify({ op: "ack", seq: 0 }));
 }
 
 function showPrediction(p: PredictionMessage): void {
