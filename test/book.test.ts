@@ -5,7 +5,7 @@ import { parseOkxMessage, type OkxBookData, type OkxLevel } from "../src/okx/pro
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
 
 /** Replay every books push of a capture through one book per instrument; count checksum-verified messages. */
-function replay(path: string) {
+function replay(path: string, maxLevels?: number) {
   const books = new Map<string, Book>();
   let messages = 0;
   let verified = 0;
@@ -17,7 +17,7 @@ function replay(path: string) {
     messages++;
     let book = books.get(m.arg.instId);
     if (!book) books.set(m.arg.instId, (book = createBook(m.arg.instId)));
-    const r = applyBook(book, m.action, m.data);
+    const r = applyBook(book, m.action, m.data, { maxLevels });
     if (!r.ok) {
       faults.push(`${m.arg.instId} ${r.fault} ${r.detail}`);
       continue;
@@ -51,6 +51,21 @@ describe("book engine on real captures: every message passes OKX's checksum", ()
       expect(b.bids.every((l) => l.size > 0) && b.asks.every((l) => l.size > 0)).toBe(true);
     }
     expect(books.get("ELON-USDT")!.bids.length).toBeGreaterThan(200);
+  });
+
+  it("maxLevels caps each side without changing the top of the book or any checksum; too tight a cap loses levels", () => {
+    const full = replay(DATA.btcSwap);
+    const capped = replay(DATA.btcSwap, 800);
+    expect(capped.faults).toEqual([]);
+    expect(capped.verified).toBe(6548);
+    const f = full.books.get("BTC-USDT-SWAP")!;
+    const c = capped.books.get("BTC-USDT-SWAP")!;
+    expect(f.bids.length + f.asks.length).toBeGreaterThan(1600); // the uncapped book accumulates tail levels
+    expect(Math.max(c.bids.length, c.asks.length)).toBe(800);
+    expect(topLevels(c.bids, 400)).toEqual(topLevels(f.bids, 400));
+    expect(topLevels(c.asks, 400)).toEqual(topLevels(f.asks, 400));
+    // Levels beyond 400 do come back to the top in this stream: capping at 400 breaks the checksum.
+    expect(replay(DATA.btcSwap, 400).faults.some((f) => f.includes("checksum"))).toBe(true);
   });
 });
 

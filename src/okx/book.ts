@@ -57,6 +57,12 @@ export type ApplyResult =
 export interface ApplyOptions {
   /** Verify OKX's checksum when the push carries a non-zero one (default true). */
   readonly verifyChecksum?: boolean;
+  /**
+   * Keep at most this many levels per side (>= 25), dropping the worst: bounds memory, as updates keep adding
+   * levels beyond the 400 of the snapshot. Too tight a cap loses deep levels that later come back to the top
+   * (then the checksum fails): keep it well above the depth actually used.
+   */
+  readonly maxLevels?: number;
 }
 
 /** A new, empty (unsynced) book. */
@@ -218,6 +224,12 @@ export function applyBook(book: Book, action: "snapshot" | "update", data: OkxBo
   if ((opts?.verifyChecksum ?? true) && data.checksum !== undefined && data.checksum !== 0) {
     const mine = bookChecksum(book);
     if (mine !== data.checksum) return fail(book, "checksum", `computed ${mine}, OKX sent ${data.checksum}`);
+  }
+  const max = opts?.maxLevels;
+  if (max !== undefined && max >= CHECKSUM_DEPTH) {
+    // Only the tail goes: the top-25 checksum cache (csPrefix) stays valid.
+    if (book.bids.length > max) book.bids.length = max;
+    if (book.asks.length > max) book.asks.length = max;
   }
   book.ts = +data.ts;
   return reset ? { ok: true, changed: true, reset } : { ok: true, changed: true };

@@ -141,6 +141,12 @@ const ACK_REQUIRED = JSON.stringify({
   fatal: false,
 } satisfies ErrorMessage);
 
+/**
+ * Bounds the relay's book (memory) far above the deepest view served (400). Generous on purpose: deep levels do
+ * come back to the top (capping the bundled BTC-USDT-SWAP stream at 400 breaks its checksum; 800 does not).
+ */
+const BOOK_APPLY = { maxLevels: 5000 } as const;
+
 /** A deadline this close to the alarm's firing time counts as due. */
 const ALARM_SLACK_MS = 5;
 
@@ -653,7 +659,7 @@ export class InstrumentRelay extends DurableObject<Env> {
         if (m.arg.instId !== this.instId) return;
         this.stats.bookMessages++;
         if (!this.book.synced && m.action === "update") return; // resyncing: wait for the snapshot
-        const r = applyBook(this.book, m.action, m.data);
+        const r = applyBook(this.book, m.action, m.data, BOOK_APPLY);
         if (!r.ok) {
           this.stats.faults[r.fault]++;
           return this.resync(r.fault, r.detail);
