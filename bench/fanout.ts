@@ -17,12 +17,12 @@ const now = () => performance.timeOrigin + performance.now();
  * the exchange replaying at `speed`; latency = last client's receive time - exchange send time, per book that
  * reached all N clients within the window.
  */
-export async function measure(n: number, seconds: number, speed: number): Promise<{ p50: number; p99: number; msgs: number; deliveries: number; complete: number; secs: number }> {
+async function measure(n: number, seconds: number, speed: number): Promise<{ p50: number; p99: number; msgs: number; deliveries: number; complete: number; secs: number }> {
   const sent = new Map<number, number>();
   const stack = await startStack({ speed, onBookPush: (_id, seqId) => sent.set(seqId, now()) });
   const clients = await spawnClients();
   try {
-    await clients.open(`${stack.ws}/ws/okx?instId=${INST}`, n, Number(process.env.ACK_EVERY ?? 8));
+    await clients.open(`${stack.ws}/ws/okx?instId=${INST}`, n);
     await new Promise((r) => setTimeout(r, 1500)); // let every client get its first book
     const t0 = await clients.reset();
     await new Promise((r) => setTimeout(r, seconds * 1000));
