@@ -2,7 +2,7 @@
  * Starts the real stack for HTTP/WebSocket benchmarks: the local exchange in this process and `wrangler dev` as a
  * child process pointed at it, both on free loopback ports.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { startExchange, type Exchange, type ExchangeOptions } from "../tools/exchange/server.js";
@@ -19,11 +19,38 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The other loopback port (of another workerd process) that answers our /health: the Worker's own socket. */
+async function findDirect(publicPort: number): Promise<string | null> {
+  let out = "";
+  try {
+    out = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
+  } catch {
+    return null; // no iproute2
+  }
+  const rows = [...out.matchAll(/127\.0\.0\.1:(\d+)\s.*"workerd",pid=(\d+)/g)].map((m) => ({ port: Number(m[1]), pid: Number(m[2]) }));
+  const proxyPid = rows.find((r) => r.port === publicPort)?.pid;
+  for (const r of rows) {
+    if (r.pid === proxyPid || r.port === publicPort) continue;
+    try {
+      const res = await fetch(`http://127.0.0.1:${r.port}/health`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok && ((await res.json()) as { service?: string }).service === "tradesim") return `ws://127.0.0.1:${r.port}`;
+    } catch {
+      // not an HTTP socket of ours
+    }
+  }
+  return null;
+}
+
 export interface Stack {
   exchange: Exchange;
   base: string;
   ws: string;
   inspectorPort: number;
+  /**
+   * ws:// of the Worker's own workerd socket, bypassing wrangler dev's proxy worker (a second workerd process that
+   * relays every frame; production has Cloudflare's edge there instead). Equals `ws` when it cannot be found.
+   */
+  directWs: string;
   /** Everything wrangler dev printed so far. */
   log(): string;
   stop(): Promise<void>;
@@ -73,6 +100,7 @@ async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string,
     exchange,
     base,
     ws: `ws://127.0.0.1:${port}`,
+    directWs: (await findDirect(port)) ?? `ws://127.0.0.1:${port}`,
     inspectorPort,
     log: () => log,
     async stop() {
