@@ -22,6 +22,16 @@ export function timePerCall(fn: () => void, minMs: number, warmupMs = Math.min(2
   return { nsPerCall: ((t - t0) * 1e6) / calls, calls };
 }
 
+/**
+ * `timePerCall` in `rounds` rounds of `roundMs`: the median round, and the fastest and slowest. On this shared
+ * 2-core VM one measurement swings by ±20 % with the machine; the median of several is the figure to report.
+ */
+export function medianPerCall(fn: () => void, rounds: number, roundMs: number): { nsPerCall: number; minNs: number; maxNs: number } {
+  const xs: number[] = [];
+  for (let r = 0; r < rounds; r++) xs.push(timePerCall(fn, roundMs, r === 0 ? Math.min(300, roundMs) : 0).nsPerCall);
+  return { nsPerCall: percentile(xs, 50), minNs: Math.min(...xs), maxNs: Math.max(...xs) };
+}
+
 /** p-th percentile (0..100) of a numeric array (nearest-rank). */
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN;

@@ -11,7 +11,7 @@ import { specFromInput, type InstrumentSpec } from "../src/sim/instruments.js";
 import { SimulateRequestSchema } from "../src/sim/schema.js";
 import { simulateTrade } from "../src/sim/simulate.js";
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
-import { timePerCall, type Result } from "./lib.js";
+import { medianPerCall, type Result } from "./lib.js";
 import { startStack } from "./stack.js";
 
 const INSTRUMENT = { instType: "SWAP", ctVal: 0.01, ctMult: 1, ctType: "linear", tickSz: 0.1, lotSz: 0.01, minSz: 0.01 } as const;
@@ -47,15 +47,20 @@ function body(levels: number) {
 /** Simulation benchmarks; quick mode: tiny durations and no HTTP load. */
 export async function benchSimulate(quick: boolean): Promise<Result[]> {
   const out: Result[] = [];
-  const ms = quick ? 50 : 1500;
+  const ms = quick ? 50 : 1000;
   for (const n of [25, 400, 5000]) {
     const b = body(n);
     const req = SimulateRequestSchema.parse(b);
     const spec = specFromInput(req.instId, req.instrument as never) as InstrumentSpec;
     const r = simulateTrade({ request: req, instrument: spec, instrumentSource: "request", nowMs: Date.now() });
     if (!r.ok) throw new Error(`simulate failed: ${JSON.stringify(r.error)}`);
-    const t = timePerCall(() => simulateTrade({ request: req, instrument: spec, instrumentSource: "request", nowMs: Date.now() }), ms);
-    out.push({ name: `engine simulateTrade, ${n} string levels/side (parse+validate all, fill, costs)`, value: t.nsPerCall / 1000, unit: "us" });
+    const t = medianPerCall(() => simulateTrade({ request: req, instrument: spec, instrumentSource: "request", nowMs: Date.now() }), quick ? 1 : 5, ms);
+    out.push({
+      name: `engine simulateTrade, ${n} string levels/side (parse+validate all, fill, costs)`,
+      value: t.nsPerCall / 1000,
+      unit: "us",
+      note: quick ? undefined : `median of 5 rounds, ${(t.minNs / 1000).toFixed(1)}-${(t.maxNs / 1000).toFixed(1)}`,
+    });
   }
   for (const n of [25, 400]) {
     const text = JSON.stringify(body(n));

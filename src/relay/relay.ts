@@ -17,7 +17,7 @@
  *   - a client that never acks is paused when the budget runs out (told once with an `ack_required` error, the
  *     latest book on its next ack), and closed with 4008 if it stays paused for `clientStallMs`.
  *   What the runtime may hold for one client is therefore bounded by the budget (test/flow.workers.test.ts and
- *   test/e2e/slowreader.test.ts, which stops reading at the TCP level).
+ *   test/e2e/slowreader.e2e.test.ts, which stops reading at the TCP level).
  * - Every entry point (fetch, webSocketMessage/Close/Error, alarm) catches and logs with its name; a failed send
  *   closes only that socket.
  */
