@@ -1,14 +1,9 @@
 /** Client-side load and abuse against one relay: 1,000 clients, connect/disconnect churn. */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { RelayStats } from "../src/relay/relay.js";
-import { TestClient, sleep, uniqueName } from "./helpers/ws-client.js";
+import { TestClient, relayStats, sleep, uniqueName, until } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
-
-async function stats(name: string): Promise<RelayStats> {
-  return (await (await env.RELAY.get(env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as RelayStats;
-}
 
 /** A minimal client for load tests: records only the `seq` of each book (no JSON parse, no message history). */
 async function openCounter(doName: string): Promise<{ ws: WebSocket; seqs: number[] }> {
@@ -27,14 +22,6 @@ async function openCounter(doName: string): Promise<{ ws: WebSocket; seqs: numbe
   return { ws, seqs };
 }
 
-async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe("client load", () => {
   it("1,000 concurrent clients on one instrument all receive every update", async () => {
     const name = uniqueName("k1");
@@ -46,7 +33,7 @@ describe("client load", () => {
       await until(() => clients.every((c) => c.seqs.at(-1)! >= target), 20_000, "10 more books on every client");
       const want = Array.from({ length: 10 }, (_, i) => target - 9 + i);
       for (const c of clients) expect(c.seqs.filter((s) => s >= target - 9 && s <= target)).toEqual(want);
-      const st = await stats(name);
+      const st = await relayStats(name);
       expect(st.clients).toBe(1000);
       expect(st.state).toBe("live");
     } finally {
@@ -64,15 +51,15 @@ describe("connect/disconnect churn", () => {
       for (const c of batch) c.close();
     }
     await sleep(100);
-    const mid = await stats(name);
+    const mid = await relayStats(name);
     expect(mid.clients).toBe(0);
     await sleep(1200); // grace is 300 ms in tests
-    const idle = await stats(name);
+    const idle = await relayStats(name);
     expect(idle.state).toBe("idle");
     expect(idle.clients).toBe(0);
     const c = await TestClient.openRelay(name, SWAP);
     await c.nextBook();
-    expect((await stats(name)).state).toBe("live");
+    expect((await relayStats(name)).state).toBe("live");
     c.close();
   });
 });

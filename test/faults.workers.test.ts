@@ -3,18 +3,12 @@
  * tell clients (status message), resync, and afterwards hold the exchange's book again (checksum-verified against
  * the checksum recorded in the capture for the same seqId).
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { okxChecksum } from "../src/okx/checksum.js";
 import type { BookMessage, ErrorMessage, StatusMessage } from "../src/protocol.js";
-import type { RelayStats } from "../src/relay/relay.js";
-import { TestClient, exchange, sleep, uniqueName } from "./helpers/ws-client.js";
+import { TestClient, exchange, relayStats, sleep, uniqueName } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
-
-async function stats(name: string): Promise<RelayStats> {
-  return (await (await env.RELAY.get(env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as RelayStats;
-}
 
 /** After recovery: books keep coming, each verifies against its own levels and the capture's recorded checksum. */
 async function expectInSync(c: TestClient): Promise<void> {
@@ -51,7 +45,7 @@ describe("upstream fault matrix", () => {
     expect(s.reason).toBe(counter);
     await waitState(c, "live");
     await expectInSync(c);
-    const st = await stats(name);
+    const st = await relayStats(name);
     expect(st.faults[counter]).toBeGreaterThanOrEqual(1);
     expect(st.resyncs).toBeGreaterThanOrEqual(1);
     expect(st.state).toBe("live");
@@ -69,7 +63,7 @@ describe("upstream fault matrix", () => {
     await waitState(c, "live");
     expect(Date.now() - t0).toBeLessThan(3000); // back before the old socket would have been closed
     await expectInSync(c);
-    const st = await stats(name);
+    const st = await relayStats(name);
     expect(st.faults.notice).toBe(1);
     expect(st.reconnects).toBeGreaterThanOrEqual(1);
     c.close();
@@ -84,7 +78,7 @@ describe("upstream fault matrix", () => {
     expect(s.reason).toMatch(/stalled/);
     await waitState(c, "live");
     await expectInSync(c);
-    expect((await stats(name)).faults.stall).toBeGreaterThanOrEqual(1);
+    expect((await relayStats(name)).faults.stall).toBeGreaterThanOrEqual(1);
     c.close();
   });
 
@@ -92,12 +86,12 @@ describe("upstream fault matrix", () => {
     const name = uniqueName("seqreset");
     const c = await TestClient.openRelay(name, SWAP);
     const before = await c.nextBook();
-    const resyncsBefore = (await stats(name)).resyncs;
+    const resyncsBefore = (await relayStats(name)).resyncs;
     await exchange.seqReset(SWAP);
     const after = await c.next<BookMessage>((m) => m.type === "book" && m.seqId !== null && m.seqId < before.seqId!, 10_000, "book after reset");
     expect(after.seqId).toBeLessThan(before.seqId!);
     await c.nextBook();
-    const st = await stats(name);
+    const st = await relayStats(name);
     expect(st.resyncs).toBe(resyncsBefore);
     expect(st.state).toBe("live");
     c.close();
@@ -112,7 +106,7 @@ describe("upstream fault matrix", () => {
     await waitState(c, "down");
     await waitState(c, "live", 15_000);
     await expectInSync(c);
-    const st = await stats(name);
+    const st = await relayStats(name);
     expect(st.connectFailures).toBeGreaterThanOrEqual(1);
     c.close();
   });
@@ -125,11 +119,11 @@ describe("upstream fault matrix", () => {
     expect(err.message).toMatch(/NOPE-USDT/);
     expect((await c.waitClosed()).code).toBe(4004);
     // A second client within the back-off window is refused without a new upstream connection.
-    const before = await stats(name);
+    const before = await relayStats(name);
     const c2 = await TestClient.openRelay(name, "NOPE-USDT");
     await c2.next((m) => m.type === "error", 5000, "error");
     expect((await c2.waitClosed()).code).toBe(4004);
-    const after = await stats(name);
+    const after = await relayStats(name);
     expect(after.faults["upstream-error"]).toBe(before.faults["upstream-error"]);
     expect(after.state).toBe("idle");
   });
@@ -147,7 +141,7 @@ describe("client handling", () => {
     await fast.next<BookMessage>((m) => m.type === "book" && m.seq > first.seq + 16 + 8, 15_000, "fast client far ahead");
     const slowBooks = slow.books().filter((b) => b.seq > first.seq);
     expect(slowBooks.length).toBeLessThanOrEqual(16);
-    const st = await stats(name);
+    const st = await relayStats(name);
     expect(st.conflated).toBeGreaterThanOrEqual(1);
     // Ack: the slow client jumps straight to the latest book.
     const latestFast = fast.books().at(-1)!.seq;
@@ -191,10 +185,10 @@ describe("client handling", () => {
     await c.nextBook();
     c.close();
     await sleep(1200); // grace is 300 ms in tests
-    expect((await stats(name)).state).toBe("idle");
+    expect((await relayStats(name)).state).toBe("idle");
     const d = await TestClient.openRelay(name, SWAP);
     await d.nextBook();
-    expect((await stats(name)).state).toBe("live");
+    expect((await relayStats(name)).state).toBe("live");
     d.close();
   });
 });

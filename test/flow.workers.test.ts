@@ -3,21 +3,16 @@
  * beyond a client's last ack (RELAY_CLIENT_BUDGET_BYTES, 4 MiB by default): a client that never acks is paused
  * with an `ack_required` error, resumes with the latest book when it acks, and is closed with 4008 if it stays
  * paused for RELAY_CLIENT_STALL_MS (3 s in this suite). Acking clients on the same relay are unaffected.
- * (test/e2e/slowreader.test.ts stops reading at the TCP level through wrangler dev and watches workerd's memory.)
+ * (test/e2e/slowreader.e2e.test.ts stops reading at the TCP level through wrangler dev and watches workerd's memory.)
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { okxChecksum } from "../src/okx/checksum.js";
 import type { BookMessage, ErrorMessage, ServerMessage } from "../src/protocol.js";
-import type { RelayStats } from "../src/relay/relay.js";
-import { sleep, uniqueName } from "./helpers/ws-client.js";
+import { relayStats, uniqueName, until } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 const BUDGET = 4 * 1024 * 1024;
-
-async function stats(name: string): Promise<RelayStats> {
-  return (await (await env.RELAY.get(env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as RelayStats;
-}
 
 interface Raw {
   ws: WebSocket;
@@ -61,14 +56,6 @@ async function open(name: string, depth: number, autoAck: boolean): Promise<Raw>
   return c;
 }
 
-async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 const books = (c: Raw) => c.msgs.filter((m): m is BookMessage => m.type === "book");
 const ackRequired = (c: Raw) => c.msgs.findIndex((m) => m.type === "error" && (m as ErrorMessage).code === "ack_required");
 
@@ -109,7 +96,7 @@ describe("flow control: clients that never ack", () => {
       silent.ack(resumed.seq);
       await until(() => books(silent).length > pausedAt + 3, 5_000, "the stream to resume");
 
-      const st = await stats(name);
+      const st = await relayStats(name);
       expect(st.budgetPaused).toBe(1);
       expect(st.stalledClosed).toBe(0);
       expect(st.clients).toBe(2);
@@ -130,7 +117,7 @@ describe("flow control: clients that never ack", () => {
       expect(silent.closed!.code).toBe(4008);
       expect(silent.closed!.reason).toMatch(/not reading/);
       expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000); // RELAY_CLIENT_STALL_MS = 3 s, swept once a second
-      const st = await stats(name);
+      const st = await relayStats(name);
       expect(st.stalledClosed).toBe(1);
       expect(st.clients).toBe(1);
       const n = books(acker).length;

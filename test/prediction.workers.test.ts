@@ -3,12 +3,10 @@
  * book, runs the shipped ONNX model, streams forecasts, and scores them once their 60 s horizon has passed
  * (exchange time; the test exchange replays at x2, so ~30 s of wall time).
  */
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import modelMeta from "../models/mid60.json";
 import type { BookMessage, PredictionMessage, ScoreMessage } from "../src/protocol.js";
-import type { RelayStats } from "../src/relay/relay.js";
-import { TestClient, uniqueName } from "./helpers/ws-client.js";
+import { TestClient, relayStats, uniqueName } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 
@@ -35,7 +33,7 @@ describe("/ws/prediction", () => {
     expect(s.maeBps).toBeGreaterThanOrEqual(0);
     expect(s.rmseBps).toBeGreaterThanOrEqual(s.maeBps - 1e-9);
     expect(s.baselineRmseBps).toBeGreaterThanOrEqual(0);
-    const st = (await (await env.RELAY.get(env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as RelayStats;
+    const st = await relayStats(name);
     expect(st.predictions).toBeGreaterThan(10);
     expect(st.model).toBe(`${(modelMeta as { name: string }).name}@${(modelMeta as { version: string }).version}`);
     books.close();

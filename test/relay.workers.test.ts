@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { okxChecksum } from "../src/okx/checksum.js";
 import type { StatusMessage } from "../src/protocol.js";
-import { TestClient, exchange, sleep, uniqueName } from "./helpers/ws-client.js";
+import { TestClient, exchange, relayStats, sleep, uniqueName } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 
@@ -72,7 +72,7 @@ describe("relay: /ws/okx fed by the local exchange", () => {
     const after = await c.nextBook();
     await c.nextBook();
     expect(after.seqId).not.toBeNull();
-    const stats = (await (await (await import("cloudflare:test")).env.RELAY.get((await import("cloudflare:test")).env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as { reconnects: number; state: string };
+    const stats = await relayStats(name);
     expect(stats.state).toBe("live");
     c.close();
   });

@@ -347,7 +347,8 @@ export class InstrumentRelay extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [kind]);
     const a: Attachment = { instId: this.instId!, kind, depth, id: this.nextClientId++ };
     server.serializeAttachment(a);
-    this.clients.set(server, freshClient(a));
+    const c = freshClient(a);
+    this.clients.set(server, c);
     this.graceAt = null;
     if (Date.now() < this.invalidUntil) {
       this.sendTo(server, this.unknownInstrumentError());
@@ -357,7 +358,6 @@ export class InstrumentRelay extends DurableObject<Env> {
       const before = this.state;
       this.ensureUpstream();
       if (this.state === before) this.sendTo(server, this.statusMessage());
-      const c = this.clients.get(server)!;
       if (kind === "book" && this.book.synced) this.sendBudgeted(server, c, this.bookString(depth));
       if (kind === "prediction") {
         if (this.lastPrediction) this.sendBudgeted(server, c, this.lastPrediction);

@@ -4,6 +4,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import type { BookMessage, ServerMessage } from "../../src/protocol.js";
+import type { RelayStats } from "../../src/relay/relay.js";
 
 type Env = typeof env & { EXCHANGE_HTTP: string };
 
@@ -145,6 +146,20 @@ export const exchange = {
 };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The relay Durable Object's counters (what /status serves) for DO name `name`. */
+export async function relayStats(name: string): Promise<RelayStats> {
+  return (await (await env.RELAY.get(env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as RelayStats;
+}
+
+/** Poll `pred` every 20 ms; throws after `timeoutMs`, naming `what`. */
+export async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
 
 let counter = 0;
 /** A Durable Object name no other test uses. */

@@ -49,6 +49,7 @@ export function openRawWs(url: string, onFrame: (f: RawFrame) => void, opts: { t
     const write = (opcode: number, payload: Buffer) => {
       const mask = randomBytes(4);
       const len = payload.length;
+      if (len > 0xffff) throw new Error("rawws sends frames up to 64 KiB (16-bit length) only");
       const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len]) : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
       const body = Buffer.allocUnsafe(len);
       for (let i = 0; i < len; i++) body[i] = payload[i]! ^ mask[i & 3]!;
