@@ -5,6 +5,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { benchBook } from "./book.js";
 import { benchBundle } from "./bundle.js";
 import { benchFanout } from "./fanout.js";
@@ -21,7 +23,7 @@ const want = (s: string) => !only || only.includes(s);
 
 const sections: Record<string, Result[]> = {};
 // Results of a previous full run are kept for the sections not re-run (`--only`), so results.json stays complete.
-const resultsUrl = new URL("./results.json", import.meta.url);
+const resultsUrl = join(dirname(fileURLToPath(import.meta.url)), "results.json");
 let previous: Record<string, Result[]> = {};
 try {
   previous = (JSON.parse(readFileSync(resultsUrl, "utf8")) as { sections?: Record<string, Result[]> }).sections ?? {};
