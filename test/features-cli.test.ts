@@ -4,10 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildDataset, type LabeledRow } from "../src/features/dataset.js";
-import { createFeatureState, FEATURE_NAMES, FEATURE_VERSION, NUM_FEATURES, updateFeatures } from "../src/features/features.js";
+import {
+  createFeatureState,
+  FEATURE_NAMES,
+  FEATURE_VERSION,
+  NUM_FEATURES,
+  parseOkxTrade,
+  updateFeatures,
+  updateTrades,
+} from "../src/features/features.js";
 import { applyBook, createBook, mid } from "../src/okx/book.js";
 import { parseOkxMessage, type OkxMessage } from "../src/okx/protocol.js";
-import { CSV_COLUMNS, runFeaturesCli } from "../tools/features/cli.js";
+import { csvColumns, runFeaturesCli } from "../tools/features/cli.js";
 import { DATA, REPO_ROOT, receivedMessages } from "../tools/lib/captures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tradesim-features-"));
@@ -46,7 +54,7 @@ describe("features CLI on the 6-minute BTC stream (60 s horizon)", () => {
   const col = (name: string) => header.indexOf(name);
 
   it("writes the documented columns and a sidecar with the feature version", () => {
-    expect(header).toEqual([...CSV_COLUMNS]);
+    expect(header).toEqual(csvColumns([60]));
     const meta = JSON.parse(readFileSync(res.metaPath, "utf8"));
     expect(meta.featureVersion).toBe(FEATURE_VERSION);
     expect(meta.featureNames).toEqual([...FEATURE_NAMES]);
@@ -141,9 +149,9 @@ describe("dataset: target alignment on a synthetic stream", () => {
   ])("$name", ({ points, horizonSec, expect: want }) => {
     const msgs = stream(points);
     const got: LabeledRow[] = [];
-    buildDataset(msgs, { instId: "X-Y", horizonSec, verifyChecksum: false }, (r) => got.push(r));
-    expect(got.map((r) => [r.ts, r.targetTs, r.targetMid])).toEqual(want);
-    for (const r of got) expect(r.targetBps).toBeCloseTo(Math.log(r.targetMid / r.mid) * 1e4, 12);
+    buildDataset(msgs, { instId: "X-Y", horizonsSec: [horizonSec], verifyChecksum: false }, (r) => got.push(r));
+    expect(got.map((r) => [r.ts, r.targets[0]!.ts, r.targets[0]!.mid])).toEqual(want);
+    for (const r of got) expect(r.targets[0]!.bps).toBeCloseTo(Math.log(r.targets[0]!.mid / r.mid) * 1e4, 12);
   });
 
   it("a fault drops the rows whose horizon it interrupts and restarts the features", () => {
@@ -153,10 +161,10 @@ describe("dataset: target alignment on a synthetic stream", () => {
       ...stream([[700, 102], [2000, 103], [3000, 104], [3500, 105]]),
     ];
     const got: LabeledRow[] = [];
-    const st = buildDataset(msgs, { instId: "X-Y", horizonSec: 1, verifyChecksum: false }, (r) => got.push(r));
+    const st = buildDataset(msgs, { instId: "X-Y", horizonsSec: [1], verifyChecksum: false }, (r) => got.push(r));
     expect(st.faults).toBe(1);
     expect(st.droppedByFault).toBe(2);
-    expect(got.map((r) => [r.ts, r.targetTs])).toEqual([[700, 700], [2000, 3000]]);
+    expect(got.map((r) => [r.ts, r.targets[0]!.ts])).toEqual([[700, 700], [2000, 3000]]);
     // After the fault the 5 s return restarts from the first post-fault book.
     expect(got[0]!.features[FEATURE_NAMES.indexOf("ret_5s")]).toBe(0);
   });
@@ -178,5 +186,93 @@ describe("features CLI via npm script arguments", () => {
       err = String((e as { stderr: Buffer }).stderr);
     }
     expect(err).toMatch(/pass --instId/);
+  });
+});
+
+/** Real captures with trades (MIT slices in test/fixtures/trades, see SOURCE.txt there). */
+const TRADES = {
+  okcoin: join(REPO_ROOT, "test/fixtures/trades/okcoin-btccny-2016-03-03-6min.txt.gz"),
+  gemini: join(REPO_ROOT, "test/fixtures/trades/gemini-ethusd-2021-07-01-20min.txt.gz"),
+} as const;
+
+/** The relay's order: every message as received, books through applyBook + updateFeatures, trades through updateTrades. */
+function relayStyleWithTrades(msgs: readonly OkxMessage[], instId: string): { ts: number; mid: number; f64: Float64Array }[] {
+  const book = createBook(instId);
+  const s = createFeatureState();
+  const out: { ts: number; mid: number; f64: Float64Array }[] = [];
+  for (const m of msgs) {
+    if (m.kind === "trades" && m.arg.instId === instId) {
+      for (const d of m.data) {
+        const t = parseOkxTrade(d);
+        if (t) updateTrades(s, t);
+      }
+    }
+    if (m.kind !== "books") continue;
+    const r = applyBook(book, m.action, m.data);
+    if (!r.ok || !r.changed) continue;
+    const f64 = new Float64Array(NUM_FEATURES);
+    if (!updateFeatures(s, book, f64)) continue;
+    out.push({ ts: book.ts, mid: mid(book)!, f64 });
+  }
+  return out;
+}
+
+describe.each([
+  { name: "okcoin BTC/CNY, 20 levels", file: TRADES.okcoin, instId: "BTC-CNY" },
+  { name: "gemini ETH-USD, 1 level", file: TRADES.gemini, instId: "ETH-USD" },
+])("features CLI on a real capture with trades: $name, horizons 10 s and 60 s", ({ file, instId }) => {
+  const out = join(dir, `${instId}.csv`);
+  const res = runFeaturesCli({ replay: file, out, horizonsSec: [10, 60] });
+  const { header, rows } = readCsv(out);
+  const msgs = receivedMessages(file).map((m) => parseOkxMessage(m.json));
+  const live = relayStyleWithTrades(msgs, instId);
+  const col = (name: string) => header.indexOf(name);
+
+  it("suffixed target columns, trades counted, rows == the streaming feature state exactly", () => {
+    expect(header).toEqual(csvColumns([10, 60]));
+    expect(header.slice(-6)).toEqual(["target_ts_10", "target_mid_10", "target_bps_10", "target_ts_60", "target_mid_60", "target_bps_60"]);
+    expect(res.trades).toBeGreaterThan(100);
+    expect(res.badTrades).toBe(0);
+    expect(rows.length).toBeGreaterThan(instId === "BTC-CNY" ? 500 : 300);
+    expect(res.featureRows).toBe(live.length);
+    let withTrades = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      const l = live[i]!;
+      expect(r[0]).toBe(l.ts);
+      for (let k = 0; k < NUM_FEATURES; k++) {
+        if (r[2 + k] !== l.f64[k]) throw new Error(`row ${i} ${FEATURE_NAMES[k]}: csv ${r[2 + k]} != live ${l.f64[k]}`);
+      }
+      if (r[col("tcount_60s")]! > 0) withTrades++;
+    }
+    // the trade features are live on this stream (not the neutral value throughout)
+    expect(withTrades / rows.length).toBeGreaterThan(0.5);
+  });
+
+  it("each horizon's target is the as-of mid at ts + h", () => {
+    const tsAll = live.map((l) => l.ts);
+    for (const h of [10, 60]) {
+      for (let i = 0; i < rows.length; i += 7) {
+        const r = rows[i]!;
+        const due = r[0]! + h * 1000;
+        let j = i;
+        while (j + 1 < tsAll.length && tsAll[j + 1]! <= due) j++;
+        expect(r[col(`target_ts_${h}`)]).toBe(tsAll[j]);
+        expect(r[col(`target_mid_${h}`)]).toBe(live[j]!.mid);
+        expect(r[col(`target_bps_${h}`)]).toBeCloseTo(Math.log(live[j]!.mid / r[1]!) * 1e4, 9);
+      }
+    }
+  });
+
+  it("no look-ahead: cutting the stream right after a book leaves its features unchanged", () => {
+    const bookIdx = msgs.flatMap((m, i) => (m.kind === "books" ? [i] : []));
+    for (const q of [0.2, 0.5, 0.9]) {
+      const cutAt = bookIdx[Math.floor(bookIdx.length * q)]! + 1;
+      const truncated = relayStyleWithTrades(msgs.slice(0, cutAt), instId);
+      const last = truncated[truncated.length - 1]!;
+      const full = live[truncated.length - 1]!;
+      expect(last.ts).toBe(full.ts);
+      expect([...last.f64]).toEqual([...full.f64]);
+    }
   });
 });

@@ -104,7 +104,7 @@ describe("live scorer realises exactly the training target (6-minute BTC stream,
   it("forecasting the CSV target itself scores zero error on every row", () => {
     const msgs = receivedMessages(DATA.btcSwap).map((m) => parseOkxMessage(m.json));
     const rows: LabeledRow[] = [];
-    buildDataset(msgs, { instId: "BTC-USDT-SWAP", horizonSec: 60 }, (r) => rows.push(r));
+    buildDataset(msgs, { instId: "BTC-USDT-SWAP", horizonsSec: [60] }, (r) => rows.push(r));
     // Replay the stream the way the relay would: observe every book, forecast "the future" from the CSV.
     const s = createScorer({ horizonSec: 60, windowSec: 1e9 });
     const book = createBook("BTC-USDT-SWAP");
@@ -116,7 +116,8 @@ describe("live scorer realises exactly the training target (6-minute BTC stream,
       observeMid(s, book.ts, mid(book)!);
       const row = rows[i];
       if (row && row.ts === book.ts) {
-        addForecast(s, { ts: row.ts, mid: row.mid, returnBps: row.targetBps, lowBps: row.targetBps, highBps: row.targetBps });
+        const t = row.targets[0]!.bps;
+        addForecast(s, { ts: row.ts, mid: row.mid, returnBps: t, lowBps: t, highBps: t });
         i++;
       }
     }

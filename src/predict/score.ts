@@ -3,13 +3,14 @@
  * mid, and maintains rolling-window metrics (the `score` message on /ws/prediction), so users see whether the
  * model has skill right now rather than on a training set.
  *
- * The realised mid follows the training target exactly (src/features/dataset.ts): the mid of the last book with
- * ts <= prediction ts + horizon, final once a book with a later ts arrives. Pure data plus functions, exchange time
- * only: the same stream always produces the same scores.
+ * The realised mid follows the training target exactly: both use the one as-of queue of src/features/asof.ts (the
+ * mid of the last book with ts <= prediction ts + horizon, final once a book with a later ts arrives). Pure data plus
+ * functions, exchange time only: the same stream always produces the same scores.
  *
  * Caveat for readers of the numbers: forecasts made every snapshot overlap heavily (a 60 s horizon at 20 books/s
  * is 1,200 forecasts per independent window), so `count` is not a number of independent observations.
  */
+import { asOfObserve, asOfPending, asOfPush, asOfReset, createAsOfQueue, type AsOfQueue } from "../features/asof.js";
 import type { ScoreMessage } from "../protocol.js";
 
 export interface ScorerOptions {
@@ -30,10 +31,6 @@ export interface ForecastInput {
   readonly highBps: number;
 }
 
-interface Pending extends ForecastInput {
-  readonly due: number;
-}
-
 interface Scored {
   readonly due: number;
   readonly absErr: number;
@@ -47,9 +44,8 @@ interface Scored {
 export interface ScorerState {
   readonly horizonMs: number;
   readonly windowMs: number;
-  readonly maxPending: number;
-  pending: Pending[];
-  pendingHead: number;
+  /** Forecasts waiting for their horizon (the training target's queue). */
+  readonly queue: AsOfQueue<ForecastInput>;
   scored: Scored[];
   scoredHead: number;
   /** Running sums over scored[scoredHead..]. */
@@ -59,9 +55,6 @@ export interface ScorerState {
   hits: number;
   directional: number;
   covered: number;
-  /** Last observed book (its mid is the as-of mid for any due before the next book). */
-  lastTs: number;
-  lastMid: number;
   /** Totals since creation, for logs. */
   totalScored: number;
   droppedPending: number;
@@ -72,13 +65,10 @@ export type ScoreMetrics = Pick<ScoreMessage, "count" | "maeBps" | "rmseBps" | "
 
 /** A new scorer with nothing pending. */
 export function createScorer(o: ScorerOptions): ScorerState {
-  if (!(o.horizonSec > 0)) throw new Error(`horizon must be > 0 s, got ${o.horizonSec}`);
   return {
     horizonMs: o.horizonSec * 1000,
     windowMs: (o.windowSec ?? 600) * 1000,
-    maxPending: o.maxPending ?? 100_000,
-    pending: [],
-    pendingHead: 0,
+    queue: createAsOfQueue<ForecastInput>(o.horizonSec, o.maxPending ?? 100_000),
     scored: [],
     scoredHead: 0,
     sumAbs: 0,
@@ -87,8 +77,6 @@ export function createScorer(o: ScorerOptions): ScorerState {
     hits: 0,
     directional: 0,
     covered: 0,
-    lastTs: -Infinity,
-    lastMid: NaN,
     totalScored: 0,
     droppedPending: 0,
   };
@@ -96,20 +84,17 @@ export function createScorer(o: ScorerOptions): ScorerState {
 
 /** Queue a forecast made on the book at `f.ts`. Forecasts must be added in ts order (they are, per snapshot). */
 export function addForecast(s: ScorerState, f: ForecastInput): void {
-  s.pending.push({ ts: f.ts, mid: f.mid, returnBps: f.returnBps, lowBps: f.lowBps, highBps: f.highBps, due: f.ts + s.horizonMs });
-  if (s.pending.length - s.pendingHead > s.maxPending) {
-    s.pendingHead++;
-    s.droppedPending++;
-  }
+  asOfPush(s.queue, f.ts, f.mid, { ts: f.ts, mid: f.mid, returnBps: f.returnBps, lowBps: f.lowBps, highBps: f.highBps });
+  s.droppedPending = s.queue.dropped;
 }
 
 /** Score one forecast against the realised mid and add it to the window. */
-function score(s: ScorerState, p: Pending, realisedMid: number): void {
+function score(s: ScorerState, p: ForecastInput, due: number, realisedMid: number): void {
   const realised = Math.log(realisedMid / p.mid) * 1e4;
   const err = realised - p.returnBps;
   const hit: 1 | 0 | -1 = realised === 0 || p.returnBps === 0 ? -1 : Math.sign(realised) === Math.sign(p.returnBps) ? 1 : 0;
   const covered: 0 | 1 = realised >= p.lowBps && realised <= p.highBps ? 1 : 0;
-  const sc: Scored = { due: p.due, absErr: Math.abs(err), sqErr: err * err, sqBase: realised * realised, hit, covered };
+  const sc: Scored = { due, absErr: Math.abs(err), sqErr: err * err, sqBase: realised * realised, hit, covered };
   s.scored.push(sc);
   s.sumAbs += sc.absErr;
   s.sumSq += sc.sqErr;
@@ -152,24 +137,8 @@ function evict(s: ScorerState, olderThan: number): void {
  * forecasts were scored by this call (send a fresh ScoreMessage when it is > 0).
  */
 export function observeMid(s: ScorerState, ts: number, mid: number): number {
-  let n = 0;
-  while (s.pendingHead < s.pending.length && s.pending[s.pendingHead]!.due < ts) {
-    const p = s.pending[s.pendingHead++]!;
-    if (Number.isFinite(s.lastMid) && s.lastTs >= p.ts) {
-      score(s, p, s.lastMid);
-      n++;
-    } else {
-      s.droppedPending++;
-    }
-  }
-  if (s.pendingHead > 1024 && s.pendingHead * 2 > s.pending.length) {
-    s.pending = s.pending.slice(s.pendingHead);
-    s.pendingHead = 0;
-  }
-  if (ts >= s.lastTs) {
-    s.lastTs = ts;
-    s.lastMid = mid;
-  }
+  const n = asOfObserve(s.queue, ts, mid, (it, realisedMid) => score(s, it.value, it.due, realisedMid));
+  s.droppedPending = s.queue.dropped;
   if (n > 0) evict(s, s.scored[s.scored.length - 1]!.due - s.windowMs);
   return n;
 }
@@ -179,16 +148,13 @@ export function observeMid(s: ScorerState, ts: number, mid: number): number {
  * unknown, so they cannot be scored honestly). The rolling window is kept.
  */
 export function dropPending(s: ScorerState): void {
-  s.droppedPending += s.pending.length - s.pendingHead;
-  s.pending = [];
-  s.pendingHead = 0;
-  s.lastTs = -Infinity;
-  s.lastMid = NaN;
+  asOfReset(s.queue);
+  s.droppedPending = s.queue.dropped;
 }
 
 /** Number of forecasts waiting for their horizon. */
 export function pendingCount(s: ScorerState): number {
-  return s.pending.length - s.pendingHead;
+  return asOfPending(s.queue);
 }
 
 /** Current rolling metrics. */

@@ -1,10 +1,12 @@
 /**
- * `npm run features -- --replay FILE --out rows.csv [--horizon 60] [--instId X] [--no-checksum]`
+ * `npm run features -- --replay FILE --out rows.csv [--horizon 60 | --horizons 10,60] [--instId X] [--no-checksum]`
  *
- * Runs the feature code the relay runs (src/features/) over a capture and writes one CSV row per book change:
- *   ts, mid, <FEATURE_NAMES...>, target_ts, target_mid, target_bps
- * where target_bps is the realised log return of the mid over the horizon (see src/features/dataset.ts for the
- * exact definition). Rows without a full horizon are dropped. Numbers are written in JavaScript's shortest
+ * Runs the feature code the relay runs (src/features/, books and trades in the order received) over a capture and
+ * writes one CSV row per book change:
+ *   ts, mid, <FEATURE_NAMES...>, target_ts, target_mid, target_bps                 (one horizon)
+ *   ts, mid, <FEATURE_NAMES...>, target_ts_10, target_mid_10, target_bps_10, ...  (several: suffix = horizon in s)
+ * where target_bps is the realised log return of the mid over the horizon (see src/features/asof.ts for the
+ * exact definition). Rows without every horizon are dropped. Numbers are written in JavaScript's shortest
  * round-trip form, so Python reads back exactly the doubles this code computed.
  * A sidecar `<out>.json` records the feature version, names, horizon, instrument, source and counts; the
  * training pipeline copies it into the model metadata.
@@ -21,7 +23,10 @@ import { receivedMessages } from "../lib/captures.js";
 export interface FeaturesCliOptions {
   readonly replay: string;
   readonly out: string;
+  /** One horizon (default 60 s) ... */
   readonly horizonSec?: number;
+  /** ... or several (suffixed target columns). */
+  readonly horizonsSec?: readonly number[];
   readonly instId?: string;
   readonly verifyChecksum?: boolean;
   readonly log?: (line: string) => void;
@@ -29,13 +34,17 @@ export interface FeaturesCliOptions {
 
 export interface FeaturesCliResult extends DatasetStats {
   readonly instId: string;
-  readonly horizonSec: number;
+  readonly horizonsSec: readonly number[];
+  readonly columns: readonly string[];
   readonly skippedLines: number;
   readonly metaPath: string;
 }
 
-/** CSV header: identifiers, features in FEATURE_NAMES order, then the target columns. */
-export const CSV_COLUMNS = ["ts", "mid", ...FEATURE_NAMES, "target_ts", "target_mid", "target_bps"] as const;
+/** CSV header: identifiers, features in FEATURE_NAMES order, then the target columns (suffixed when several). */
+export function csvColumns(horizonsSec: readonly number[]): string[] {
+  const sfx = (h: number) => (horizonsSec.length === 1 ? "" : `_${h}`);
+  return ["ts", "mid", ...FEATURE_NAMES, ...horizonsSec.flatMap((h) => [`target_ts${sfx(h)}`, `target_mid${sfx(h)}`, `target_bps${sfx(h)}`])];
+}
 
 /** Parse every received message of a capture; malformed frames are counted, not fatal. */
 function parseCapture(path: string): { messages: OkxMessage[]; skipped: number; bookInstruments: Map<string, number> } {
@@ -59,7 +68,8 @@ function parseCapture(path: string): { messages: OkxMessage[]; skipped: number; 
 /** Run the features CLI in-process (the tests call this; the npm script calls `main`). */
 export function runFeaturesCli(o: FeaturesCliOptions): FeaturesCliResult {
   const log = o.log ?? (() => {});
-  const horizonSec = o.horizonSec ?? 60;
+  const horizonsSec = o.horizonsSec ?? [o.horizonSec ?? 60];
+  const columns = csvColumns(horizonsSec);
   const { messages, skipped, bookInstruments } = parseCapture(o.replay);
   let instId = o.instId;
   if (instId === undefined) {
@@ -72,17 +82,17 @@ export function runFeaturesCli(o: FeaturesCliOptions): FeaturesCliResult {
   }
 
   const fd = openSync(o.out, "w");
-  let buf: string[] = [CSV_COLUMNS.join(",")];
+  let buf: string[] = [columns.join(",")];
   const flush = () => {
     writeSync(fd, buf.join("\n") + "\n");
     buf = [];
   };
   let stats: DatasetStats;
   try {
-    stats = buildDataset(messages, { instId, horizonSec, verifyChecksum: o.verifyChecksum ?? true }, (row) => {
+    stats = buildDataset(messages, { instId, horizonsSec, verifyChecksum: o.verifyChecksum ?? true }, (row) => {
       const cells: (number | string)[] = [row.ts, row.mid];
       for (let i = 0; i < row.features.length; i++) cells.push(row.features[i]!);
-      cells.push(row.targetTs, row.targetMid, row.targetBps);
+      for (const t of row.targets) cells.push(t.ts, t.mid, t.bps);
       buf.push(cells.join(","));
       if (buf.length >= 4096) flush();
     });
@@ -95,8 +105,10 @@ export function runFeaturesCli(o: FeaturesCliOptions): FeaturesCliResult {
   const meta = {
     featureVersion: FEATURE_VERSION,
     featureNames: FEATURE_NAMES,
-    columns: CSV_COLUMNS,
-    horizonSec,
+    columns,
+    // `horizonSec` (the first) is what training/train.py reads; `horizonsSec` lists them all.
+    horizonSec: horizonsSec[0],
+    horizonsSec,
     instId,
     source: basename(o.replay),
     ...stats,
@@ -104,20 +116,21 @@ export function runFeaturesCli(o: FeaturesCliOptions): FeaturesCliResult {
   };
   writeFileSync(metaPath, JSON.stringify(meta, null, 2) + "\n");
   log(
-    `features ${FEATURE_VERSION}: ${instId} ${stats.books} books -> ${stats.featureRows} feature rows, ${stats.rows} with a ${horizonSec} s target ` +
-      `(dropped: ${stats.droppedNoHorizon} without a full horizon, ${stats.droppedByFault} by ${stats.faults} faults; ${skipped} bad lines) -> ${o.out}`,
+    `features ${FEATURE_VERSION}: ${instId} ${stats.books} books, ${stats.trades} trades -> ${stats.featureRows} feature rows, ` +
+      `${stats.rows} with a ${horizonsSec.join(" / ")} s target (dropped: ${stats.droppedNoHorizon} without a full horizon, ${stats.droppedByFault} by ${stats.faults} faults; ${skipped} bad lines) -> ${o.out}`,
   );
-  return { ...stats, instId, horizonSec, skippedLines: skipped, metaPath };
+  return { ...stats, instId, horizonsSec, columns, skippedLines: skipped, metaPath };
 }
 
-const USAGE = "usage: npm run features -- --replay FILE --out rows.csv [--horizon 60] [--instId X] [--no-checksum]";
+const USAGE = "usage: npm run features -- --replay FILE --out rows.csv [--horizon 60 | --horizons 10,60] [--instId X] [--no-checksum]";
 
 function main(): void {
   const { values } = parseArgs({
     options: {
       replay: { type: "string" },
       out: { type: "string" },
-      horizon: { type: "string", default: "60" },
+      horizon: { type: "string" },
+      horizons: { type: "string" },
       instId: { type: "string" },
       "no-checksum": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -132,16 +145,21 @@ function main(): void {
     console.error(USAGE);
     process.exit(2);
   }
-  const horizonSec = Number(values.horizon);
-  if (!(horizonSec > 0)) {
-    console.error(`--horizon must be a positive number of seconds, got ${values.horizon}`);
+  if (values.horizon !== undefined && values.horizons !== undefined) {
+    console.error("pass --horizon or --horizons, not both");
+    process.exit(2);
+  }
+  const spec = values.horizons ?? values.horizon ?? "60";
+  const horizonsSec = spec.split(",").map(Number);
+  if (!horizonsSec.every((h) => h > 0) || new Set(horizonsSec).size !== horizonsSec.length) {
+    console.error(`horizons must be distinct positive numbers of seconds, got ${spec}`);
     process.exit(2);
   }
   try {
     runFeaturesCli({
       replay: resolve(values.replay),
       out: resolve(values.out),
-      horizonSec,
+      horizonsSec,
       ...(values.instId !== undefined && { instId: values.instId }),
       verifyChecksum: !values["no-checksum"],
       log: (l) => console.error(l),
