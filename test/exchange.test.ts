@@ -1,7 +1,7 @@
 /** The local OKX exchange, driven by a real WebSocket client in Node. */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import WebSocket from "ws";
-import { applyBook, createBook } from "../src/okx/book.js";
+import { applyBook, createBook, topLevels, type Book } from "../src/okx/book.js";
 import { okxChecksum } from "../src/okx/checksum.js";
 import { parseOkxMessage, type OkxMessage } from "../src/okx/protocol.js";
 import { startExchange, type Exchange } from "../tools/exchange/server.js";
@@ -10,11 +10,14 @@ import { DATA } from "../tools/lib/captures.js";
 
 class Client {
   readonly frames: string[] = [];
+  /** Binary frames, kept apart (OKX's v5 public socket sends text only). */
+  readonly binary: Buffer[] = [];
   closed: number | null = null;
   private waiters: (() => void)[] = [];
   private constructor(readonly ws: WebSocket) {
-    ws.on("message", (d) => {
-      this.frames.push(d.toString());
+    ws.on("message", (d: Buffer, isBinary) => {
+      if (isBinary) this.binary.push(d);
+      else this.frames.push(d.toString());
       for (const w of this.waiters.splice(0)) w();
     });
     ws.on("close", (code) => {
@@ -122,8 +125,17 @@ describe("local OKX exchange", () => {
     const book = createBook("ELON-USDT");
     applyBook(book, "snapshot", snap.data);
     expect(okxChecksum(book.bids, book.asks)).toBe(snap.data.checksum);
-    // b's snapshot corresponds to a's chain at the same seqId
+    // b's snapshot is a's book at the same seqId, level for level
     await a.until(() => a.books().some((m) => m.data.seqId === snap.data.seqId));
+    const chain = createBook("ELON-USDT");
+    for (const m of a.books()) {
+      expect(applyBook(chain, m.action, m.data).ok).toBe(true);
+      if (m.data.seqId === snap.data.seqId) break;
+    }
+    expect(chain.seqId).toBe(snap.data.seqId);
+    expect(topLevels(chain.bids, 400)).toEqual(topLevels(book.bids, 400));
+    expect(topLevels(chain.asks, 400)).toEqual(topLevels(book.asks, 400));
+    expect(book.bids.length).toBeGreaterThan(25);
     a.ws.close();
     b.ws.close();
   });
@@ -256,5 +268,124 @@ describe("local OKX exchange: connection limit and refusals", () => {
     } finally {
       await ex2.close();
     }
+  });
+});
+
+describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients subscribe to)", () => {
+  // The bundled BTC-USDT-SWAP stream holds 1,600+ levels a side: deeper than OKX's 400-level `books` view.
+  let btc: Exchange;
+  beforeAll(async () => {
+    btc = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 8, loop: true, connectionsPerSecond: 0, bookHistory: 4000 });
+  });
+  afterAll(async () => btc.close());
+
+  it("caps the books snapshot at 400 levels a side; a subscriber's top 400 equals the exchange's at every seqId", async () => {
+    const c = await Client.open(btc.url);
+    c.subscribe("BTC-USDT-SWAP");
+    await c.until(() => c.books().length >= 400, 60_000);
+    c.ws.close();
+    const books = c.books();
+    expect(books[0]!.action).toBe("snapshot");
+    expect(books[0]!.data.bids.length).toBe(400);
+    expect(books[0]!.data.asks.length).toBe(400);
+    expect(btc.book("BTC-USDT-SWAP")!.bids.length).toBeGreaterThan(1000);
+    const mine = createBook("BTC-USDT-SWAP");
+    let compared = 0;
+    let deeper = 0;
+    for (const m of books) {
+      const r = applyBook(mine, m.action, m.data);
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const ex = btc.view("BTC-USDT-SWAP", 400, m.data.seqId!)!;
+      expect(ex, `exchange kept no book at seqId ${m.data.seqId}`).toBeDefined();
+      // Levels 1..400 of both sides, strings as sent (a missed re-entry shows up here long before the checksum).
+      expect(topLevels(mine.bids, 400)).toEqual(ex.bids);
+      expect(topLevels(mine.asks, 400)).toEqual(ex.asks);
+      compared++;
+      if (mine.bids.length > 400 || mine.asks.length > 400) deeper++;
+    }
+    expect(compared).toBe(books.length);
+    // Updates do reach below the view (so the comparison above covered levels that had entered it).
+    expect(deeper).toBeGreaterThan(0);
+  });
+
+  it("serves books5 and bbo-tbt in OKX's shapes, derived from the replayed book, pushed when they change", async () => {
+    const c = await Client.open(btc.url);
+    c.subscribe("BTC-USDT-SWAP");
+    c.subscribe("BTC-USDT-SWAP", "books5");
+    c.subscribe("BTC-USDT-SWAP", "bbo-tbt");
+    const raw = () => c.frames.filter((f) => f.startsWith('{"arg"')).map((f) => JSON.parse(f) as { arg: { channel: string }; action?: string; data: Record<string, unknown>[] });
+    await c.until(() => raw().filter((m) => m.arg.channel === "bbo-tbt").length >= 30, 30_000);
+    c.ws.close();
+    const acks = c.frames.filter((f) => f.startsWith('{"event":"subscribe"')).map((f) => (JSON.parse(f) as { arg: { channel: string } }).arg.channel);
+    expect(acks).toEqual(["books", "books5", "bbo-tbt"]);
+    // Replay the books channel to know the exchange's book at every seqId, then check each top push against it.
+    const book = createBook("BTC-USDT-SWAP");
+    const tops = new Map<number, { bids: [string, string][]; asks: [string, string][] }>();
+    let last: Record<string, string> = {};
+    let checked = 0;
+    for (const m of raw()) {
+      const channel = m.arg.channel;
+      const d = m.data[0]!;
+      if (channel === "books") {
+        applyBook(book, m.action as "snapshot" | "update", d as never);
+        tops.set(d.seqId as number, { bids: topLevels(book.bids, 5), asks: topLevels(book.asks, 5) });
+        continue;
+      }
+      const n = channel === "books5" ? 5 : 1;
+      expect(m.action).toBeUndefined();
+      expect(Object.keys(d)).toEqual(channel === "books5" ? ["asks", "bids", "instId", "ts", "seqId"] : ["asks", "bids", "ts", "seqId"]);
+      expect(typeof d.seqId).toBe("number");
+      expect(d.ts).toMatch(/^\d{13}$/);
+      const bids = d.bids as string[][];
+      const asks = d.asks as string[][];
+      expect(bids.length).toBe(n);
+      expect(asks.length).toBe(n);
+      for (const l of [...bids, ...asks]) expect(l).toEqual([expect.stringMatching(/^\d+(\.\d+)?$/), expect.stringMatching(/^\d+(\.\d+)?$/), "0", expect.stringMatching(/^\d+$/)]);
+      const want = tops.get(d.seqId as number);
+      if (want) {
+        expect(bids.map((l) => [l[0], l[1]])).toEqual(want.bids.slice(0, n));
+        expect(asks.map((l) => [l[0], l[1]])).toEqual(want.asks.slice(0, n));
+        checked++;
+      }
+      // pushed on change only
+      const key = JSON.stringify([bids, asks]);
+      expect(key).not.toBe(last[channel]);
+      last = { ...last, [channel]: key };
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+});
+
+describe("local OKX exchange: connection log", () => {
+  it("records every connection opened and closed and each subscribe per instId", async () => {
+    const since = ex.connections().connections.at(-1)?.id ?? 0;
+    const before = ex.connections();
+    const a = await Client.open(ex.url);
+    const b = await Client.open(ex.url);
+    a.subscribe("ELON-USDT");
+    a.subscribe("ELON-USDT", "books5");
+    b.subscribe("BTC-USDT", "trades");
+    b.subscribe("NOPE-USDT"); // refused: not counted
+    await a.until(() => a.frames.filter((f) => f.startsWith('{"event":"subscribe"')).length === 2);
+    await b.until(() => b.frames.some((f) => f.includes('"60018"')));
+    a.ws.send(JSON.stringify({ op: "unsubscribe", args: [{ channel: "books5", instId: "ELON-USDT" }] }));
+    await a.until(() => a.frames.some((f) => f.startsWith('{"event":"unsubscribe"')));
+    a.ws.close();
+    await a.until(() => a.closed !== null);
+    await new Promise((r) => setTimeout(r, 50));
+    const log = ex.connections(since);
+    expect(log.connections.map((r) => [r.subscribes, r.unsubscribes, r.closedAt !== null])).toEqual([
+      [{ "ELON-USDT": 2 }, { "ELON-USDT": 1 }, true],
+      [{ "BTC-USDT": 1 }, {}, false],
+    ]);
+    expect(log.connections[0]!.closeCode).toBe(1005);
+    expect(log.opened - before.opened).toBe(2);
+    expect(log.closed - before.closed).toBe(1);
+    expect(log.subscribes["ELON-USDT"]! - (before.subscribes["ELON-USDT"] ?? 0)).toBe(2);
+    expect(log.subscribes["NOPE-USDT"]).toBeUndefined();
+    // the same over the control API
+    const http = (await (await fetch(`${ex.httpUrl}/__control/connections?since=${since}`)).json()) as typeof log;
+    expect(http.connections.map((r) => r.id)).toEqual(log.connections.map((r) => r.id));
+    b.ws.close();
   });
 });

@@ -1,29 +1,47 @@
 /**
- * Local OKX-protocol exchange: serves the OKX v5 public WebSocket protocol at ws://HOST:PORT/ws/v5/public from
- * real captures, so the relay, the tests, the benchmarks and a newcomer without internet all exercise the same
- * code path as production.
+ * Local OKX-protocol exchange: serves the OKX v5 public WebSocket protocol at ws://HOST:PORT/ws/v5/public (or
+ * wss:// with `tls`) from real captures, so the relay, the tests, the benchmarks, real clients (ccxt, cryptofeed)
+ * and a newcomer without internet all exercise the same code path as production.
  *
  * - Replays `books` and `trades` pushes of every instrument in the captures at the original pace x speed,
- *   only to connections subscribed to that channel + instId (channel `books`; `books-l2-tbt` is an alias).
- * - Keeps its own L2 book per instrument (src/okx/book.ts): a new subscriber first gets a snapshot of the current
- *   replayed book (checksum computed over it), then the captured updates, whose checksums stay valid because the
- *   subscriber's book equals the exchange's.
+ *   only to connections subscribed to that channel + instId (`books`, alias `books-l2-tbt`; `books5` and `bbo-tbt`
+ *   are derived from the replayed book: pushes.ts).
+ * - Keeps its own L2 book per instrument (src/okx/book.ts): a new `books` subscriber first gets a snapshot of the
+ *   current replayed book capped at 400 levels a side as OKX does (checksum computed over it), then the captured
+ *   updates plus the levels that climb into the 400-level view (pushes.ts `reentries`), so the subscriber's top 400
+ *   always equals the exchange's and the captured checksums stay valid.
  * - Owns the seqId chain: seqId/prevSeqId are synthesized per instrument (advancing by the captured delta when the
  *   capture has seqIds, by 1 otherwise), so looping and multi-file replays stay continuous.
  * - Acks subscribe/unsubscribe, answers `ping` with `pong`, closes connections with no traffic for 30 s (like
  *   OKX), limits new connections to 3/s (like OKX), and answers malformed requests, unknown channels and unknown
  *   instIds with OKX-style `event:"error"` frames.
- * - Fault injection (faults.ts) via CLI flags or the HTTP control API under /__control/.
+ * - Logs every connection (opened/closed, subscribes per instId) for tests that must prove what reached "OKX".
+ * - Fault injection (faults.ts) via CLI flags or the HTTP control API under /__control/ (control.ts).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { deflateRawSync } from "node:zlib";
 import { WebSocketServer, type WebSocket } from "ws";
-import { applyBook, createBook, toOkxLevels, topLevels, type Book } from "../../src/okx/book.js";
+import { applyBook, createBook, toOkxLevels, topLevels, type Book, type Level } from "../../src/okx/book.js";
 import { okxChecksum } from "../../src/okx/checksum.js";
-import { NOTICE_SERVICE_UPGRADE, type OkxBookData } from "../../src/okx/protocol.js";
-import { DATA } from "../lib/captures.js";
-import { parseFault, type FaultSpec } from "./faults.js";
-import { handleInstrumentsRequest, loadInstruments } from "./instruments.js";
+import { NOTICE_SERVICE_UPGRADE, type OkxBookData, type OkxLevel } from "../../src/okx/protocol.js";
+import { handleControl } from "./control.js";
+import { UPDATE_FAULTS, type FaultSpec } from "./faults.js";
+import {
+  BOOKS_DEPTH,
+  TOP_CHANNELS,
+  TOP_DEPTH,
+  isBookChannel,
+  isTopChannel,
+  reentries,
+  serializeBooks,
+  serializeTop,
+  viewBoundary,
+  type BookChannel,
+  type BookFrame,
+  type TopChannel,
+} from "./pushes.js";
 import { loadTimeline, type ReplayEvent, type Timeline } from "./replay.js";
 
 export interface ExchangeOptions {
@@ -53,6 +71,10 @@ export interface ExchangeOptions {
    * captured on 2022-05-13 (data/cryptofeed), loaded on the first request; `null` disables REST.
    */
   readonly rest?: ((url: URL) => { status: number; body: string } | null) | null;
+  /** Keep the 400-level view of the last N books per instrument (GET /__control/book?seqId=): tests. Default 0. */
+  readonly bookHistory?: number;
+  /** Serve HTTPS/WSS with this key and certificate (PEM) instead of plain HTTP/WS (tls.ts makes a self-signed one). */
+  readonly tls?: { readonly key: string; readonly cert: string };
   readonly log?: (line: string) => void;
 }
 
@@ -69,16 +91,48 @@ export interface ExchangeStats {
   readonly instruments: Record<string, { seqId: number; synced: boolean; ts: number; subscribers: number }>;
 }
 
+/** One WebSocket connection as the exchange saw it. */
+export interface ConnectionRecord {
+  /** Increasing per exchange (c1, c2, ... on the wire). */
+  readonly id: number;
+  readonly openedAt: number;
+  closedAt: number | null;
+  closeCode: number | null;
+  /** Successful subscribe requests per instId (any channel). */
+  readonly subscribes: Record<string, number>;
+  readonly unsubscribes: Record<string, number>;
+}
+
+/** What the exchange saw: every connection (last 5,000), and subscribe counts per instId since start. */
+export interface ConnectionLog {
+  readonly opened: number;
+  readonly closed: number;
+  readonly open: number;
+  readonly subscribes: Record<string, number>;
+  /** Connections with id > `since`, oldest first. */
+  readonly connections: readonly ConnectionRecord[];
+}
+
+/** A book as the exchange held it after one push (top 400 a side). */
+export interface BookView {
+  readonly instId: string;
+  readonly seqId: number;
+  readonly ts: number;
+  readonly bids: [string, string][];
+  readonly asks: [string, string][];
+  readonly checksum: number;
+}
+
 export interface Exchange {
   readonly port: number;
-  /** ws://HOST:PORT/ws/v5/public */
+  /** ws://HOST:PORT/ws/v5/public (wss:// with tls) */
   readonly url: string;
-  /** http://HOST:PORT */
+  /** http://HOST:PORT (https:// with tls) */
   readonly httpUrl: string;
   readonly timeline: Timeline;
   /**
-   * Arm a fault on all current connections (`scope: "all"`, optionally only those subscribed to `instId`'s books)
-   * or on the next connection to open. Returns how many connections were armed.
+   * Arm a fault on all current connections (`scope: "all"`, optionally only those subscribed to `instId`), or on
+   * the next connection to open. Returns how many connections were armed.
    */
   inject(fault: FaultSpec, scope?: "all" | "next", instId?: string): number;
   /** The last pushes of an instrument: seqId and the checksum recorded in the capture. */
@@ -88,8 +142,14 @@ export interface Exchange {
   /** Reset the seqId chain of an instrument (OKX maintenance: the next update has seqId < prevSeqId). */
   resetSequence(instId: string): void;
   stats(): ExchangeStats;
+  /** Connections opened and closed, subscribes per instId; `since`: only connections with a larger id. */
+  connections(since?: number): ConnectionLog;
   /** The exchange's current book for an instrument (what every in-sync subscriber must hold). */
   book(instId: string): Book | undefined;
+  /** The book's top `depth` levels now, or as it was right after push `seqId` (needs `bookHistory`). */
+  view(instId: string, depth: number, seqId?: number): BookView | undefined;
+  /** When `refuse` ends (Unix ms). */
+  refusingUntil(): number;
   close(): Promise<void>;
 }
 
@@ -100,15 +160,25 @@ interface ArmedFault {
 
 interface Conn {
   readonly id: string;
+  readonly record: ConnectionRecord;
   readonly ws: WebSocket;
-  /** instId -> channel name the client used (books | books-l2-tbt). */
-  readonly books: Map<string, string>;
+  /** instId -> full-depth channel the client used (books | books-l2-tbt). */
+  readonly books: Map<string, BookChannel>;
+  /** instId -> top-of-book channels (books5, bbo-tbt). */
+  readonly tops: Map<string, Set<TopChannel>>;
   readonly trades: Set<string>;
   pushes: number;
   faults: ArmedFault[];
   stalled: boolean;
   subscribeError: boolean;
   lastActivity: number;
+  /** clock-jump: added to every `ts` sent from now on. */
+  tsJump: number;
+  /** reorder: an update held back until the next update of the same instrument. */
+  held: { instId: string; text: string } | null;
+  /** client-idle: close when the client is silent this long. */
+  clientIdle: { ms: number; timer: NodeJS.Timeout } | null;
+  lastClientFrame: number;
 }
 
 interface Instrument {
@@ -119,9 +189,18 @@ interface Instrument {
   resetPending: boolean;
   /** Last pushes (seqId -> checksum as recorded in the capture), so tests can compare the relay's checksum. */
   recent: { seqId: number; checksum: number | undefined; ts: string }[];
+  /** Last `bookHistory` 400-level views. */
+  history: BookView[];
+  /** Top levels last pushed per top channel (Level objects are replaced on change: identity = unchanged). */
+  lastTop: Map<TopChannel, readonly Level[]>;
 }
 
+/** A push on its way to one connection: `books` pushes keep their frame so faults can re-serialize them. */
+type Outgoing = { readonly kind: "books"; readonly frame: BookFrame; readonly text: string } | { readonly kind: "other"; readonly text: string };
+
 const WS_PATH = "/ws/v5/public";
+const CONNECTION_LOG_MAX = 5000;
+const HUGE_DEFAULT_BYTES = 4 * 1024 * 1024;
 
 /** The event with its exchange timestamps moved by `offset` ms (live-looking replay). */
 function shiftTs(ev: ReplayEvent, offset: number): ReplayEvent {
@@ -129,32 +208,26 @@ function shiftTs(ev: ReplayEvent, offset: number): ReplayEvent {
   return { ...ev, data: { ...ev.data, ts: String(+ev.data.ts + offset) } };
 }
 
-/**
- * Instrument specs that changed since the REST capture (2022-05-13) was taken, applied to its responses so they
- * match the bundled 2024 stream: BTC-USDT-SWAP's lot and minimum size went from 1 contract to 0.01 (the stream has
- * fractional contract sizes). Everything else is served as captured.
- */
-const SPEC_UPDATES: Record<string, Record<string, string>> = { "BTC-USDT-SWAP": { lotSz: "0.01", minSz: "0.01" } };
-
-function withSpecUpdates(r: { status: number; body: string } | null): { status: number; body: string } | null {
-  if (!r || r.status !== 200 || !Object.keys(SPEC_UPDATES).some((id) => r.body.includes(`"${id}"`))) return r;
-  const body = JSON.parse(r.body) as { data?: Record<string, unknown>[] };
-  for (const d of body.data ?? []) Object.assign(d, SPEC_UPDATES[String(d.instId)] ?? {});
-  return { status: r.status, body: JSON.stringify(body) };
-}
-
-let instrumentsLoaded = false;
-/** The bundled REST instruments capture, loaded once on first use. */
-function bundledInstruments(url: URL): { status: number; body: string } | null {
-  if (!instrumentsLoaded) {
-    loadInstruments(DATA.instruments20220513);
-    instrumentsLoaded = true;
-  }
-  return withSpecUpdates(handleInstrumentsRequest(url));
+/** Every `"ts":"N"` in a push moved by `jump` ms (clock-jump fault; books, books5, bbo-tbt and trades alike). */
+function jumpTs(text: string, jump: number): string {
+  return text.replace(/"ts":"(\d+)"/g, (_, t: string) => `"ts":"${+t + jump}"`);
 }
 
 function okxError(code: string, msg: string, connId: string): string {
   return JSON.stringify({ event: "error", code, msg, connId });
+}
+
+const unknownChannelMsg = (channel: string, instId: string) =>
+  `Wrong URL or channel:${channel},instId:${instId} doesn't exist. Please use the correct URL, channel and parameters referring to API document.`;
+
+/**
+ * Deletes (size "0") of prices above the worst ask: valid levels no book holds, so applying them changes nothing
+ * (and the push's checksum stays right). `count` of them, from `start` upwards.
+ */
+function absentDeletes(book: Book, count: number): OkxLevel[] {
+  const worst = book.asks.at(-1)?.price ?? book.bids[0]?.price ?? 1;
+  const start = Math.floor(worst * 2) + 1;
+  return Array.from({ length: count }, (_, k) => [String(start + k), "0", "0", "0"] as const);
 }
 
 /** Start the local exchange; resolves once it listens. */
@@ -167,13 +240,17 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
   const connRate = opts.connectionsPerSecond ?? 3;
   const everyConnFaults = opts.faults ?? [];
+  const historySize = opts.bookHistory ?? 0;
 
   const instruments = new Map<string, Instrument>();
   const conns = new Set<Conn>();
   let nextConnFaults: FaultSpec[] = [];
   let connectionsTotal = 0;
+  let connectionsClosed = 0;
   let rejectedConnections = 0;
   const acceptedAt: number[] = [];
+  const connLog: ConnectionRecord[] = [];
+  const subscribeCounts: Record<string, number> = {};
   let pushes = 0;
   let loops = 0;
   let refuseUntil = 0;
@@ -181,7 +258,10 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
 
   const inst = (instId: string): Instrument => {
     let i = instruments.get(instId);
-    if (!i) instruments.set(instId, (i = { book: createBook(instId), seqId: 0, lastCapturedSeqId: undefined, resetPending: false, recent: [] }));
+    if (!i) {
+      i = { book: createBook(instId), seqId: 0, lastCapturedSeqId: undefined, resetPending: false, recent: [], history: [], lastTop: new Map() };
+      instruments.set(instId, i);
+    }
     return i;
   };
 
@@ -190,75 +270,161 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
 
   function rawSend(c: Conn, text: string): void {
     if (c.ws.readyState !== c.ws.OPEN) return;
-    c.ws.send(text);
+    c.ws.send(c.tsJump === 0 ? text : jumpTs(text, c.tsJump));
     touch(c);
   }
 
-  /** Send a push to a connection, applying the first due fault. `variant` re-serializes the push for faults. */
-  function push(c: Conn, text: string, variant?: (kind: "checksum") => string): void {
+  /** Send a push as is (plus a held-back update right after the next update of its instrument: reorder). */
+  function deliver(c: Conn, out: Outgoing): void {
+    rawSend(c, out.text);
+    if (c.held && out.kind === "books" && out.frame.action === "update" && out.frame.instId === c.held.instId) {
+      rawSend(c, c.held.text);
+      c.held = null;
+    }
+  }
+
+  const withData = (out: Extract<Outgoing, { kind: "books" }>, data: Partial<OkxBookData>) =>
+    serializeBooks({ ...out.frame, data: { ...out.frame.data, ...data } });
+
+  /** Send a push to a connection, applying the first due fault that can act on it. */
+  function push(c: Conn, out: Outgoing): void {
     if (c.stalled || c.ws.readyState !== c.ws.OPEN) return;
-    const idx = c.faults.findIndex((f) => f.firesAt <= c.pushes);
+    const isUpdate = out.kind === "books" && out.frame.action === "update";
+    const idx = c.faults.findIndex((f) => f.firesAt <= c.pushes && (isUpdate || !UPDATE_FAULTS.has(f.spec.type)));
     c.pushes++;
     pushes++;
-    if (idx >= 0) {
-      const f = c.faults[idx]!;
-      const type = f.spec.type;
-      // Faults that need an update to act on wait for one (e.g. `checksum` on a trades push).
-      if ((type === "checksum" || type === "gap") && variant === undefined) return rawSend(c, text);
-      c.faults.splice(idx, 1);
-      log(`fault ${type} on ${c.id} after ${c.pushes - 1} pushes`);
-      switch (type) {
-        case "drop":
-          c.ws.terminate();
-          return;
-        case "gap":
-          return; // the update is silently lost
-        case "checksum":
-          return rawSend(c, variant!("checksum"));
-        case "malformed":
-          return rawSend(c, text.slice(0, Math.max(1, text.length >> 1)));
-        case "notice":
-          rawSend(c, JSON.stringify({ event: "notice", code: NOTICE_SERVICE_UPGRADE, msg: "The connection will soon be closed for a service upgrade. Please reconnect.", connId: c.id }));
-          setTimeout(() => c.ws.close(1001, "service upgrade"), f.spec.closeAfterMs ?? 1000).unref();
-          return rawSend(c, text);
-        case "stall":
-          c.stalled = true;
-          return;
-        case "subscribe-error":
-          c.subscribeError = true;
-          return rawSend(c, text);
-        case "seq-reset":
-          // instrument-wide: handled by resetSequence; per connection it has no meaning
-          return rawSend(c, text);
+    if (idx < 0) return deliver(c, out);
+    const spec = c.faults[idx]!.spec;
+    c.faults.splice(idx, 1);
+    log(`fault ${spec.type} on ${c.id} after ${c.pushes - 1} pushes`);
+    const books = out.kind === "books" ? out : undefined;
+    switch (spec.type) {
+      case "drop":
+        c.ws.terminate();
+        return;
+      case "gap":
+        return; // the update is silently lost
+      case "checksum":
+        return deliver(c, { ...books!, text: withData(books!, { checksum: (books!.frame.data.checksum || 1) ^ 0x5a5a5a5a }) });
+      case "malformed":
+        return rawSend(c, out.text.slice(0, Math.max(1, out.text.length >> 1)));
+      case "notice":
+        rawSend(c, JSON.stringify({ event: "notice", code: NOTICE_SERVICE_UPGRADE, msg: "The connection will soon be closed for a service upgrade. Please reconnect.", connId: c.id }));
+        setTimeout(() => c.ws.close(1001, "service upgrade"), spec.closeAfterMs ?? 1000).unref();
+        return deliver(c, out);
+      case "stall":
+        c.stalled = true;
+        return;
+      case "subscribe-error":
+        c.subscribeError = true;
+        return deliver(c, out);
+      case "seq-reset": // instrument-wide: handled by resetSequence; per connection it has no meaning
+      case "client-idle": // armed at injection (armClientIdle)
+        return deliver(c, out);
+      case "duplicate":
+        deliver(c, out);
+        return rawSend(c, out.text);
+      case "snapshot": {
+        deliver(c, out);
+        const snap = snapshotFor(books!.frame.instId, books!.frame.channel);
+        if (snap) rawSend(c, snap);
+        return;
       }
+      case "reorder":
+        if (c.held) deliver(c, out); // one held update at a time
+        else c.held = { instId: books!.frame.instId, text: out.text };
+        return;
+      case "delete-missing": {
+        const b = instruments.get(books!.frame.instId)!.book;
+        return deliver(c, { ...books!, text: withData(books!, { asks: [...books!.frame.data.asks, ...absentDeletes(b, 1)] }) });
+      }
+      case "huge": {
+        const b = instruments.get(books!.frame.instId)!.book;
+        const target = spec.bytes ?? HUGE_DEFAULT_BYTES;
+        // Each padding level serializes to 25-30 bytes; size it from a sample, then top up if short.
+        const per = JSON.stringify(absentDeletes(b, 100)).length / 100;
+        let pad = absentDeletes(b, Math.ceil(Math.max(0, target - out.text.length) / per));
+        let text = withData(books!, { asks: [...books!.frame.data.asks, ...pad] });
+        while (text.length < target) {
+          pad = absentDeletes(b, pad.length + Math.ceil((target - text.length) / per) + 1);
+          text = withData(books!, { asks: [...books!.frame.data.asks, ...pad] });
+        }
+        return deliver(c, { ...books!, text });
+      }
+      case "binary": {
+        const text = c.tsJump === 0 ? out.text : jumpTs(out.text, c.tsJump);
+        if (c.ws.readyState === c.ws.OPEN) c.ws.send(deflateRawSync(text), { binary: true });
+        touch(c);
+        return;
+      }
+      case "error-event":
+        rawSend(c, okxError(spec.code ?? "60018", spec.code === undefined ? unknownChannelMsg("books", [...c.books.keys()][0] ?? "") : `injected error ${spec.code}`, c.id));
+        return deliver(c, out);
+      case "clock-jump":
+        c.tsJump += spec.jumpMs ?? 3_600_000;
+        return deliver(c, out);
     }
-    rawSend(c, text);
+  }
+
+  /** client-idle: from now on, close the connection (4004) when the client has been silent for `ms`. */
+  function armClientIdle(c: Conn, ms: number): void {
+    if (c.clientIdle) clearInterval(c.clientIdle.timer);
+    c.lastClientFrame = Date.now();
+    const timer = setInterval(
+      () => {
+        if (Date.now() - c.lastClientFrame < ms) return;
+        log(`client-idle close ${c.id}`);
+        clearInterval(timer);
+        c.ws.close(4004, `no data from the client for ${ms} ms`);
+      },
+      Math.max(10, Math.min(1000, ms / 10)),
+    );
+    timer.unref();
+    c.clientIdle = { ms, timer };
   }
 
   // ---- replay ---------------------------------------------------------------------------------------------------
-  function bookPush(channel: string, instId: string, action: "snapshot" | "update", d: OkxBookData, seqId: number, prevSeqId: number, checksum: number | undefined): string {
-    const data: Record<string, unknown> = { asks: d.asks, bids: d.bids, ts: d.ts };
-    if (checksum !== undefined) data.checksum = checksum;
-    data.seqId = seqId;
-    data.prevSeqId = prevSeqId;
-    return JSON.stringify({ arg: { channel, instId }, action, data: [data] });
-  }
-
-  function snapshotFor(instId: string, channel: string): string | null {
+  function snapshotFor(instId: string, channel: BookChannel): string | null {
     const i = instruments.get(instId);
     if (!i || !i.book.synced) return null;
     const b = i.book;
-    return bookPush(channel, instId, "snapshot", { asks: toOkxLevels(b.asks), bids: toOkxLevels(b.bids), ts: String(b.ts) }, i.seqId, -1, okxChecksum(b.bids, b.asks));
+    const data = { asks: toOkxLevels(b.asks, BOOKS_DEPTH), bids: toOkxLevels(b.bids, BOOKS_DEPTH), ts: String(b.ts), checksum: okxChecksum(b.bids, b.asks), seqId: i.seqId, prevSeqId: -1 };
+    return serializeBooks({ channel, instId, action: "snapshot", data });
+  }
+
+  function topFor(instId: string, channel: TopChannel): string | null {
+    const i = instruments.get(instId);
+    if (!i || !i.book.synced) return null;
+    return serializeTop(channel, instId, i.book.bids, i.book.asks, i.book.ts, i.seqId);
+  }
+
+  /** Push books5 / bbo-tbt to their subscribers when the top levels changed. */
+  function emitTops(instId: string, i: Instrument): void {
+    for (const channel of TOP_CHANNELS) {
+      const n = TOP_DEPTH[channel];
+      const top = [...i.book.bids.slice(0, n), ...i.book.asks.slice(0, n)];
+      const last = i.lastTop.get(channel);
+      if (last && last.length === top.length && last.every((l, k) => l === top[k])) continue;
+      i.lastTop.set(channel, top);
+      let text: string | undefined;
+      for (const c of conns) {
+        if (!c.tops.get(instId)?.has(channel)) continue;
+        text ??= serializeTop(channel, instId, i.book.bids, i.book.asks, i.book.ts, i.seqId);
+        push(c, { kind: "other", text });
+      }
+    }
   }
 
   function emit(original: ReplayEvent, tsOffset: number): void {
     const ev = tsOffset === 0 ? original : shiftTs(original, tsOffset);
     if (ev.kind === "trades") {
       const text = JSON.stringify({ arg: { channel: "trades", instId: ev.instId }, data: ev.data });
-      for (const c of conns) if (c.trades.has(ev.instId)) push(c, text);
+      for (const c of conns) if (c.trades.has(ev.instId)) push(c, { kind: "other", text });
       return;
     }
     const i = inst(ev.instId);
+    const bidBound = viewBoundary(i.book.bids);
+    const askBound = viewBoundary(i.book.asks);
     const r = applyBook(i.book, ev.action, ev.data);
     if (!r.ok) {
       log(`capture fault ${ev.instId}: ${r.fault} ${r.detail}`);
@@ -276,20 +442,41 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     i.seqId += delta;
     i.recent.push({ seqId: i.seqId, checksum: ev.data.checksum, ts: ev.data.ts });
     if (i.recent.length > 5000) i.recent.splice(0, 1000);
-    const cache = new Map<string, string>();
+    if (historySize > 0) {
+      i.history.push(viewOf(ev.instId, i, BOOKS_DEPTH));
+      if (i.history.length > historySize) i.history.splice(0, i.history.length - historySize);
+    }
+    // What subscribers get: a snapshot capped at 400 levels, or the update plus levels entering the 400 view.
+    let { bids, asks } = ev.data;
+    if (ev.action === "snapshot") {
+      bids = toOkxLevels(i.book.bids, BOOKS_DEPTH);
+      asks = toOkxLevels(i.book.asks, BOOKS_DEPTH);
+    } else {
+      const rb = reentries(i.book.bids, bidBound, true, bids);
+      const ra = reentries(i.book.asks, askBound, false, asks);
+      if (rb.length > 0) bids = [...bids, ...rb];
+      if (ra.length > 0) asks = [...asks, ...ra];
+    }
+    const data: OkxBookData = { asks, bids, ts: ev.data.ts, checksum: ev.data.checksum, seqId: i.seqId, prevSeqId: prev };
+    const cache = new Map<BookChannel, Outgoing>();
     for (const c of conns) {
       const channel = c.books.get(ev.instId);
       if (channel === undefined) continue;
-      let text = cache.get(channel);
-      if (text === undefined) {
-        text = bookPush(channel, ev.instId, ev.action, ev.data, i.seqId, prev, ev.data.checksum);
-        cache.set(channel, text);
+      let out = cache.get(channel);
+      if (out === undefined) {
+        const frame: BookFrame = { channel, instId: ev.instId, action: ev.action, data };
+        out = { kind: "books", frame, text: serializeBooks(frame) };
+        cache.set(channel, out);
       }
-      const d = ev.data;
-      const seq = i.seqId;
-      push(c, text, () => bookPush(channel, ev.instId, ev.action, d, seq, prev, (d.checksum || 1) ^ 0x5a5a5a5a));
+      push(c, out);
     }
+    emitTops(ev.instId, i);
     if (opts.onBookPush && cache.size > 0) opts.onBookPush(ev.instId, i.seqId, cache.size);
+  }
+
+  function viewOf(instId: string, i: Instrument, depth: number): BookView {
+    const b = i.book;
+    return { instId, seqId: i.seqId, ts: b.ts, bids: topLevels(b.bids, depth), asks: topLevels(b.asks, depth), checksum: okxChecksum(b.bids, b.asks) };
   }
 
   // Each track has its own clock and loops on its own.
@@ -352,8 +539,33 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   }
 
   // ---- connections ----------------------------------------------------------------------------------------------
+  function subscribe(c: Conn, channel: string, instId: string): void {
+    if (isBookChannel(channel)) {
+      c.books.set(instId, channel);
+      const snap = snapshotFor(instId, channel);
+      if (snap) push(c, { kind: "other", text: snap });
+    } else if (isTopChannel(channel)) {
+      let set = c.tops.get(instId);
+      if (!set) c.tops.set(instId, (set = new Set()));
+      set.add(channel);
+      const top = topFor(instId, channel);
+      if (top) push(c, { kind: "other", text: top });
+    } else {
+      c.trades.add(instId);
+    }
+  }
+
+  function unsubscribe(c: Conn, channel: string, instId: string): void {
+    if (isBookChannel(channel)) c.books.delete(instId);
+    else if (isTopChannel(channel)) {
+      c.tops.get(instId)?.delete(channel);
+      if (c.tops.get(instId)?.size === 0) c.tops.delete(instId);
+    } else c.trades.delete(instId);
+  }
+
   function onMessage(c: Conn, text: string): void {
     touch(c);
+    c.lastClientFrame = Date.now();
     if (c.stalled) return;
     if (text === "ping") return rawSend(c, "pong");
     let req: unknown;
@@ -373,37 +585,79 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         continue;
       }
       const { channel, instId } = arg;
-      const isBooks = channel === "books" || channel === "books-l2-tbt";
+      const isBooks = isBookChannel(channel) || isTopChannel(channel);
       if (!isBooks && channel !== "trades") {
-        rawSend(c, okxError("60018", `Wrong URL or channel:${channel},instId:${instId} doesn't exist. Please use the correct URL, channel and parameters referring to API document.`, c.id));
+        rawSend(c, okxError("60018", unknownChannelMsg(channel, instId), c.id));
         continue;
       }
       const known = isBooks ? timeline.bookInstruments.has(instId) : timeline.instruments.has(instId);
       if (!known || c.subscribeError) {
         c.subscribeError = false;
-        rawSend(c, okxError("60018", `Wrong URL or channel:${channel},instId:${instId} doesn't exist. Please use the correct URL, channel and parameters referring to API document.`, c.id));
+        rawSend(c, okxError("60018", unknownChannelMsg(channel, instId), c.id));
         continue;
       }
       rawSend(c, JSON.stringify({ event: r.op, arg: { channel, instId }, connId: c.id }));
       if (r.op === "unsubscribe") {
-        if (isBooks) c.books.delete(instId);
-        else c.trades.delete(instId);
+        c.record.unsubscribes[instId] = (c.record.unsubscribes[instId] ?? 0) + 1;
+        unsubscribe(c, channel, instId);
         continue;
       }
-      if (isBooks) {
-        c.books.set(instId, channel);
-        const snap = snapshotFor(instId, channel);
-        if (snap) push(c, snap);
-      } else {
-        c.trades.add(instId);
-      }
+      c.record.subscribes[instId] = (c.record.subscribes[instId] ?? 0) + 1;
+      subscribeCounts[instId] = (subscribeCounts[instId] ?? 0) + 1;
+      subscribe(c, channel, instId);
     }
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   let connSeq = 0;
 
-  const server = createServer((req, res) => handleHttp(req, res));
+  function onConnection(ws: WebSocket): void {
+    connectionsTotal++;
+    acceptedAt.push(Date.now());
+    if (acceptedAt.length > 200) acceptedAt.shift();
+    const record: ConnectionRecord = { id: ++connSeq, openedAt: Date.now(), closedAt: null, closeCode: null, subscribes: {}, unsubscribes: {} };
+    connLog.push(record);
+    if (connLog.length > CONNECTION_LOG_MAX) connLog.splice(0, connLog.length - CONNECTION_LOG_MAX);
+    const c: Conn = {
+      id: `c${record.id}`,
+      record,
+      ws,
+      books: new Map(),
+      tops: new Map(),
+      trades: new Set(),
+      pushes: 0,
+      faults: [...everyConnFaults, ...nextConnFaults].map((spec) => ({ spec, firesAt: spec.after ?? 0 })),
+      stalled: false,
+      subscribeError: false,
+      lastActivity: Date.now(),
+      tsJump: 0,
+      held: null,
+      clientIdle: null,
+      lastClientFrame: Date.now(),
+    };
+    for (const f of c.faults) {
+      if (f.spec.type === "subscribe-error") c.subscribeError = true;
+      if (f.spec.type === "client-idle") armClientIdle(c, f.spec.idleMs ?? 30_000);
+    }
+    c.faults = c.faults.filter((f) => f.spec.type !== "subscribe-error" && f.spec.type !== "client-idle");
+    nextConnFaults = [];
+    conns.add(c);
+    log(`connect ${c.id} (${conns.size} open)`);
+    ws.on("message", (data, isBinary) => onMessage(c, isBinary ? "" : data.toString()));
+    ws.on("close", (code) => {
+      if (record.closedAt === null) {
+        record.closedAt = Date.now();
+        record.closeCode = code;
+        connectionsClosed++;
+      }
+      if (c.clientIdle) clearInterval(c.clientIdle.timer);
+      conns.delete(c);
+      log(`close ${c.id} (${conns.size} open)`);
+    });
+    ws.on("error", () => conns.delete(c));
+  }
+
+  const server: Server = opts.tls ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }) : createServer();
   server.on("upgrade", (req, socket, head) => {
     const url = new URL(req.url ?? "/", "http://x");
     const reject = (status: number, text: string) => {
@@ -416,35 +670,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     while (recentUpgrades.length && recentUpgrades[0]! <= now - 1000) recentUpgrades.shift();
     if (connRate > 0 && recentUpgrades.length >= connRate) return reject(429, "Too Many Requests");
     recentUpgrades.push(now);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      connectionsTotal++;
-      acceptedAt.push(Date.now());
-      if (acceptedAt.length > 200) acceptedAt.shift();
-      const c: Conn = {
-        id: `c${++connSeq}`,
-        ws,
-        books: new Map(),
-        trades: new Set(),
-        pushes: 0,
-        faults: [...everyConnFaults, ...nextConnFaults].map((spec) => ({ spec, firesAt: spec.after ?? 0 })),
-        stalled: false,
-        subscribeError: false,
-        lastActivity: Date.now(),
-      };
-      if (c.faults.some((f) => f.spec.type === "subscribe-error")) {
-        c.subscribeError = true;
-        c.faults = c.faults.filter((f) => f.spec.type !== "subscribe-error");
-      }
-      nextConnFaults = [];
-      conns.add(c);
-      log(`connect ${c.id} (${conns.size} open)`);
-      ws.on("message", (data, isBinary) => onMessage(c, isBinary ? "" : data.toString()));
-      ws.on("close", () => {
-        conns.delete(c);
-        log(`close ${c.id} (${conns.size} open)`);
-      });
-      ws.on("error", () => conns.delete(c));
-    });
+    wss.handleUpgrade(req, socket, head, onConnection);
   });
 
   const idleTimer = setInterval(() => {
@@ -457,66 +683,6 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       }
     }
   }, Math.min(1000, idleTimeoutMs)).unref();
-
-  // ---- HTTP: REST instruments + control API ---------------------------------------------------------------------
-  function json(res: ServerResponse, status: number, body: unknown): void {
-    const text = typeof body === "string" ? body : JSON.stringify(body);
-    res.writeHead(status, { "content-type": "application/json" }).end(text);
-  }
-
-  function readBody(req: IncomingMessage): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let s = "";
-      req.setEncoding("utf8");
-      req.on("data", (d: string) => {
-        s += d;
-        if (s.length > 65536) reject(new Error("body too large"));
-      });
-      req.on("end", () => resolve(s));
-      req.on("error", reject);
-    });
-  }
-
-  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://x");
-    try {
-      if (url.pathname === "/api/v5/public/instruments" && opts.rest !== null) {
-        const r = (opts.rest ?? bundledInstruments)(url);
-        if (r) return json(res, r.status, r.body);
-      }
-      if (url.pathname === "/__control/state" && req.method === "GET") return json(res, 200, api.stats());
-      if (url.pathname === "/__control/book" && req.method === "GET") {
-        const instId = url.searchParams.get("instId") ?? "";
-        const b = api.book(instId);
-        if (!b) return json(res, 404, { error: `unknown instId ${instId}` });
-        const depth = Number(url.searchParams.get("depth") ?? 25);
-        return json(res, 200, { instId, seqId: instruments.get(instId)!.seqId, ts: b.ts, synced: b.synced, bids: topLevels(b.bids, depth), asks: topLevels(b.asks, depth), checksum: okxChecksum(b.bids, b.asks) });
-      }
-      if (url.pathname === "/__control/recent" && req.method === "GET") {
-        return json(res, 200, api.recent(url.searchParams.get("instId") ?? ""));
-      }
-      if (url.pathname === "/__control/fault" && req.method === "POST") {
-        const body = JSON.parse(await readBody(req)) as { scope?: "all" | "next"; instId?: string };
-        const n = api.inject(parseFault(body), body.scope ?? "all", body.instId);
-        return json(res, 200, { armed: n });
-      }
-      if (url.pathname === "/__control/refuse" && req.method === "POST") {
-        const body = JSON.parse(await readBody(req)) as { ms?: number };
-        api.refuse(Number(body.ms ?? 0));
-        return json(res, 200, { refusingUntil: refuseUntil });
-      }
-      if (url.pathname === "/__control/seq-reset" && req.method === "POST") {
-        api.resetSequence(url.searchParams.get("instId") ?? "");
-        return json(res, 200, { ok: true });
-      }
-      if (url.pathname === "/" || url.pathname === "/health") {
-        return json(res, 200, { exchange: "tradesim local OKX exchange", ws: `ws://${req.headers.host}${WS_PATH}`, instruments: [...timeline.instruments] });
-      }
-      json(res, 404, { code: "404", msg: "Not Found" });
-    } catch (e) {
-      json(res, 400, { error: (e as Error).message });
-    }
-  }
 
   const api: Exchange = {
     port: 0,
@@ -534,8 +700,9 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       }
       let n = 0;
       for (const c of conns) {
-        if (instId !== undefined && !c.books.has(instId)) continue;
+        if (instId !== undefined && !c.books.has(instId) && !c.tops.has(instId)) continue;
         if (fault.type === "subscribe-error") c.subscribeError = true;
+        else if (fault.type === "client-idle") armClientIdle(c, fault.idleMs ?? 30_000);
         else c.faults.push({ spec: fault, firesAt: c.pushes + (fault.after ?? 0) });
         n++;
       }
@@ -544,6 +711,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     refuse(ms) {
       refuseUntil = Date.now() + Math.max(0, ms);
     },
+    refusingUntil: () => refuseUntil,
     resetSequence(instId) {
       const i = instruments.get(instId);
       // Next update: prevSeqId = current seqId, seqId = small value (< prevSeqId), as in OKX maintenance.
@@ -553,31 +721,51 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       const insts: ExchangeStats["instruments"] = {};
       for (const [id, i] of instruments) {
         let subscribers = 0;
-        for (const c of conns) if (c.books.has(id)) subscribers++;
+        for (const c of conns) if (c.books.has(id) || c.tops.has(id)) subscribers++;
         insts[id] = { seqId: i.seqId, synced: i.book.synced, ts: i.book.ts, subscribers };
       }
       return { connections: conns.size, connectionsTotal, rejectedConnections, acceptedAt: [...acceptedAt], pushes, loops, position: tracks.reduce((n, t) => n + t.position, 0), events: timeline.events.length, instruments: insts };
     },
+    connections(since = 0) {
+      const list = connLog.filter((r) => r.id > since).map((r) => ({ ...r, subscribes: { ...r.subscribes }, unsubscribes: { ...r.unsubscribes } }));
+      return { opened: connectionsTotal, closed: connectionsClosed, open: conns.size, subscribes: { ...subscribeCounts }, connections: list };
+    },
     book: (instId) => instruments.get(instId)?.book,
+    view(instId, depth, seqId) {
+      const i = instruments.get(instId);
+      if (!i) return undefined;
+      if (seqId === undefined) return viewOf(instId, i, depth);
+      // Latest match: after a seqId reset an old seqId can come round again.
+      for (let k = i.history.length - 1; k >= 0; k--) {
+        const h = i.history[k]!;
+        if (h.seqId === seqId) return { ...h, bids: h.bids.slice(0, depth), asks: h.asks.slice(0, depth) };
+      }
+      return undefined;
+    },
     recent: (instId) => instruments.get(instId)?.recent ?? [],
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
       clearInterval(idleTimer);
-      for (const c of conns) c.ws.terminate();
+      for (const c of conns) {
+        if (c.clientIdle) clearInterval(c.clientIdle.timer);
+        c.ws.terminate();
+      }
       conns.clear();
       wss.close();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
 
+  server.on("request", (req, res) => void handleControl(api, opts.rest, req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 8080, opts.host ?? "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const host = opts.host ?? "127.0.0.1";
-  Object.assign(api, { port, url: `ws://${host}:${port}${WS_PATH}`, httpUrl: `http://${host}:${port}` });
+  const s = opts.tls ? "s" : "";
+  Object.assign(api, { port, url: `ws${s}://${host}:${port}${WS_PATH}`, httpUrl: `http${s}://${host}:${port}` });
   tick();
   return api;
 }
