@@ -6,16 +6,28 @@
  * the newest book once (intermediate books are conflated away) and THEN acks its `seq`, so the relay's flow
  * control (at most 16 unacknowledged books per client, conflation for slow readers) tracks what the screen really
  * shows. A hidden tab renders nothing, acks nothing, and is conflated by the relay instead of buffering.
+ *
+ * Both sockets are the client SDK's (packages/sdk-ts): it verifies every book's CRC32 (a tampered book is reported
+ * and never drawn), reconnects with backoff and diagnoses a refused upgrade; the page only draws what it reports.
  */
-import type { BookMessage, ErrorMessage, PredictionMessage, ScoreMessage, ServerMessage, StatusMessage } from "../../src/protocol.js";
+import {
+  TradeSimClient,
+  type BookMessage,
+  type BookSubscription,
+  type ChecksumMismatch,
+  type ErrorMessage,
+  type LinkState,
+  type PredictionMessage,
+  type PredictionSubscription,
+  type ScoreMessage,
+  type StatusMessage,
+} from "../../packages/sdk-ts/src/index.js";
 import { DepthChart } from "./depth.js";
-import { Feed, type LinkState } from "./feed.js";
 import { fixed, num, pct, signed, utcDate, utcTime, decimalsOf } from "./format.js";
 import { DEFAULT_INST_ID, instInfo, loadRecent, parseInstInput, pushRecent, type InstInfo } from "./instrument.js";
 import { Ladder, type FillMark } from "./ladder.js";
 import { MidChart } from "./midchart.js";
 import { SimPanel } from "./sim.js";
-import { ChecksumVerifier } from "./verify.js";
 import "./styles.css";
 
 /** Levels requested per side: the ladder shows up to 25, the simulator walks all of them. */
@@ -31,12 +43,12 @@ function setText(id: string, text: string): void {
   if (e.textContent !== text) e.textContent = text;
 }
 
-const wsBase = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}`;
+const client = new TradeSimClient({ baseUrl: location.origin });
 
 // ---------- state ----------
 let info: InstInfo = instInfo(DEFAULT_INST_ID);
-let bookFeed: Feed | null = null;
-let predFeed: Feed | null = null;
+let bookFeed: BookSubscription | null = null;
+let predFeed: PredictionSubscription | null = null;
 let latest: BookMessage | null = null;
 let renderedSeq = -1;
 let framePending = false;
@@ -49,7 +61,8 @@ let upstream: StatusMessage | null = null;
 let fatal: { code: string; message: string } | null = null;
 let fill: FillMark | null = null;
 let pxDecimals = 1;
-const verifier = new ChecksumVerifier();
+/** The last book this page rejected (its checksum did not match its levels). */
+let lastMismatch: ChecksumMismatch | null = null;
 
 // ---------- components ----------
 const phone = window.matchMedia("(max-width: 700px)").matches;
@@ -102,16 +115,17 @@ function renderConn(): void {
   banner.hidden = bannerText === "";
   setText("banner-text", bannerText);
   if (bookFeed) {
-    const lv = linkView(bookFeed.state);
+    const link = bookFeed.linkState;
+    const lv = linkView(link);
     const lp = $("link-pill");
     if (lp.dataset.state !== lv.state) lp.dataset.state = lv.state;
     setText("link-text", lv.text);
     setText("link-eta", lv.eta);
-    lp.title = bookFeed.state.kind === "reconnecting" || bookFeed.state.kind === "stopped" ? `This page's WebSocket: ${lv.text} (${bookFeed.state.reason})` : `This page's WebSocket: ${lv.text}`;
-    ($("retry-btn") as HTMLButtonElement).hidden = bookFeed.state.kind !== "reconnecting" && bookFeed.state.kind !== "stopped";
+    lp.title = link.kind === "reconnecting" || link.kind === "stopped" ? `This page's WebSocket: ${lv.text} (${link.reason})` : `This page's WebSocket: ${lv.text}`;
+    ($("retry-btn") as HTMLButtonElement).hidden = link.kind !== "reconnecting" && link.kind !== "stopped";
   }
   if (predFeed) {
-    const pv = linkView(predFeed.state);
+    const pv = linkView(predFeed.linkState);
     const pp = $("pred-link");
     if (pp.dataset.state !== pv.state) pp.dataset.state = pv.state;
     setText("pred-link-text", pv.state === "live" ? "connected" : pv.text);
@@ -123,13 +137,15 @@ function renderCrc(): void {
   let state = "none";
   let text = "–";
   let spoken = "not checked yet";
-  if (verifier.mismatches > 0) {
+  const verified = bookFeed?.stats.verified ?? 0;
+  const mismatches = bookFeed?.stats.mismatches ?? 0;
+  if (mismatches > 0) {
     state = "bad";
-    text = `MISMATCH ×${verifier.mismatches} (last seq ${verifier.last?.seq})`;
+    text = `MISMATCH ×${mismatches} (last seq ${lastMismatch?.seq})`;
     spoken = "checksum mismatch detected";
-  } else if (verifier.verified > 0) {
+  } else if (verified > 0) {
     state = "ok";
-    text = `✓ ${verifier.verified.toLocaleString("en-US")} verified`;
+    text = `✓ ${verified.toLocaleString("en-US")} verified`;
     spoken = "all book checksums verified";
   }
   if (badge.dataset.state !== state) badge.dataset.state = state;
@@ -139,49 +155,41 @@ function renderCrc(): void {
 
 $("retry-btn").addEventListener("click", () => {
   fatal = null;
-  bookFeed?.reconnectNow();
-  predFeed?.reconnectNow();
+  bookFeed?.reconnect();
+  predFeed?.reconnect();
 });
 
 // ---------- book feed ----------
-function onBookFrame(data: string): void {
-  let m: ServerMessage;
-  try {
-    m = JSON.parse(data) as ServerMessage;
-  } catch {
-    return;
-  }
-  switch (m.type) {
-    case "book":
-      if (m.instId !== info.instId) return;
-      if (received === 0) renderRecent(pushRecent(info.instId)); // remembered once it proved to exist
-      received++;
-      verifier.check(m);
-      latest = m;
-      scheduleFrame();
-      break;
-    case "status":
-      if (m.instId !== info.instId) return;
-      upstream = m;
-      if (m.state !== "live") {
-        // The relay dropped its book (resync/down): the ladder shows the last one, dimmed, until a fresh book.
-        document.body.classList.add("stale");
-      }
-      renderConn();
-      break;
-    case "error":
-      onServerError(m, bookFeed);
-      break;
-    default:
-      break;
-  }
+function onBook(m: BookMessage): void {
+  if (received === 0) renderRecent(pushRecent(info.instId)); // remembered once it proved to exist
+  received++;
+  latest = m;
+  scheduleFrame();
 }
 
-function onServerError(m: ErrorMessage, feed: Feed | null): void {
+function onStatus(m: StatusMessage): void {
+  upstream = m;
+  if (m.state !== "live") {
+    // The relay dropped its book (resync/down): the ladder shows the last one, dimmed, until a fresh book.
+    document.body.classList.add("stale");
+  }
+  renderConn();
+}
+
+function onMismatch(m: ChecksumMismatch): void {
+  if (m.source !== "client") return; // the relay's own upstream resyncs show in the upstream pill
+  lastMismatch = m;
+  console.warn(`[tradesim] checksum mismatch on ${m.instId} seq ${m.seq}: relay ${m.expected}, computed ${m.computed}`);
+  renderCrc();
+}
+
+/** A server error; a fatal one (unknown instrument, or the Worker's 400 for the instId) stops both sockets. */
+function onServerError(m: ErrorMessage): void {
   console.warn(`[tradesim] server error ${m.code}: ${m.message}`);
   if (m.fatal) {
     fatal = { code: m.code, message: m.message || m.code };
-    feed?.markFatal(fatal.message);
+    // The SDK stops the socket that got it by itself; the other one would only be refused again.
+    predFeed?.fail(fatal.message);
     renderConn();
   }
 }
@@ -212,49 +220,10 @@ function frame(): void {
   if (document.body.classList.contains("stale") && upstream?.state === "live") document.body.classList.remove("stale");
   sim.setBookAvailable(true);
   // Acknowledge what is now on screen (flow control).
-  bookFeed?.send(JSON.stringify({ op: "ack", seq: m.seq }));
-}
-
-/**
- * The upgrade was refused before the socket opened. Browsers hide the HTTP answer of a failed upgrade, so ask the
- * same validation through HTTP (`/status?instId=` applies the WebSocket route's instId rules, allow-list
- * included): a 400 is final — show its message and stop retrying; anything else (server down, restarting) keeps
- * the backoff going.
- */
-let diagnosing = false;
-async function diagnoseRefusal(instId: string): Promise<void> {
-  if (diagnosing) return;
-  diagnosing = true;
-  try {
-    const res = await fetch(`/status?instId=${encodeURIComponent(instId)}`, { headers: { accept: "application/json" } });
-    if (res.status !== 400 || instId !== info.instId) return;
-    const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-    fatal = { code: body?.error?.code ?? "rejected", message: body?.error?.message ?? `the server rejects instrument ${instId}` };
-    bookFeed?.fail(fatal.message);
-    predFeed?.fail(fatal.message);
-    renderConn();
-  } catch {
-    // Server unreachable: that is what the reconnect backoff is for.
-  } finally {
-    diagnosing = false;
-  }
+  bookFeed?.ack(m.seq);
 }
 
 // ---------- prediction feed ----------
-function onPredFrame(data: string): void {
-  let m: ServerMessage;
-  try {
-    m = JSON.parse(data) as ServerMessage;
-  } catch {
-    return;
-  }
-  if (m.type === "prediction" && m.instId === info.instId) showPrediction(m);
-  else if (m.type === "score" && m.instId === info.instId) showScore(m);
-  else if (m.type === "error") onServerError(m, predFeed);
-  // Renews the relay's send budget for this socket (the seq is not checked on /ws/prediction).
-  if (m.type === "prediction" || m.type === "score") predFeed?.send(JSON.stringify({ op: "ack", seq: 0 }));
-}
-
 function showPrediction(p: PredictionMessage): void {
   midChart.addPrediction(p);
   const d = Math.min(pxDecimals + 1, 8);
@@ -338,8 +307,8 @@ function renderRecent(list: string[]): void {
 }
 
 function openInstrument(instId: string): void {
-  bookFeed?.stop();
-  predFeed?.stop();
+  bookFeed?.close();
+  predFeed?.close();
   info = instInfo(instId);
   latest = null;
   renderedSeq = -1;
@@ -347,7 +316,7 @@ function openInstrument(instId: string): void {
   rateWindow = [];
   upstream = null;
   fatal = null;
-  verifier.reset();
+  lastMismatch = null;
   setFill(null);
   ladder.clear();
   ladder.setUnits(info.quote, info.bookUnit === "contracts" ? "ct" : info.base);
@@ -365,19 +334,23 @@ function openInstrument(instId: string): void {
   history.replaceState(null, "", url);
   renderRecent(loadRecent());
 
-  const q = `instId=${encodeURIComponent(instId)}`;
-  bookFeed = new Feed({
-    url: `${wsBase}/ws/okx?${q}&depth=${BOOK_DEPTH}`,
-    onMessage: onBookFrame,
-    onState: (st) => {
-      if (st.kind === "open") renderedSeq = -1; // a new socket (maybe a new relay): its seq numbers start afresh
-      if (st.kind === "reconnecting" && st.handshakeFailed) void diagnoseRefusal(instId);
-      renderConn();
-    },
+  // Manual acks: a book is acknowledged when a frame has drawn it (see frame()).
+  const book = client.subscribeBook(instId, { depth: BOOK_DEPTH, ack: "manual" });
+  book.on("book", onBook);
+  book.on("status", onStatus);
+  book.on("mismatch", onMismatch);
+  book.on("error", onServerError);
+  book.on("link", (st: LinkState) => {
+    if (st.kind === "open") renderedSeq = -1; // a new socket (maybe a new relay): its seq numbers start afresh
+    renderConn();
   });
-  predFeed = new Feed({ url: `${wsBase}/ws/prediction?${q}`, onMessage: onPredFrame, onState: renderConn });
-  bookFeed.start();
-  predFeed.start();
+  const pred = client.subscribePredictions(instId);
+  pred.on("prediction", showPrediction);
+  pred.on("score", showScore);
+  pred.on("error", onServerError);
+  pred.on("link", renderConn);
+  bookFeed = book;
+  predFeed = pred;
   renderConn();
   renderCrc();
 }
@@ -397,7 +370,7 @@ instForm.addEventListener("submit", (ev) => {
   }
   instError.hidden = true;
   instInput.removeAttribute("aria-invalid");
-  if (r.instId !== info.instId || bookFeed?.state.kind === "stopped") openInstrument(r.instId);
+  if (r.instId !== info.instId || bookFeed?.linkState.kind === "stopped") openInstrument(r.instId);
 });
 instInput.addEventListener("input", () => {
   if (!instError.hidden) {
@@ -450,8 +423,8 @@ setInterval(() => {
     renderedBooks,
     received,
     latestSeq: latest?.seq ?? null,
-    checksum: { verified: verifier.verified, mismatches: verifier.mismatches },
-    link: bookFeed?.state.kind ?? null,
+    checksum: { verified: bookFeed?.stats.verified ?? 0, mismatches: bookFeed?.stats.mismatches ?? 0 },
+    link: bookFeed?.linkState.kind ?? null,
     upstream: upstream?.state ?? null,
   }),
   probe: (t: number) => midChart.probe(t),
