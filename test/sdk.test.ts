@@ -3,10 +3,15 @@
  * (OKX's published vector), acks, reconnect backoff (exact delays with a fixed jitter draw), staleness, fatal
  * errors, the rejected-upgrade diagnosis, predictions; `simulateTrade` against the real simulate route.
  */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TradeSimApiError, TradeSimClient, type BookMessage, type Emitter } from "../packages/sdk-ts/src/index.js";
 import { simulateRoutes, type SimulateBindings } from "../src/routes/simulate.js";
 import { instrumentCache } from "../src/sim/instruments.js";
+import { REPO_ROOT } from "../tools/lib/captures.js";
 
 type Listener = (ev: unknown) => void;
 
@@ -296,5 +301,17 @@ describe("simulateTrade (real simulate route)", () => {
     const err = await ts.simulateTrade({ instId: INST, side: "buy", contracts: -1, orderbook: { bids: [["29990", "150"]], asks: [["30000", "100"]] }, instrument: { ...instrument } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TradeSimApiError);
     expect(err).toMatchObject({ status: 400, code: "invalid_request", path: "contracts" });
+  });
+});
+
+describe("package build", () => {
+  it("bundles dist/index.js without imports outside itself; the bundle verifies OKX's vector", async () => {
+    const dir = resolve(REPO_ROOT, "packages/sdk-ts");
+    execFileSync(process.execPath, [resolve(dir, "build.mjs")]);
+    const file = resolve(dir, "dist/index.js");
+    expect(readFileSync(file, "utf8")).not.toMatch(/\bfrom\s*["']|\bimport\s*\(/);
+    const mod = (await import(pathToFileURL(file).href)) as typeof import("../packages/sdk-ts/src/index.js");
+    expect(mod.bookChecksum({ bids: [["3366.1", "7"], ["3366", "6"]], asks: [["3366.8", "9"], ["3368", "8"]] })).toBe(-1881014294);
+    expect(typeof mod.TradeSimClient).toBe("function");
   });
 });

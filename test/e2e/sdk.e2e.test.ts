@@ -6,11 +6,13 @@
  * upstream checksum error and an upstream connection drop, and a transparent WebSocket proxy between the SDK and
  * the Worker (as a broken middlebox would) for a tampered book and a dropped client link.
  */
+import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { TradeSimApiError, TradeSimClient, type BookMessage, type ChecksumMismatch, type StateEvent } from "../../packages/sdk-ts/src/index.js";
+import { REPO_ROOT } from "../../tools/lib/captures.js";
 import { startStack, type Stack } from "./stack.js";
 
 const INST = "BTC-USDT-SWAP";
@@ -278,5 +280,18 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
     } finally {
       sub.close();
     }
+  });
+
+  it("the README example (packages/sdk-ts/examples/book.ts) runs: verified books, then a simulated buy", async () => {
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
+      execFile(`${REPO_ROOT}/node_modules/.bin/tsx`, ["packages/sdk-ts/examples/book.ts", stack.baseUrl, INST, "3"], { cwd: REPO_ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
+        res({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/^state live$/m);
+    expect(out.stdout).toMatch(/^seq \d+ bid \d+(\.\d+)? x [\d.]+ {2}ask \d+(\.\d+)? x [\d.]+ {2}age -?\d+ ms {2}crc ok$/m);
+    expect(out.stdout).toMatch(/^buy 1 contract: avg \d+(\.\d+)?, slippage [\d.]+ bps vs mid$/m);
+    expect(out.stdout).toMatch(/^verified [1-9]\d* books, 0 mismatches$/m);
   });
 });
