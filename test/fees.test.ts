@@ -131,10 +131,10 @@ describe("every fee tier through simulateTrade", () => {
       expect(r.fee.amountQuote).toBeCloseTo(rate * quote, 8);
       if (inst.instType === "SPOT") {
         expect(r.fee.currency).toBe("BTC");
-        expect(r.fee.amount).toBeCloseTo(rate * 2.5, 12);
+        expect(r.fee.amountInFeeCcy).toBeCloseTo(rate * 2.5, 12);
       } else {
         expect(r.fee.currency).toBe("USDT");
-        expect(r.fee.amount).toBeCloseTo(rate * quote, 8);
+        expect(r.fee.amountInFeeCcy).toBeCloseTo(rate * quote, 8);
       }
       expect(r.fee.verified).toBe(FEE_TABLE[schedule][tier].verified);
       if (!r.fee.verified) expect(r.warnings.join(" ")).toMatch(/unverified/);
@@ -145,7 +145,7 @@ describe("every fee tier through simulateTrade", () => {
     const out = simulateTrade({ request: { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, orderbook, takerFeeRate: 0.0002 }, instrument: SWAP, instrumentSource: "request", nowMs: 0 });
     if (!out.ok) throw new Error(out.error.message);
     expect(out.response.fee).toMatchObject({ tier: null, rateSource: "takerFeeRate", rate: 0.0002, verified: true });
-    expect(out.response.fee.amount).toBeCloseTo(0.0002 * 75015, 10);
+    expect(out.response.fee.amountInFeeCcy).toBeCloseTo(0.0002 * 75015, 10);
   });
 
   it("no tier given: Lv1, and the response says it assumed so", () => {

@@ -111,8 +111,8 @@ describe("impact in simulateTrade", () => {
     expect(p.y).toBe(0.8);
     expect(p.clock).toMatch(/31,536,000/);
     expect(r.marketImpact.almgrenChriss.applicable).toBe(false);
-    expect(r.marketImpact.latency).toMatchObject({ latencyMs: 200, available: true });
-    expect(r.marketImpact.latency!.oneSigmaBps).toBeCloseTo(sigS * Math.sqrt(0.2) * 1e4, 10);
+    expect(r.marketImpact.latency).toMatchObject({ latencyMs: 200, sigmaSqrtT: { available: true, reason: null } });
+    expect(r.marketImpact.latency!.sigmaSqrtT.oneSigmaBps).toBeCloseTo(sigS * Math.sqrt(0.2) * 1e4, 10);
     // Walk-the-book: VWAP 30006 vs best 30000.
     expect(r.marketImpact.walkTheBook.avgVsBestBps).toBeCloseTo(2, 9);
     // netCost = half spread + book impact + fee, nothing else.
@@ -133,7 +133,8 @@ describe("impact in simulateTrade", () => {
     if (!out.ok) throw new Error(out.error.message);
     const p = out.response.marketImpact.preTrade;
     expect(p).toMatchObject({ available: false, missing: ["volatility", "adv24hBase"], impactBps: null, sigmaPerSecond: null });
-    expect(out.response.marketImpact.latency).toEqual({ latencyMs: 50, available: false, oneSigmaBps: null, oneSigmaQuote: null });
+    expect(out.response.marketImpact.latency?.sigmaSqrtT).toEqual({ available: false, reason: expect.stringMatching(/needs volatility/), oneSigmaBps: null, oneSigmaQuote: null });
+    expect(out.response.marketImpact.latency?.empirical).toMatchObject({ available: false, reason: expect.stringMatching(/omit orderbook/) });
   });
 
   it("property: slippage vs mid >= half spread >= 0 and net cost >= fee, for any size and side", () => {

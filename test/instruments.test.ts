@@ -10,6 +10,7 @@ import {
   type FetchLike,
   type InstrumentSpec,
 } from "../src/sim/instruments.js";
+import { InstrumentInputSchema } from "../src/sim/schema.js";
 import { handleInstrumentsRequest, loadInstruments } from "../tools/exchange/instruments.js";
 import { DATA } from "../tools/lib/captures.js";
 
@@ -157,10 +158,30 @@ describe("specFromInput (the request's instrument object)", () => {
     });
   });
   it("derivatives must state ctVal and ctType (no silent contracts-as-coins)", () => {
-    expect(specFromInput("BTC-USDT-SWAP", { instType: "SWAP", ctType: "linear", tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctVal" });
-    expect(specFromInput("BTC-USDT-SWAP", { instType: "SWAP", ctVal: 0.01, tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctType" });
-    expect(specFromInput("BTC-USDT", { instType: "SPOT", ctType: "inverse", tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctType" });
-    expect(specFromInput("BTC-USDT", { instType: "SPOT", ctVal: 0.01, tickSz: 0.1, lotSz: 1, minSz: 1 })).toMatchObject({ path: "ctVal" });
+    const paths = (r: ReturnType<typeof specFromInput>) => ("problems" in r ? r.problems.map((p) => p.path) : []);
+    expect(paths(specFromInput("BTC-USDT-SWAP", { instType: "SWAP", ctType: "linear", tickSz: 0.1, lotSz: 1, minSz: 1 }))).toEqual(["ctVal"]);
+    expect(paths(specFromInput("BTC-USDT-SWAP", { instType: "SWAP", ctVal: 0.01, tickSz: 0.1, lotSz: 1, minSz: 1 }))).toEqual(["ctType"]);
+    expect(paths(specFromInput("BTC-USDT", { instType: "SPOT", ctType: "inverse", tickSz: 0.1, lotSz: 1, minSz: 1 }))).toEqual(["ctType"]);
+    expect(paths(specFromInput("BTC-USDT", { instType: "SPOT", ctVal: 0.01, tickSz: 0.1, lotSz: 1, minSz: 1 }))).toEqual(["ctVal"]);
+    // Every problem, not just the first.
+    expect(paths(specFromInput("BTC-USDT-SWAP", { instType: "SWAP", ctVal: "x", tickSz: "-1", lotSz: "", minSz: 1 }))).toEqual(["tickSz", "ctVal", "lotSz", "ctType"]);
+  });
+
+  it("accepts every real OKX instrument record of the 2022-05-13 capture verbatim (strings, \"\" fields) as the request would", () => {
+    let n = 0;
+    for (const instType of ["SPOT", "SWAP", "FUTURES"]) {
+      const r = handleInstrumentsRequest(new URL(`http://x/api/v5/public/instruments?instType=${instType}`))!;
+      for (const rec of (JSON.parse(r.body) as { data: Record<string, string>[] }).data) {
+        const parsed = InstrumentInputSchema.safeParse(rec);
+        expect(parsed.success, `${rec.instId}: ${JSON.stringify(parsed.error?.issues[0])}`).toBe(true);
+        const spec = specFromInput(rec.instId!, parsed.data!);
+        expect("problems" in spec, rec.instId).toBe(false);
+        // The same numbers as the REST path (parseOkxInstrument) gives.
+        expect(spec).toEqual(parseOkxInstrument(rec));
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(500);
   });
 });
 

@@ -60,7 +60,7 @@ describe("POST /simulate/trade: happy path", () => {
     expect(json.slippage.vsMidBps).toBeCloseTo((11 / 29995) * 1e4, 8);
     expect(json.slippage.vsBestQuote).toBeCloseTo(6 * 2.5, 8);
     expect(json.fee).toMatchObject({ rate: 0.0005, currency: "USDT", tier: "Lv1", verified: true });
-    expect(json.fee.amount).toBeCloseTo(37.5075, 8);
+    expect(json.fee.amountInFeeCcy).toBeCloseTo(37.5075, 8);
     expect(json.netCost.quote).toBeCloseTo(27.5 + 37.5075, 8);
     expect(json.netCost.settleCcy).toBe("USDT");
     expect(json.takerShare).toBe(1);
@@ -90,10 +90,10 @@ describe("POST /simulate/trade: happy path", () => {
     expect(json.fill.filledBase).toBeCloseTo(coin, 12);
     expect(json.fill.avgPrice).toBeCloseTo(20000 / coin, 8);
     expect(json.fee.currency).toBe("BTC");
-    expect(json.fee.amount).toBeCloseTo(0.0005 * coin, 14);
+    expect(json.fee.amountInFeeCcy).toBeCloseTo(0.0005 * coin, 14);
     expect(json.currencies).toEqual({ base: "BTC", quote: "USD", settle: "BTC", fee: "BTC" });
     expect(json.netCost.settleCcy).toBe("BTC");
-    expect(json.netCost.settle).toBeCloseTo(json.slippage.vsMidQuote / json.fill.midPrice + json.fee.amount, 14);
+    expect(json.netCost.inSettleCcy).toBeCloseTo(json.slippage.vsMidQuote / json.fill.midPrice + json.fee.amountInFeeCcy, 14);
     // Second request: the spec comes from the in-memory cache.
     const again = await post({ instId: "BTC-USD-SWAP", side: "sell", notional: 20000, orderbook: BOOK });
     expect(again.json.instrument.source).toBe("cache");
@@ -106,7 +106,7 @@ describe("POST /simulate/trade: happy path", () => {
     expect(json.fill.filledContracts).toBeNull();
     expect(json.fill.filledQuote).toBeLessThanOrEqual(1000);
     expect(json.fee.currency).toBe("BTC");
-    expect(json.netCost.settle).toBeNull();
+    expect(json.netCost.inSettleCcy).toBeNull();
   });
 
   it("accepts numbers as well as strings in levels, and charset in the Content-Type", async () => {
@@ -118,15 +118,20 @@ describe("POST /simulate/trade: happy path", () => {
   it("thin book: partial fill, remainder and fullyFilled=false, with a warning", async () => {
     const { status, json } = await post({ ...VALID, contracts: 1000 });
     expect(status).toBe(200);
-    expect(json.fill).toMatchObject({ fullyFilled: false, unfilledAmount: 200, unfilledBookUnits: 200, filledContracts: 800, levelsConsumed: 3 });
+    expect(json.fill).toMatchObject({ fullyFilled: false, unfilledInRequestedUnit: 200, unfilledBookUnits: 200, filledContracts: 800, levelsConsumed: 3 });
     expect(json.warnings.join(" ")).toMatch(/too thin/);
   });
 
-  it("lot rounding is applied and reported", async () => {
-    const { json } = await post({ ...VALID, contracts: 2.7 });
-    expect(json.order).toMatchObject({ targetBookUnits: 2.7, orderBookUnits: 2, lotRoundingApplied: true });
+  it("a converted size is rounded down to lotSz and reported (OKX's own sz would be rejected instead: 51121)", async () => {
+    // 0.027 BTC on a 0.01 BTC contract = 2.7 contracts -> 2 (lotSz 1).
+    const { json } = await post({ ...VALID, contracts: undefined, size: 0.027 });
+    expect(json.order).toMatchObject({ orderBookUnits: 2, lotRoundingApplied: true });
+    expect(json.order.targetBookUnits).toBeCloseTo(2.7, 12);
     expect(json.order.lotRoundedOffBookUnits).toBeCloseTo(0.7, 12);
     expect(json.warnings.join(" ")).toMatch(/rounded down to lotSz/);
+    const sz = await post({ ...VALID, contracts: 2.7 });
+    expect(sz.status).toBe(422);
+    expect(sz.json.error).toMatchObject({ code: "lot_size_mismatch", okxCode: "51121", path: "contracts" });
   });
 
   it("flags a book whose sizes do not fit the spec's lotSz (e.g. a 2022 spec with lotSz 1 for today's 0.01-lot book)", async () => {
@@ -228,7 +233,8 @@ const BAD: [name: string, body: unknown, status: number, code: string, path: str
   ["empty asks", withBook({ asks: [] }), 422, "empty_book_side", "orderbook.asks"],
   ["ts in seconds, not ms", withBook({ ts: 1723161256 } as never), 400, "invalid_ts", "orderbook.ts"],
   ["size below minSz", { ...VALID, contracts: 0.5, instrument: { ...SWAP_SPEC, lotSz: 0.1, minSz: 1 } }, 422, "below_min_size", "contracts"],
-  ["size below one lot", { ...VALID, contracts: 0.5 }, 422, "below_lot_size", "contracts"],
+  ["contracts not a multiple of lotSz (OKX 51121)", { ...VALID, contracts: 0.5 }, 422, "lot_size_mismatch", "contracts"],
+  ["converted size below one lot", { ...VALID, contracts: undefined, size: 0.005 }, 422, "below_lot_size", "size"],
   ["spot size below minSz", { instId: "BTC-USDT", side: "sell", size: 0.000001, orderbook: BOOK }, 422, "below_min_size", "size"],
   ["zero size", { ...VALID, contracts: 0 }, 400, "invalid_request", "contracts"],
   ["negative size", { ...VALID, contracts: -3 }, 400, "invalid_request", "contracts"],
@@ -241,7 +247,14 @@ const BAD: [name: string, body: unknown, status: number, code: string, path: str
   ["options are not simulated", { ...VALID, instId: "BTC-USD-220514-22000-C", instrument: undefined }, 422, "unsupported_instrument", "instId"],
   ["derivative spec without ctVal", { ...VALID, instrument: { ...SWAP_SPEC, ctVal: undefined } }, 400, "invalid_instrument", "instrument.ctVal"],
   ["spec type contradicts the instId", { ...VALID, instrument: { ...SWAP_SPEC, instType: "SPOT", ctType: undefined, ctVal: undefined } }, 400, "instrument_mismatch", "instrument.instType"],
-  ["negative lotSz", { ...VALID, instrument: { ...SWAP_SPEC, lotSz: -1 } }, 400, "invalid_request", "instrument.lotSz"],
+  ["negative lotSz", { ...VALID, instrument: { ...SWAP_SPEC, lotSz: -1 } }, 400, "invalid_instrument", "instrument.lotSz"],
+  ["lotSz that is not a decimal", { ...VALID, instrument: { ...SWAP_SPEC, lotSz: "one" } }, 400, "invalid_instrument", "instrument.lotSz"],
+  ["ts in microseconds", withBook({ ts: "1723161256509000" } as never), 400, "invalid_ts", "orderbook.ts"],
+  ["book instId of another instrument", withBook({ instId: "ETH-USDT-SWAP" } as never), 400, "instrument_mismatch", "orderbook.instId"],
+  ["px on a market order", { ...VALID, px: 30000 }, 400, "invalid_request", "px"],
+  ["ioc without px", { ...VALID, ordType: "ioc" }, 400, "invalid_request", "px"],
+  ["unknown non-OKX field in instrument", { ...VALID, instrument: { ...SWAP_SPEC, tickSize: "0.1" } }, 400, "invalid_request", "instrument.tickSize"],
+  ["too many curve sizes", { ...VALID, sizes: Array.from({ length: 65 }, (_, i) => i + 1) }, 400, "invalid_request", "sizes"],
   ["feeTier and takerFeeRate together", { ...VALID, takerFeeRate: 0.0005 }, 400, "invalid_request", "takerFeeRate"],
   ["takerFeeRate in percent by mistake", { ...VALID, feeTier: undefined, takerFeeRate: 0.05 }, 400, "invalid_request", "takerFeeRate"],
   ["unknown fee tier", { ...VALID, feeTier: "VIP9" }, 400, "invalid_request", "feeTier"],

@@ -16,10 +16,13 @@ import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { apiError, notFound, onError } from "../errors.js";
-import { fetchInstrument, inferInstType, isSpotLike, specFromInput, type FetchLike, type InstrumentSpec } from "../sim/instruments.js";
-import { ErrorSchema, MAX_BODY_BYTES, MAX_LEVELS_PER_SIDE, SimulateRequestSchema, SimulateResponseSchema } from "../sim/schema.js";
-import { simulateTrade, type LiveBook, type LiveBookFn } from "../sim/simulate.js";
+import type { BookHistorySnapshot } from "../sim/history.js";
+import { fetchInstrument, fetchPriceLimit, inferInstType, isSpotLike, parsePriceLimit, specFromInput, type FetchLike, type InstrumentSpec } from "../sim/instruments.js";
+import { ErrorSchema, MAX_BODY_BYTES, MAX_LEVELS_PER_SIDE, SimulateRequestSchema, SimulateResponseSchema, type ErrorCode } from "../sim/schema.js";
+import { simulateTrade, type BookHistoryFn, type LiveBook, type LiveBookFn, type PriceLimit, type Problem, type SimError } from "../sim/simulate.js";
 
 /** Bindings this sub-app reads (all optional; the Worker's Env provides OKX_REST_URL). */
 export interface SimulateBindings {
@@ -29,11 +32,14 @@ export interface SimulateBindings {
   SIM_FETCH?: FetchLike;
   /** Live-book provider as a binding (tests; the relay may set the `liveBook` variable instead). */
   SIM_LIVE_BOOK?: LiveBookFn;
+  /** Book-history provider as a binding (tests; the mounting app sets the `bookHistory` variable instead). */
+  SIM_BOOK_HISTORY?: BookHistoryFn;
 }
 
 /** Context variables this sub-app reads. */
 export interface SimulateVariables {
   liveBook?: LiveBookFn;
+  bookHistory?: BookHistoryFn;
 }
 
 type SimulateEnv = { Bindings: SimulateBindings; Variables: SimulateVariables };
@@ -81,24 +87,38 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Turn the first zod issue into the project's 400 (path + a message that says what to fix). */
-function validationError(error: z.ZodError): never {
-  const issues = error.issues;
-  const first = issues[0]!;
-  let path = formatPath(first.path);
-  let message = first.message;
-  if (first.code === "unrecognized_keys") {
-    const keys = (first as { keys?: string[] }).keys ?? [];
-    message = `unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")}${path ? ` in ${path}` : ""}; see GET /openapi.json for the accepted fields`;
+/** Throw the API error body, with `okxCode` and every problem when there are several. */
+function simError(status: ContentfulStatusCode, e: Omit<SimError, "status">): never {
+  const error: Record<string, unknown> = { code: e.code, message: e.message };
+  if (e.path !== undefined) error.path = e.path;
+  if (e.okxCode !== undefined) error.okxCode = e.okxCode;
+  if (e.problems !== undefined && e.problems.length > 1) error.problems = e.problems;
+  throw new HTTPException(status, { res: Response.json({ error }, { status }) });
+}
+
+/** One zod issue as a problem (path + a message that says what to fix). */
+function issueProblem(issue: z.ZodError["issues"][number]): Problem {
+  let path = formatPath(issue.path);
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    const keys = (issue as { keys?: string[] }).keys ?? [];
+    message = `unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => JSON.stringify(k)).join(", ")}${path ? ` in ${path}` : ""}; see GET /openapi.json for the accepted fields (OKX's own instrument and book fields are accepted)`;
     if (keys.length === 1) path = path ? `${path}.${keys[0]}` : keys[0]!;
-  } else if (first.code === "invalid_type" && /received undefined/.test(first.message)) {
+  } else if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
     message = `${path} is required`;
-  } else if (path && !message.startsWith(path) && !(typeof first.path[first.path.length - 1] === "string" && message.startsWith(String(first.path[first.path.length - 1])))) {
+  } else if (path && !message.startsWith(path) && !(typeof issue.path[issue.path.length - 1] === "string" && message.startsWith(String(issue.path[issue.path.length - 1])))) {
     // Prefix the field unless the message already names it (our own messages do).
     message = `${path}: ${message}`;
   }
-  if (issues.length > 1) message += ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})`;
-  apiError(400, "invalid_request", message, path || undefined);
+  return path ? { code: "invalid_request", message, path } : { code: "invalid_request", message };
+}
+
+/** Every zod issue as the project's 400: the first in code/message/path, all of them in `problems`. */
+function validationError(error: z.ZodError): never {
+  const problems = error.issues.map(issueProblem);
+  const first = problems[0]!;
+  const message = problems.length > 1 ? `${first.message} (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""}, listed in problems)` : first.message;
+  simError(400, { code: "invalid_request", message, path: first.path, problems });
 }
 
 const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
@@ -113,10 +133,10 @@ const route = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: SimulateRequestSchema } } } },
   responses: {
     200: { description: "Simulated fill and costs.", content: { "application/json": { schema: SimulateResponseSchema } } },
-    400: errorResponse("Invalid JSON, schema violation, or an invalid book (NaN/zero/negative values, unsorted, duplicate prices, crossed)."),
+    400: errorResponse("Invalid JSON, schema violation, or an invalid book (NaN/zero/negative values, unsorted, duplicate prices, crossed); every problem is listed in `problems`."),
     413: errorResponse("Body larger than 1 MiB."),
     415: errorResponse("Content-Type is not application/json."),
-    422: errorResponse("Well-formed but not simulable: size below minSz or one lot, unknown instrument, empty book side, options."),
+    422: errorResponse("Well-formed but refused: what OKX would reject (with its sCode in `okxCode`: lot size 51121, minSz 51020, maxMktSz 51202, maxMktAmt 51201, price limit 51006, state 51021/51022), nothing to fill (fok/ioc), unknown instrument, empty book side, options."),
     424: errorResponse("The instrument spec could not be fetched from OKX (send `instrument` to skip the look-up)."),
     503: errorResponse("`orderbook` omitted and no live book is available for the instrument."),
   },
@@ -135,21 +155,30 @@ simulateRoutes.notFound(notFound);
 simulateRoutes.openapi(route, async (c) => {
   const req = c.req.valid("json");
   const env: SimulateBindings = c.env ?? {};
+  const baseUrl = env.OKX_REST_URL || DEFAULT_OKX_REST_URL;
 
   // Instrument: from the request, else OKX REST (cached).
   let instrument: InstrumentSpec;
   let instrumentSource: "request" | "okx_rest" | "cache";
   if (req.instrument !== undefined) {
     const spec = specFromInput(req.instId, req.instrument);
-    if ("error" in spec) apiError(400, "invalid_instrument", spec.error, `instrument.${spec.path}`);
     const inferred = inferInstType(req.instId);
-    if (inferred !== null && inferred !== spec.instType && !(isSpotLike(inferred) && isSpotLike(spec.instType))) {
-      apiError(400, "instrument_mismatch", `instrument.instType ${spec.instType} does not match instId ${req.instId} (a ${inferred} id)`, "instrument.instType");
+    const problems: Problem[] = "problems" in spec ? spec.problems.map((p) => ({ code: "invalid_instrument" as const, message: `instrument.${p.message}`, path: `instrument.${p.path}` })) : [];
+    const t = req.instrument.instType;
+    if (inferred !== null && inferred !== t && !(isSpotLike(inferred) && isSpotLike(t))) {
+      problems.push({ code: "instrument_mismatch", message: `instrument.instType ${t} does not match instId ${req.instId} (a ${inferred} id)`, path: "instrument.instType" });
+    }
+    if (typeof req.instrument.instId === "string" && req.instrument.instId !== req.instId) {
+      problems.push({ code: "instrument_mismatch", message: `instrument.instId ${req.instrument.instId} is not the request's instId ${req.instId}`, path: "instrument.instId" });
+    }
+    if (problems.length > 0 || "problems" in spec) {
+      const first = problems[0]!;
+      simError(400, { code: first.code, message: problems.length > 1 ? `${first.message} (and ${problems.length - 1} more, listed in problems)` : first.message, path: first.path, problems });
     }
     instrument = spec;
     instrumentSource = "request";
   } else {
-    const r = await fetchInstrument(req.instId, { baseUrl: env.OKX_REST_URL || DEFAULT_OKX_REST_URL, fetch: env.SIM_FETCH });
+    const r = await fetchInstrument(req.instId, { baseUrl, fetch: env.SIM_FETCH });
     if (!r.ok) {
       if (r.reason === "unknown") {
         apiError(422, "unknown_instrument", `${r.message.replace(/\.+$/, "")}. Check instId, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to simulate it anyway`, "instId");
@@ -160,8 +189,28 @@ simulateRoutes.openapi(route, async (c) => {
     instrumentSource = r.source;
   }
 
-  // Live book, only when the request carries none.
+  // Price limit: from the request, else (when the spec came from OKX REST too) from OKX's price-limit endpoint.
+  let priceLimit: PriceLimit | undefined;
+  let priceLimitNote: string | undefined;
+  if (req.priceLimit !== undefined) {
+    const p = parsePriceLimit(req.priceLimit);
+    if (!p.ok) apiError(400, "invalid_price", `priceLimit: ${p.message}`, "priceLimit");
+    priceLimit = { buyLmt: p.buyLmt, sellLmt: p.sellLmt, source: "request" };
+    if (!p.enabled) priceLimitNote = "priceLimit.enabled is false: no limit applied";
+  } else if (req.instrument === undefined) {
+    const p = await fetchPriceLimit(req.instId, { baseUrl, fetch: env.SIM_FETCH });
+    if (p.ok) {
+      priceLimit = { buyLmt: p.buyLmt, sellLmt: p.sellLmt, source: "okx_rest" };
+      if (!p.enabled) priceLimitNote = "OKX reports the price limit as not in force (enabled: false)";
+    } else priceLimitNote = `no price limit applied: ${p.message}`;
+  } else {
+    priceLimitNote = "no price limit applied: send priceLimit (OKX GET /api/v5/public/price-limit data[0]) or omit instrument to fetch it from OKX";
+  }
+
+  // Live book (and its recent history), only when the request carries no book.
   let liveBook: LiveBook | undefined;
+  let history: BookHistorySnapshot | undefined;
+  let historyMissing: string | undefined;
   if (req.orderbook === undefined) {
     const provider = c.get("liveBook") ?? env.SIM_LIVE_BOOK;
     if (provider === undefined) apiError(503, "live_book_unavailable", `no live-book source is configured on this server; send the book in "orderbook"`, "orderbook");
@@ -173,10 +222,22 @@ simulateRoutes.openapi(route, async (c) => {
     }
     if (got === null || got === undefined) apiError(503, "live_book_unavailable", `no live book for ${req.instId} right now (not subscribed or resyncing); retry, or send "orderbook"`, "orderbook");
     liveBook = got;
+    if (req.latencyMs !== undefined) {
+      const hp = c.get("bookHistory") ?? env.SIM_BOOK_HISTORY;
+      if (hp === undefined) historyMissing = "this server has no book-history source";
+      else {
+        try {
+          history = (await hp(req.instId)) ?? undefined;
+          if (history === undefined) historyMissing = `the relay has no book history for ${req.instId} yet`;
+        } catch (e) {
+          historyMissing = `the relay's book history could not be read (${e instanceof Error ? e.message : String(e)})`;
+        }
+      }
+    }
   }
 
-  const out = simulateTrade({ request: req, instrument, instrumentSource, liveBook, nowMs: Date.now() });
-  if (!out.ok) apiError(out.error.status, out.error.code, out.error.message, out.error.path);
+  const out = simulateTrade({ request: req, instrument, instrumentSource, liveBook, history, historyMissing, priceLimit, priceLimitNote, nowMs: Date.now() });
+  if (!out.ok) simError(out.error.status, out.error);
   return c.json(out.response, 200);
 });
 

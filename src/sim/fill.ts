@@ -66,9 +66,24 @@ export interface FillResult {
   readonly unfilledAmount: number;
   /** The unfilled remainder in book units when it is price-independent, else null (can't price beyond the book). */
   readonly unfilledBookUnits: number | null;
+  /** Book units taken at the last level touched (the earlier ones were taken whole): the per-level breakdown. */
+  readonly lastLevelBookUnits: number;
+  /** True when the walk stopped at `usableLevels` (a price limit or px) with the order not filled. */
+  readonly stoppedAtLimit: boolean;
 }
 
-export type FillErrorCode = "unit_not_applicable" | "below_lot_size" | "below_min_size" | "empty_book_side";
+/** Options of `fillMarketOrder`. */
+export interface FillOptions {
+  /**
+   * Only the first `usableLevels` levels may fill (the rest lie beyond OKX's price limit or an ioc/fok px): the
+   * size conversion still sees the whole side, the walk stops there and the rest is cancelled. Default: all.
+   */
+  readonly usableLevels?: number;
+  /** Do not round to lotSz (OKX does not lot-round a spot market order sized in quote, tgtCcy=quote_ccy). */
+  readonly noLotRounding?: boolean;
+}
+
+export type FillErrorCode = "unit_not_applicable" | "below_lot_size" | "below_min_size" | "empty_book_side" | "no_fill";
 
 export interface FillError {
   readonly ok: false;
@@ -116,8 +131,9 @@ export function floorToLot(units: number, lot: number): number {
  * @param unit unit of `amount`: "base" (base currency), "contracts" (derivatives only) or "quote" (quote notional).
  * @param amount order size in `unit`, > 0.
  */
-export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, unit: OrderUnit, amount: number): FillResult | FillError {
+export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, unit: OrderUnit, amount: number, opts?: FillOptions): FillResult | FillError {
   const n = levels.length;
+  const usable = Math.min(n, opts?.usableLevels ?? n);
   if (n === 0) return { ok: false, code: "empty_book_side", message: "the side of the book this order consumes is empty" };
   const spot = spec.instType === "SPOT" || spec.instType === "MARGIN";
   const inverse = !spot && spec.ctType === "inverse";
@@ -156,7 +172,7 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
   }
 
   // 2. Lot rounding (down) and minimum size.
-  const order = floorToLot(target, lot);
+  const order = opts?.noLotRounding === true ? target : floorToLot(target, lot);
   const roundedOff = target - order > 0 ? target - order : 0;
   const lotRoundingApplied = roundedOff > lot * 1e-9;
   if (!(order > 0)) {
@@ -186,7 +202,8 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
   let quote = 0;
   let used = 0;
   let worst = levels[0]!.price;
-  for (let i = 0; i < n; i++) {
+  let lastTake = 0;
+  for (let i = 0; i < usable; i++) {
     const l = levels[i]!;
     const p = l.price;
     let take = l.size;
@@ -202,6 +219,7 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
     }
     used++;
     worst = p;
+    lastTake = take;
     if (last) {
       remaining = 0;
       break;
@@ -216,9 +234,20 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
   const fullyFilled = remaining === 0 && exhaustedRemainder === 0;
   let unfilledAmount = 0;
   let unfilledBookUnits: number | null = 0;
+  const stoppedAtLimit = remaining > 0 && usable < n;
   if (priceDependent) {
-    unfilledAmount = exhaustedRemainder;
-    unfilledBookUnits = exhaustedRemainder > 0 ? null : 0;
+    // What the cut remainder would have cost on the levels beyond the limit (the conversion saw them), plus what
+    // even the whole side could not take.
+    let cut = 0;
+    let rest = remaining;
+    for (let i = usable; i < n && rest > tol; i++) {
+      const l = levels[i]!;
+      const take = l.size < rest ? l.size : rest;
+      cut += inverse ? (take * k) / l.price : take * k * l.price;
+      rest -= take;
+    }
+    unfilledAmount = exhaustedRemainder + cut;
+    unfilledBookUnits = exhaustedRemainder > 0 ? null : clean(remaining);
   } else if (remaining > 0) {
     unfilledBookUnits = clean(remaining);
     unfilledAmount = clean(unit === "contracts" ? remaining : remaining * k);
@@ -226,6 +255,7 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
   // The VWAP lies between the best and the worst price by construction; clamp away the last-ulp noise of
   // quote / base so that a one-level fill reports exactly that level's price.
   const best = levels[0]!.price;
+  if (used === 0) return { ok: false, code: "no_fill", message: "no level lies within the order's price bound" };
   let avg = quote / base;
   if (used === 1) avg = best;
   else if (best <= worst) avg = avg < best ? best : avg > worst ? worst : avg;
@@ -246,6 +276,8 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
     fullyFilled,
     unfilledAmount,
     unfilledBookUnits,
+    lastLevelBookUnits: lastTake,
+    stoppedAtLimit,
   };
 }
 

@@ -39,7 +39,16 @@ export interface InstrumentSpec {
   readonly settleCcy: string;
   /** Currency of ctVal (the base coin for linear, USD for inverse, the base currency for spot). */
   readonly ctValCcy: string;
+  /** OKX state (live, suspend, preopen, test); undefined when the source did not say. */
+  readonly state?: InstrumentState | undefined;
+  /** Largest market order: contracts for derivatives, USDT for spot (OKX docs-v5); undefined when unknown. */
+  readonly maxMktSz?: number | undefined;
+  /** Largest spot market order in USD (OKX `maxMktAmt`); undefined when unknown or not applicable. */
+  readonly maxMktAmt?: number | undefined;
 }
+
+export type InstrumentState = "live" | "suspend" | "preopen" | "test";
+const STATES: readonly string[] = ["live", "suspend", "preopen", "test"];
 
 /** Spot and margin books are sized in base currency; everything else in contracts. */
 export function isSpotLike(t: InstType): boolean {
@@ -91,10 +100,15 @@ export function parseOkxInstrument(raw: unknown): InstrumentSpec | string {
   const minSz = posNum(r.minSz);
   if (tickSz === null || lotSz === null || minSz === null) return `${instId}: tickSz/lotSz/minSz missing or not positive`;
   const [famBase, famQuote] = familyCcys(instId, str(r.uly) || str(r.instFamily));
+  const limits = {
+    state: STATES.includes(str(r.state)) ? (str(r.state) as InstrumentState) : undefined,
+    maxMktSz: posNum(r.maxMktSz) ?? undefined,
+    maxMktAmt: posNum(r.maxMktAmt) ?? undefined,
+  };
   if (isSpotLike(instType)) {
     const baseCcy = str(r.baseCcy) || famBase;
     const quoteCcy = str(r.quoteCcy) || famQuote;
-    return { instId, instType, ctVal: 1, ctMult: 1, ctType: "linear", tickSz, lotSz, minSz, baseCcy, quoteCcy, settleCcy: "", ctValCcy: baseCcy };
+    return { instId, instType, ctVal: 1, ctMult: 1, ctType: "linear", tickSz, lotSz, minSz, baseCcy, quoteCcy, settleCcy: "", ctValCcy: baseCcy, ...limits };
   }
   const ctVal = posNum(r.ctVal);
   const ctMult = posNum(r.ctMult) ?? 1;
@@ -120,67 +134,112 @@ export function parseOkxInstrument(raw: unknown): InstrumentSpec | string {
     quoteCcy: str(r.quoteCcy) || famQuote,
     settleCcy,
     ctValCcy,
+    ...limits,
   };
 }
 
-/** What the caller may send as `instrument` in the request (already type-checked by the zod schema). */
+/** What the caller may send as `instrument` (shape-checked by the zod schema; values are checked here). */
 export interface InstrumentInput {
   instType: InstType;
-  ctVal?: number | undefined;
-  ctMult?: number | undefined;
-  ctType?: CtType | undefined;
-  tickSz: number;
-  lotSz: number;
-  minSz: number;
+  ctVal?: number | string | undefined;
+  ctMult?: number | string | undefined;
+  ctType?: CtType | "" | undefined;
+  tickSz: number | string;
+  lotSz: number | string;
+  minSz: number | string;
+  maxMktSz?: number | string | undefined;
+  maxMktAmt?: number | string | undefined;
+  state?: InstrumentState | undefined;
   baseCcy?: string | undefined;
   quoteCcy?: string | undefined;
   settleCcy?: string | undefined;
   ctValCcy?: string | undefined;
 }
 
+/** One problem with a request's instrument object; `path` is relative to `instrument`. */
+export interface InstrumentProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+const DECIMAL = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 /**
- * Build a spec from the request's `instrument` object. Derivatives must state ctVal and ctType: defaulting them
- * would silently turn contracts into coins. Returns `{ error, path }` (path relative to `instrument`) otherwise.
+ * An OKX numeric field: a JSON number or a decimal string, finite and > 0. `undefined` and "" (OKX's "does not
+ * apply") are "absent"; anything else is a problem, pushed onto `problems`.
  */
-export function specFromInput(instId: string, i: InstrumentInput): InstrumentSpec | { error: string; path: string } {
+function inputNum(v: number | string | undefined, path: string, problems: InstrumentProblem[]): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = typeof v === "number" ? v : DECIMAL.test(v) ? Number(v) : NaN;
+  if (Number.isFinite(n) && n > 0) return n;
+  problems.push({ path, message: `${path} must be a finite decimal > 0 (a number or a string as OKX sends it), got ${JSON.stringify(v)}` });
+  return undefined;
+}
+
+/**
+ * Build a spec from the request's `instrument` object: an OKX instruments record verbatim (strings, "" for fields
+ * that do not apply) or the same fields as numbers. Derivatives must state ctVal and ctType: defaulting them would
+ * silently turn contracts into coins. Returns every problem found, not just the first.
+ */
+export function specFromInput(instId: string, i: InstrumentInput): InstrumentSpec | { problems: InstrumentProblem[] } {
+  const problems: InstrumentProblem[] = [];
   const [famBase, famQuote] = familyCcys(instId, "");
+  const tickSz = inputNum(i.tickSz, "tickSz", problems);
+  const lotSz = inputNum(i.lotSz, "lotSz", problems);
+  const minSz = inputNum(i.minSz, "minSz", problems);
+  const ctVal = inputNum(i.ctVal, "ctVal", problems);
+  const ctMult = inputNum(i.ctMult, "ctMult", problems);
+  const maxMktSz = inputNum(i.maxMktSz, "maxMktSz", problems);
+  const maxMktAmt = inputNum(i.maxMktAmt, "maxMktAmt", problems);
+  for (const [k, v] of [["tickSz", i.tickSz], ["lotSz", i.lotSz], ["minSz", i.minSz]] as const) {
+    if (v === "") problems.push({ path: k, message: `${k} is required (got "")` });
+  }
+  const ctType = i.ctType === "" ? undefined : i.ctType;
+  const limits = { state: i.state, maxMktSz, maxMktAmt };
   if (isSpotLike(i.instType)) {
-    if (i.ctType === "inverse") return { error: "a spot/margin instrument cannot be inverse", path: "ctType" };
+    if (ctType === "inverse") problems.push({ path: "ctType", message: "a spot/margin instrument cannot be inverse" });
     // Spot books are sized in the base currency; a contract value would silently rescale every size.
-    if (i.ctVal !== undefined && i.ctVal !== 1) return { error: "ctVal does not apply to spot/margin (book sizes are in the base currency); omit it", path: "ctVal" };
-    if (i.ctMult !== undefined && i.ctMult !== 1) return { error: "ctMult does not apply to spot/margin; omit it", path: "ctMult" };
-    const baseCcy = i.baseCcy ?? famBase;
+    if (ctVal !== undefined && ctVal !== 1) problems.push({ path: "ctVal", message: "ctVal does not apply to spot/margin (book sizes are in the base currency); omit it or send \"\" as OKX does" });
+    if (ctMult !== undefined && ctMult !== 1) problems.push({ path: "ctMult", message: "ctMult does not apply to spot/margin; omit it or send \"\" as OKX does" });
+    if (problems.length > 0 || tickSz === undefined || lotSz === undefined || minSz === undefined) return { problems };
+    const baseCcy = i.baseCcy || famBase;
     return {
       instId,
       instType: i.instType,
       ctVal: 1,
       ctMult: 1,
       ctType: "linear",
-      tickSz: i.tickSz,
-      lotSz: i.lotSz,
-      minSz: i.minSz,
+      tickSz,
+      lotSz,
+      minSz,
       baseCcy,
-      quoteCcy: i.quoteCcy ?? famQuote,
+      quoteCcy: i.quoteCcy || famQuote,
       settleCcy: i.settleCcy ?? "",
       ctValCcy: baseCcy,
+      ...limits,
     };
   }
-  if (i.ctVal === undefined) return { error: `ctVal is required for ${i.instType} (e.g. 0.01 for BTC-USDT-SWAP, 100 for BTC-USD-SWAP)`, path: "ctVal" };
-  if (i.ctType === undefined) return { error: `ctType (linear or inverse) is required for ${i.instType}`, path: "ctType" };
-  const inverse = i.ctType === "inverse";
+  if (ctVal === undefined && !problems.some((p) => p.path === "ctVal")) {
+    problems.push({ path: "ctVal", message: `ctVal is required for ${i.instType} (e.g. 0.01 for BTC-USDT-SWAP, 100 for BTC-USD-SWAP)` });
+  }
+  if (ctType === undefined) problems.push({ path: "ctType", message: `ctType (linear or inverse) is required for ${i.instType}` });
+  if (problems.length > 0 || ctVal === undefined || ctType === undefined || tickSz === undefined || lotSz === undefined || minSz === undefined) return { problems };
+  const inverse = ctType === "inverse";
   return {
     instId,
     instType: i.instType,
-    ctVal: i.ctVal,
-    ctMult: i.ctMult ?? 1,
-    ctType: i.ctType,
-    tickSz: i.tickSz,
-    lotSz: i.lotSz,
-    minSz: i.minSz,
-    baseCcy: i.baseCcy ?? famBase,
-    quoteCcy: i.quoteCcy ?? famQuote,
-    settleCcy: i.settleCcy ?? (inverse ? famBase : famQuote),
-    ctValCcy: i.ctValCcy ?? (inverse ? famQuote : famBase),
+    ctVal,
+    ctMult: ctMult ?? 1,
+    ctType,
+    tickSz,
+    lotSz,
+    minSz,
+    // OKX sends "" for the currencies that do not apply; fall back to the instrument family then.
+    baseCcy: i.baseCcy || famBase,
+    quoteCcy: i.quoteCcy || famQuote,
+    settleCcy: i.settleCcy || (inverse ? famBase : famQuote),
+    ctValCcy: i.ctValCcy || (inverse ? famQuote : famBase),
+    ...limits,
   };
 }
 
@@ -345,4 +404,64 @@ export async function fetchInstrument(instId: string, opts: InstrumentFetchOptio
   if (r.ok) cache.set(key, r, now() + (opts.ttlMs ?? 3_600_000));
   else if (r.reason === "unknown") cache.set(key, r, now() + (opts.negativeTtlMs ?? 60_000));
   return r;
+}
+
+/** A price limit from OKX REST (`GET /api/v5/public/price-limit`, docs-v5 "Get limit price"). */
+export type PriceLimitLookup =
+  | { readonly ok: true; readonly buyLmt: number | null; readonly sellLmt: number | null; readonly enabled: boolean }
+  | { readonly ok: false; readonly message: string };
+
+/** Parse one `data[0]` of the price-limit endpoint (or the request's `priceLimit`); "" limits mean "not in force". */
+export function parsePriceLimit(rec: unknown): PriceLimitLookup {
+  if (typeof rec !== "object" || rec === null) return { ok: false, message: "price-limit record is not an object" };
+  const r = rec as Record<string, unknown>;
+  const enabled = r.enabled !== false;
+  const lim = (v: unknown): number | null | undefined => {
+    if (v === "" || v === undefined) return null;
+    const n = typeof v === "number" ? v : typeof v === "string" && DECIMAL.test(v) ? Number(v) : NaN;
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const buyLmt = lim(r.buyLmt);
+  const sellLmt = lim(r.sellLmt);
+  if (buyLmt === undefined || sellLmt === undefined) return { ok: false, message: `buyLmt/sellLmt must be decimals > 0 or "" (got ${JSON.stringify(r.buyLmt)}, ${JSON.stringify(r.sellLmt)})` };
+  if (buyLmt !== null && sellLmt !== null && sellLmt > buyLmt) return { ok: false, message: `sellLmt ${sellLmt} is above buyLmt ${buyLmt}` };
+  return enabled ? { ok: true, buyLmt, sellLmt, enabled } : { ok: true, buyLmt: null, sellLmt: null, enabled };
+}
+
+const priceLimitCache = new Map<string, { expires: number; value: PriceLimitLookup }>();
+
+/**
+ * Fetch OKX's price limit for `instId` (cached 5 s: the band moves with the mark price). Never throws; a failure is
+ * `{ ok: false }` with the reason (the route then simulates without a limit and says so).
+ */
+export async function fetchPriceLimit(instId: string, opts: Pick<InstrumentFetchOptions, "baseUrl" | "fetch" | "timeoutMs" | "now">): Promise<PriceLimitLookup> {
+  const now = (opts.now ?? Date.now)();
+  const key = `${opts.baseUrl}|${instId}`;
+  const hit = priceLimitCache.get(key);
+  if (hit !== undefined && hit.expires > now) return hit.value;
+  const u = new URL("/api/v5/public/price-limit", opts.baseUrl);
+  u.searchParams.set("instId", instId);
+  const f: FetchLike = opts.fetch ?? ((x, i) => fetch(x, i));
+  let value: PriceLimitLookup;
+  try {
+    const init: RequestInit = { headers: { accept: "application/json" } };
+    if (typeof AbortSignal !== "undefined" && typeof AbortSignal.timeout === "function") init.signal = AbortSignal.timeout(opts.timeoutMs ?? 3000);
+    const res = await f(u.toString(), init);
+    const body = (await res.json()) as Record<string, unknown>;
+    if (String(body.code) !== "0" || !Array.isArray(body.data) || body.data.length === 0) {
+      value = { ok: false, message: `OKX price-limit answered code ${String(body.code)}${body.msg ? ` (${String(body.msg)})` : ""}` };
+    } else value = parsePriceLimit(body.data[0]);
+  } catch (e) {
+    value = { ok: false, message: `price-limit look-up failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (value.ok) {
+    if (priceLimitCache.size >= 5000) priceLimitCache.delete(priceLimitCache.keys().next().value!);
+    priceLimitCache.set(key, { expires: now + 5000, value });
+  }
+  return value;
+}
+
+/** Forget cached price limits (tests). */
+export function clearPriceLimitCache(): void {
+  priceLimitCache.clear();
 }

@@ -228,10 +228,10 @@ export class SimPanel {
     set("r-range", `${fixed(f.bestPrice, pxDec)} → ${fixed(f.worstPrice, pxDec)}`);
     set("r-mid", fixed(f.midPrice, pxDec));
     set("r-levels", String(f.levelsConsumed));
-    set("r-unfilled", f.fullyFilled ? "0 (fully filled)" : `${num(f.unfilledAmount, 8)} ${r.order.requestedUnit === "contracts" ? "ct" : r.order.requestedUnit === "base" ? r.currencies.base : q}`, f.fullyFilled ? "" : "bad");
+    set("r-unfilled", f.fullyFilled ? "0 (fully filled)" : `${num(f.unfilledInRequestedUnit, 8)} ${r.order.requestedUnit === "contracts" ? "ct" : r.order.requestedUnit === "base" ? r.currencies.base : q}`, f.fullyFilled ? "" : "bad");
     set("r-slip-mid", `${signed(r.slippage.vsMidBps, 2)} bps · ${signed(r.slippage.vsMidQuote, 2)} ${q}`);
     set("r-slip-best", `${signed(r.slippage.vsBestBps, 2)} bps · ${signed(r.slippage.vsBestQuote, 2)} ${q}`);
-    const feeAmount = r.fee.currency === q ? fixed(r.fee.amount, 4) : num(r.fee.amount, 8);
+    const feeAmount = r.fee.currency === q ? fixed(r.fee.amountInFeeCcy, 4) : num(r.fee.amountInFeeCcy, 8);
     set("r-fee", `${feeAmount} ${r.fee.currency} (${pct(r.fee.rate, 3)}${r.fee.tier ? ` ${r.fee.tier}` : ""}${r.fee.verified ? "" : ", unverified row"})`);
     const imp = r.marketImpact;
     set(
