@@ -323,14 +323,22 @@ describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients
     const tops = new Map<number, { bids: [string, string][]; asks: [string, string][] }>();
     let last: Record<string, string> = {};
     let checked = 0;
+    // seqIds at which the top 5 / top 1 changed (so a push is due), and the seqIds pushed
+    const due: Record<string, number[]> = { books5: [], "bbo-tbt": [] };
+    const pushed: Record<string, number[]> = { books5: [], "bbo-tbt": [] };
+    let prevTop = { books5: "", "bbo-tbt": "" };
     for (const m of raw()) {
       const channel = m.arg.channel;
       const d = m.data[0]!;
       if (channel === "books") {
         applyBook(book, m.action as "snapshot" | "update", d as never);
         tops.set(d.seqId as number, { bids: topLevels(book.bids, 5), asks: topLevels(book.asks, 5) });
+        const now = { books5: JSON.stringify(tops.get(d.seqId as number)), "bbo-tbt": JSON.stringify([book.bids[0], book.asks[0]].map((l) => [l!.px, l!.sz])) };
+        for (const ch of ["books5", "bbo-tbt"] as const) if (now[ch] !== prevTop[ch]) due[ch]!.push(d.seqId as number);
+        prevTop = now;
         continue;
       }
+      pushed[channel]!.push(d.seqId as number);
       const n = channel === "books5" ? 5 : 1;
       expect(m.action).toBeUndefined();
       expect(Object.keys(d)).toEqual(channel === "books5" ? ["asks", "bids", "instId", "ts", "seqId"] : ["asks", "bids", "ts", "seqId"]);
@@ -353,6 +361,12 @@ describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients
       last = { ...last, [channel]: key };
     }
     expect(checked).toBeGreaterThan(40);
+    // every change of the top was pushed (from the channel's first push to the last book seen)
+    const lastBook = Math.max(...tops.keys());
+    for (const ch of ["books5", "bbo-tbt"] as const) {
+      const from = pushed[ch]![0]!;
+      expect(due[ch]!.filter((q) => q > from && q < lastBook)).toEqual(pushed[ch]!.filter((q) => q > from && q < lastBook));
+    }
   });
 });
 

@@ -23,7 +23,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { deflateRawSync } from "node:zlib";
 import { WebSocketServer, type WebSocket } from "ws";
-import { applyBook, createBook, toOkxLevels, topLevels, type Book, type Level } from "../../src/okx/book.js";
+import { applyBook, createBook, toOkxLevels, topLevels, type Book } from "../../src/okx/book.js";
 import { okxChecksum } from "../../src/okx/checksum.js";
 import { NOTICE_SERVICE_UPGRADE, type OkxBookData, type OkxLevel } from "../../src/okx/protocol.js";
 import { handleControl } from "./control.js";
@@ -191,8 +191,8 @@ interface Instrument {
   recent: { seqId: number; checksum: number | undefined; ts: string }[];
   /** Last `bookHistory` 400-level views. */
   history: BookView[];
-  /** Top levels last pushed per top channel (Level objects are replaced on change: identity = unchanged). */
-  lastTop: Map<TopChannel, readonly Level[]>;
+  /** Top levels last pushed per top channel ("px:sz:orders,..."): pushes go out on change only. */
+  lastTop: Map<TopChannel, string>;
 }
 
 /** A push on its way to one connection: `books` pushes keep their frame so faults can re-serialize them. */
@@ -402,9 +402,8 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   function emitTops(instId: string, i: Instrument): void {
     for (const channel of TOP_CHANNELS) {
       const n = TOP_DEPTH[channel];
-      const top = [...i.book.bids.slice(0, n), ...i.book.asks.slice(0, n)];
-      const last = i.lastTop.get(channel);
-      if (last && last.length === top.length && last.every((l, k) => l === top[k])) continue;
+      const top = [...i.book.bids.slice(0, n), ...i.book.asks.slice(0, n)].map((l) => `${l.px}:${l.sz}:${l.orders}`).join(",");
+      if (i.lastTop.get(channel) === top) continue;
       i.lastTop.set(channel, top);
       let text: string | undefined;
       for (const c of conns) {
