@@ -113,18 +113,21 @@ function avgOf(p: DepthProfile, used: number, avg: number): number {
   return best <= worst ? Math.min(Math.max(avg, best), worst) : Math.max(Math.min(avg, best), worst);
 }
 
-/** Book units for `amount` in `unit` (price-dependent units solved on the whole side, like the single walk). */
-function targetUnits(p: DepthProfile, unit: OrderUnit, amount: number): number {
-  if (unit === "contracts") return amount;
-  if (unit === "base" && !p.inverse) return amount / p.k;
-  if (unit === "quote" && p.inverse) return amount / p.k;
+/**
+ * Book units for `amount` in `unit` (price-dependent units solved on the whole side, like the single walk);
+ * `exhausted` when even the whole side is less than the amount (the order is then not fully filled).
+ */
+function targetUnits(p: DepthProfile, unit: OrderUnit, amount: number): { units: number; exhausted: boolean } {
+  if (unit === "contracts") return { units: amount, exhausted: false };
+  if (unit === "base" && !p.inverse) return { units: amount / p.k, exhausted: false };
+  if (unit === "quote" && p.inverse) return { units: amount / p.k, exhausted: false };
   const val = p.inverse ? p.base : p.quote;
   const n = p.levels.length;
   const j = lowerBound(val, amount, 1, n);
-  if (val[j]! < amount) return p.units[n]!;
+  if (val[j]! < amount) return { units: p.units[n]!, exhausted: true };
   const l = p.levels[j - 1]!;
   const per = p.inverse ? p.k / l.price : p.k * l.price;
-  return p.units[j - 1]! + (amount - val[j - 1]!) / per;
+  return { units: p.units[j - 1]! + (amount - val[j - 1]!) / per, exhausted: false };
 }
 
 /**
@@ -133,11 +136,12 @@ function targetUnits(p: DepthProfile, unit: OrderUnit, amount: number): number {
  */
 export function costCurve(p: DepthProfile, spec: FillSpec, unit: OrderUnit, amounts: readonly number[], noLotRounding = false): (CurvePoint | CurveReject)[] {
   return amounts.map((amount) => {
-    const target = targetUnits(p, unit, amount);
+    const { units: target, exhausted } = targetUnits(p, unit, amount);
     const order = noLotRounding ? target : floorToLot(target, spec.lotSz);
     if (!(order > 0)) return { ok: false, amount, code: "below_lot_size" } as const;
     if (order < spec.minSz * (1 - 1e-9)) return { ok: false, amount, code: "below_min_size" } as const;
-    return { ok: true, amount, orderBookUnits: order, ...fillBookUnits(p, order, spec.lotSz) } as const;
+    const f = fillBookUnits(p, order, spec.lotSz);
+    return { ok: true, amount, orderBookUnits: order, ...f, fullyFilled: f.fullyFilled && !exhausted } as const;
   });
 }
 
