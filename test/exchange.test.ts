@@ -388,15 +388,16 @@ describe("local OKX exchange: connection log", () => {
     await a.until(() => a.closed !== null);
     await new Promise((r) => setTimeout(r, 50));
     const log = ex.connections(since);
-    expect(log.connections.map((r) => [r.subscribes, r.unsubscribes, r.closedAt !== null])).toEqual([
-      [{ "ELON-USDT": 2 }, { "ELON-USDT": 1 }, true],
-      [{ "BTC-USDT": 1 }, {}, false],
+    expect(log.connections.map((r) => [r.subscribes, r.refused, r.unsubscribes, r.closedAt !== null])).toEqual([
+      [{ "ELON-USDT": 2 }, {}, { "ELON-USDT": 1 }, true],
+      [{ "BTC-USDT": 1 }, { "NOPE-USDT": 1 }, {}, false],
     ]);
     expect(log.connections[0]!.closeCode).toBe(1005);
     expect(log.opened - before.opened).toBe(2);
     expect(log.closed - before.closed).toBe(1);
     expect(log.subscribes["ELON-USDT"]! - (before.subscribes["ELON-USDT"] ?? 0)).toBe(2);
     expect(log.subscribes["NOPE-USDT"]).toBeUndefined();
+    expect(log.refused["NOPE-USDT"]! - (before.refused["NOPE-USDT"] ?? 0)).toBe(1);
     // the same over the control API
     const http = (await (await fetch(`${ex.httpUrl}/__control/connections?since=${since}`)).json()) as typeof log;
     expect(http.connections.map((r) => r.id)).toEqual(log.connections.map((r) => r.id));

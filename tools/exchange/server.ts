@@ -100,6 +100,8 @@ export interface ConnectionRecord {
   closeCode: number | null;
   /** Successful subscribe requests per instId (any channel). */
   readonly subscribes: Record<string, number>;
+  /** Subscribe requests answered with an error (unknown instId or channel, subscribe-error fault) per instId. */
+  readonly refused: Record<string, number>;
   readonly unsubscribes: Record<string, number>;
 }
 
@@ -109,6 +111,7 @@ export interface ConnectionLog {
   readonly closed: number;
   readonly open: number;
   readonly subscribes: Record<string, number>;
+  readonly refused: Record<string, number>;
   /** Connections with id > `since`, oldest first. */
   readonly connections: readonly ConnectionRecord[];
 }
@@ -251,6 +254,8 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const acceptedAt: number[] = [];
   const connLog: ConnectionRecord[] = [];
   const subscribeCounts: Record<string, number> = {};
+  const refusedCounts: Record<string, number> = {};
+  const count = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
   let pushes = 0;
   let loops = 0;
   let refuseUntil = 0;
@@ -585,24 +590,24 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       }
       const { channel, instId } = arg;
       const isBooks = isBookChannel(channel) || isTopChannel(channel);
-      if (!isBooks && channel !== "trades") {
-        rawSend(c, okxError("60018", unknownChannelMsg(channel, instId), c.id));
-        continue;
-      }
-      const known = isBooks ? timeline.bookInstruments.has(instId) : timeline.instruments.has(instId);
+      const known = isBooks ? timeline.bookInstruments.has(instId) : channel === "trades" && timeline.instruments.has(instId);
       if (!known || c.subscribeError) {
         c.subscribeError = false;
+        if (r.op === "subscribe") {
+          count(c.record.refused, instId);
+          count(refusedCounts, instId);
+        }
         rawSend(c, okxError("60018", unknownChannelMsg(channel, instId), c.id));
         continue;
       }
       rawSend(c, JSON.stringify({ event: r.op, arg: { channel, instId }, connId: c.id }));
       if (r.op === "unsubscribe") {
-        c.record.unsubscribes[instId] = (c.record.unsubscribes[instId] ?? 0) + 1;
+        count(c.record.unsubscribes, instId);
         unsubscribe(c, channel, instId);
         continue;
       }
-      c.record.subscribes[instId] = (c.record.subscribes[instId] ?? 0) + 1;
-      subscribeCounts[instId] = (subscribeCounts[instId] ?? 0) + 1;
+      count(c.record.subscribes, instId);
+      count(subscribeCounts, instId);
       subscribe(c, channel, instId);
     }
   }
@@ -614,7 +619,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     connectionsTotal++;
     acceptedAt.push(Date.now());
     if (acceptedAt.length > 200) acceptedAt.shift();
-    const record: ConnectionRecord = { id: ++connSeq, openedAt: Date.now(), closedAt: null, closeCode: null, subscribes: {}, unsubscribes: {} };
+    const record: ConnectionRecord = { id: ++connSeq, openedAt: Date.now(), closedAt: null, closeCode: null, subscribes: {}, refused: {}, unsubscribes: {} };
     connLog.push(record);
     if (connLog.length > CONNECTION_LOG_MAX) connLog.splice(0, connLog.length - CONNECTION_LOG_MAX);
     const c: Conn = {
@@ -726,8 +731,8 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       return { connections: conns.size, connectionsTotal, rejectedConnections, acceptedAt: [...acceptedAt], pushes, loops, position: tracks.reduce((n, t) => n + t.position, 0), events: timeline.events.length, instruments: insts };
     },
     connections(since = 0) {
-      const list = connLog.filter((r) => r.id > since).map((r) => ({ ...r, subscribes: { ...r.subscribes }, unsubscribes: { ...r.unsubscribes } }));
-      return { opened: connectionsTotal, closed: connectionsClosed, open: conns.size, subscribes: { ...subscribeCounts }, connections: list };
+      const list = connLog.filter((r) => r.id > since).map((r) => ({ ...r, subscribes: { ...r.subscribes }, refused: { ...r.refused }, unsubscribes: { ...r.unsubscribes } }));
+      return { opened: connectionsTotal, closed: connectionsClosed, open: conns.size, subscribes: { ...subscribeCounts }, refused: { ...refusedCounts }, connections: list };
     },
     book: (instId) => instruments.get(instId)?.book,
     view(instId, depth, seqId) {
