@@ -4,7 +4,10 @@
  * small book, real OKX records and pushes from the bundled captures.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { applyBook, createBook } from "../src/okx/book.js";
+import { parseOkxMessage } from "../src/okx/protocol.js";
 import { simulateRoutes, type SimulateBindings } from "../src/routes/simulate.js";
+import { createBookHistory, latencyCostDistribution } from "../src/sim/history.js";
 import { clearPriceLimitCache, instrumentCache, type FetchLike } from "../src/sim/instruments.js";
 import { SimulateResponseSchema, type SimulateResponse } from "../src/sim/schema.js";
 import type { LiveBookFn } from "../src/sim/simulate.js";
@@ -272,5 +275,27 @@ describe("API contract details", () => {
     expect(r.json.maxSize!.vsMidBps!).toBeLessThanOrEqual(3);
     const next = await post({ ...VALID, contracts: 167 });
     expect(next.json.slippage.vsMidBps).toBeGreaterThan(3);
+  });
+});
+
+describe("latency that changes the fill (live book + the relay's book history)", () => {
+  it("the route reports the empirical distribution from the history provider, equal to the pure function", async () => {
+    const history = createBookHistory({ depth: 50 });
+    const book = createBook("BTC-USDT-SWAP");
+    for (const { json } of receivedMessages(DATA.btcSwap).slice(0, 2500)) {
+      const m = parseOkxMessage(json);
+      if (m.kind === "books" && applyBook(book, m.action, m.data).ok) history.record(book);
+    }
+    const snap = history.snapshot();
+    const env: SimulateBindings = { ...ENV, SIM_LIVE_BOOK: async () => book, SIM_BOOK_HISTORY: async () => snap };
+    const spec = { ...SWAP_SPEC, lotSz: 0.01, minSz: 0.01 };
+    const r = await post({ instId: "BTC-USDT-SWAP", side: "buy", contracts: 200, instrument: spec, latencyMs: 250 }, env);
+    expect(r.status).toBe(200);
+    const want = latencyCostDistribution(snap, { side: "buy", spec: { ...spec, ctMult: 1 } as never, unit: "contracts", amount: 200 }, 250);
+    expect(want.available).toBe(true);
+    expect(r.json.marketImpact.latency!.empirical).toMatchObject({ available: true, reason: null, decisions: want.decisions, meanBps: (want as { meanBps: number }).meanBps, p95Bps: (want as { p95Bps: number }).p95Bps });
+    // Without a history provider, or on a request book, it says why.
+    const none = await post({ instId: "BTC-USDT-SWAP", side: "buy", contracts: 200, instrument: spec, latencyMs: 250 }, { ...env, SIM_BOOK_HISTORY: async () => { throw new Error("no such RPC"); } });
+    expect(none.json.marketImpact.latency!.empirical).toMatchObject({ available: false, reason: expect.stringMatching(/no such RPC/) });
   });
 });
