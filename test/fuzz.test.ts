@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { simulateRoutes, type SimulateBindings } from "../src/routes/simulate.js";
 import type { FetchLike } from "../src/sim/instruments.js";
+import { ERROR_CODES, SimulateResponseSchema } from "../src/sim/schema.js";
 import { handleInstrumentsRequest, loadInstruments } from "../tools/exchange/instruments.js";
 import { DATA } from "../tools/lib/captures.js";
 
@@ -26,8 +27,12 @@ async function check(raw: string, contentType = "application/json"): Promise<voi
   const text = await res.text();
   expect(DOCUMENTED.has(res.status), `status ${res.status} for ${raw.slice(0, 200)}: ${text.slice(0, 300)}`).toBe(true);
   const body = JSON.parse(text) as { error?: { code: unknown; message: unknown; path?: unknown } };
-  if (res.status !== 200) {
-    expect(typeof body.error?.code).toBe("string");
+  if (res.status === 200) {
+    // Every 200 is the published response shape.
+    expect(SimulateResponseSchema.safeParse(body).success, text.slice(0, 300)).toBe(true);
+  } else {
+    // Every error code is one the OpenAPI enum documents.
+    expect(ERROR_CODES as readonly unknown[], text.slice(0, 300)).toContain(body.error?.code);
     expect(typeof body.error?.message).toBe("string");
     if (body.error?.path !== undefined) expect(typeof body.error.path).toBe("string");
     // error bodies say what to fix, never how the server failed
@@ -72,6 +77,12 @@ const body = fc.record(
     volatility: fc.oneof(fc.record({ value: num, unit: fc.constantFrom("per_second", "annualised", "daily") }), fc.jsonValue()),
     latencyMs: num,
     adv24hBase: num,
+    ordType: fc.oneof(fc.constantFrom("market", "ioc", "fok", "limit"), fc.string()),
+    px: num,
+    priceLimit: fc.oneof(fc.record({ buyLmt: num, sellLmt: num, enabled: fc.boolean() }, { requiredKeys: [] }), fc.jsonValue()),
+    sizes: fc.oneof(fc.array(num, { maxLength: 70 }), fc.jsonValue()),
+    maxSlippageBps: num,
+    includeFills: fc.oneof(fc.boolean(), fc.jsonValue()),
   },
   { requiredKeys: [] },
 );
@@ -84,9 +95,15 @@ const VALID = {
   feeTier: "Lv1",
   orderbook: { bids: [["29990", "150"], ["29980", "300"]], asks: [["30000", "100"], ["30010", "200"]] },
   instrument: { instType: "SWAP", ctVal: 0.01, ctMult: 1, ctType: "linear", tickSz: 0.1, lotSz: 1, minSz: 1 },
+  ordType: "ioc",
+  px: "30010",
+  priceLimit: { buyLmt: "30050", sellLmt: "29900" },
+  sizes: [1, 10, 100, 1000],
+  maxSlippageBps: 5,
+  includeFills: true,
 };
 const oneBroken = fc
-  .tuple(fc.constantFrom(...Object.keys(VALID), "orderbook.bids", "orderbook.asks", "instrument.ctVal", "instrument.lotSz"), fc.oneof(num, level, side, fc.jsonValue()))
+  .tuple(fc.constantFrom(...Object.keys(VALID), "orderbook.bids", "orderbook.asks", "instrument.ctVal", "instrument.lotSz", "priceLimit.buyLmt", "orderbook.checksum", "instrument.maxMktSz", "instrument.state"), fc.oneof(num, level, side, fc.jsonValue()))
   .map(([key, value]) => {
     const b = JSON.parse(JSON.stringify(VALID)) as Record<string, Record<string, unknown>>;
     const [a, k] = key.split(".");

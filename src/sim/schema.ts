@@ -261,6 +261,7 @@ export const ERROR_CODES = [
   "market_amount_exceeded",
   "price_out_of_limit",
   "no_fill",
+  "out_of_range",
   "instrument_lookup_failed",
   "live_book_unavailable",
   "not_found",

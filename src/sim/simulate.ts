@@ -596,8 +596,23 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
     engineTimeUs: 0,
     warnings,
   };
+  // Values near the double range (a size or ctVal of 1e308) overflow to Infinity, which JSON would print as null:
+  // refuse instead of answering with a silently broken number.
+  if (!allFinite(response)) {
+    return fail(422, "out_of_range", "the figures of this order overflow double precision (sizes, prices or contract values near 1e308); send realistic values");
+  }
   response.engineTimeUs = FROZEN_CLOCK ? null : (performance.now() - t0) * 1000;
   return { ok: true, response };
+}
+
+/** True when no number in `v` (recursively) is NaN or infinite. */
+function allFinite(v: unknown): boolean {
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(allFinite);
+  if (typeof v === "object" && v !== null) {
+    for (const k in v) if (!allFinite((v as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** Per-level breakdown of a fill: levels before the last were taken whole. */
