@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import {
+  clearPriceLimitCache,
   fetchInstrument,
+  fetchPriceLimit,
   inferInstType,
   InstrumentCache,
   instrumentsUrl,
@@ -11,7 +13,7 @@ import {
   type InstrumentSpec,
 } from "../src/sim/instruments.js";
 import { InstrumentInputSchema } from "../src/sim/schema.js";
-import { handleInstrumentsRequest, loadInstruments } from "../tools/exchange/instruments.js";
+import { handleInstrumentsRequest, handlePriceLimitRequest, handlePublicRequest, loadInstruments, setPriceLimits } from "../tools/exchange/instruments.js";
 import { DATA } from "../tools/lib/captures.js";
 
 const store = loadInstruments(DATA.instruments20220513);
@@ -254,5 +256,36 @@ describe("fetchInstrument: OKX REST through the in-memory cache", () => {
     expect(c.size).toBe(3);
     expect(c.get("k9", 0)).toBeDefined();
     expect(c.get("k0", 0)).toBeUndefined();
+  });
+});
+
+describe("local exchange: GET /api/v5/public/price-limit (configured band, OKX's shape and codes)", () => {
+  const get = (q: string) => handlePriceLimitRequest(new URL(`http://x/api/v5/public/price-limit${q}`), 1723161256509)!;
+  it("BTC-USDT-SWAP: +-2 % around the stream's first mid 61,800.25, on the 0.1 tick, rounded inwards", () => {
+    const r = get("?instId=BTC-USDT-SWAP");
+    expect(r.status).toBe(200);
+    // 61800.25 x 1.02 = 63036.255 -> 63036.2; 61800.25 x 0.98 = 60564.245 -> 60564.3.
+    expect(JSON.parse(r.body)).toEqual({ code: "0", msg: "", data: [{ instType: "SWAP", instId: "BTC-USDT-SWAP", buyLmt: "63036.2", sellLmt: "60564.3", ts: "1723161256509", enabled: true }] });
+  });
+  it("no band configured: enabled false with empty limits; unknown instId 51001; no instId 50014; other paths null", () => {
+    expect(JSON.parse(get("?instId=ETH-USDT-SWAP").body).data[0]).toMatchObject({ buyLmt: "", sellLmt: "", enabled: false });
+    expect(JSON.parse(get("?instId=NOPE-USDT-SWAP").body)).toMatchObject({ code: "51001", data: [] });
+    expect(JSON.parse(get("").body)).toMatchObject({ code: "50014" });
+    expect(handlePriceLimitRequest(new URL("http://x/api/v5/public/instruments?instType=SPOT"))).toBeNull();
+    expect(handlePublicRequest(new URL("http://x/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT"))!.status).toBe(200);
+  });
+  it("configurable, and read by the simulator's fetchPriceLimit", async () => {
+    setPriceLimits({ "BTC-USD-SWAP": { refPx: 30000, band: 0.01 } });
+    try {
+      clearPriceLimitCache();
+      const f: FetchLike = async (u) => {
+        const r = handlePublicRequest(new URL(u))!;
+        return new Response(r.body, { status: r.status });
+      };
+      expect(await fetchPriceLimit("BTC-USD-SWAP", { baseUrl: "http://x", fetch: f })).toEqual({ ok: true, buyLmt: 30300, sellLmt: 29700, enabled: true });
+      expect(await fetchPriceLimit("NOPE-USD-SWAP", { baseUrl: "http://x", fetch: f })).toMatchObject({ ok: false, message: expect.stringMatching(/51001/) });
+    } finally {
+      setPriceLimits(null);
+    }
   });
 });

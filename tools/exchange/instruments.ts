@@ -15,6 +15,8 @@
  * answers is not in the capture, so errors use 400 (clients, ours included, must read `code`).
  *
  * The exchange's HTTP server calls `handleInstrumentsRequest(url)`; null means "not this endpoint".
+ * `handlePriceLimitRequest` answers `GET /api/v5/public/price-limit` from configuration (see PriceLimitConfig),
+ * and `handlePublicRequest` answers both.
  */
 import { DATA, readCaptureText } from "../lib/captures.js";
 
@@ -135,4 +137,71 @@ export function handleInstrumentsRequest(url: URL): { status: number; body: stri
     listCache.set(cacheKey, body);
   }
   return { status: 200, body };
+}
+
+const PRICE_LIMIT_PATH = "/api/v5/public/price-limit";
+
+/** A price band as the local exchange serves it: buyLmt / sellLmt around a reference price. */
+export interface PriceLimitConfig {
+  /** Reference price, quote per base (OKX derives its band from the mark/index price). */
+  readonly refPx: number;
+  /** Band half-width as a fraction of refPx (0.02 = buyLmt 2 % above, sellLmt 2 % below). */
+  readonly band: number;
+}
+
+/**
+ * Price limits the local exchange serves (configuration, not a capture: the 2022 REST capture has no
+ * price-limit answers). BTC-USDT-SWAP is centred on the first mid of the bundled 2024-08-08 stream
+ * (61,800.25) with a +-2 % band, wide enough that the replayed prices never reach it and orders that walk
+ * further are clipped. Instruments listed in the capture but absent here answer `enabled: false` with "" limits,
+ * as OKX does when no limit is in force.
+ */
+const DEFAULT_PRICE_LIMITS: Record<string, PriceLimitConfig> = { "BTC-USDT-SWAP": { refPx: 61800.25, band: 0.02 } };
+let priceLimits: Record<string, PriceLimitConfig> = DEFAULT_PRICE_LIMITS;
+
+/** Replace the price-limit configuration (tests, CLI); `null` restores the default. */
+export function setPriceLimits(config: Record<string, PriceLimitConfig> | null): void {
+  priceLimits = config ?? DEFAULT_PRICE_LIMITS;
+}
+
+/** A price on `tickSz` (string, as OKX prints it), rounded toward the reference so the band never widens. */
+function onTick(px: number, tick: string, down: boolean): string {
+  const t = Number(tick) || 0.1;
+  const d = (tick.split(".")[1] ?? "").length;
+  const n = down ? Math.floor(px / t + 1e-9) : Math.ceil(px / t - 1e-9);
+  return (n * t).toFixed(d);
+}
+
+/**
+ * Answer `GET /api/v5/public/price-limit?instId=...` like OKX (docs-v5 "Get limit price"): `{code:"0", msg:"",
+ * data:[{instType, instId, buyLmt, sellLmt, ts, enabled}]}`; 50014 without instId, 51001 for an instrument the
+ * capture does not list. Returns null for any other path.
+ */
+export function handlePriceLimitRequest(url: URL, now = Date.now()): { status: number; body: string } | null {
+  if (url.pathname !== PRICE_LIMIT_PATH) return null;
+  const instId = url.searchParams.get("instId") || null;
+  if (instId === null) return okxError("50014", "Parameter instId can not be empty.");
+  const s = store();
+  let rec: Rec | undefined;
+  for (const list of [...s.byType.values(), ...s.optionsByUly.values()]) {
+    rec = list.find((r) => r.instId === instId);
+    if (rec !== undefined) break;
+  }
+  if (rec === undefined) return okxError("51001", "Instrument ID does not exist");
+  const cfg = priceLimits[instId];
+  const tick = typeof rec.tickSz === "string" ? rec.tickSz : "0.1";
+  const data = {
+    instType: rec.instType,
+    instId,
+    buyLmt: cfg === undefined ? "" : onTick(cfg.refPx * (1 + cfg.band), tick, true),
+    sellLmt: cfg === undefined ? "" : onTick(cfg.refPx * (1 - cfg.band), tick, false),
+    ts: String(now),
+    enabled: cfg !== undefined,
+  };
+  return { status: 200, body: JSON.stringify({ code: "0", msg: "", data: [data] }) };
+}
+
+/** Both public REST endpoints the local exchange serves (instruments, price-limit); null for other paths. */
+export function handlePublicRequest(url: URL): { status: number; body: string } | null {
+  return handleInstrumentsRequest(url) ?? handlePriceLimitRequest(url);
 }
