@@ -29,6 +29,8 @@
  * ort-wasm.wasm, the file we ship) and `proxy = false` (no Web Worker).
  */
 import * as ort from "ort-web-1.12/dist/ort.wasm.min.js";
+import type { HeadForecast } from "./horizon.js";
+import { assertMultiCompatible, type MultiHorizonModel, type MultiModelMeta } from "./multi.js";
 import type { Forecast, ModelMeta, Predictor } from "./predictor.js";
 import { assertCompatible } from "./predictor.js";
 
@@ -211,14 +213,23 @@ export class OnnxPredictor implements Predictor {
  */
 export async function createOnnxPredictor(o: OnnxPredictorOptions): Promise<OnnxPredictor> {
   assertCompatible(o.meta);
-  const bytes = o.model instanceof Uint8Array ? o.model : new Uint8Array(o.model);
+  const { session, createMs } = await createSession(o.wasmModule, o.model);
+  return new OnnxPredictor(session, o.meta, createMs);
+}
+
+/**
+ * An InferenceSession on the precompiled runtime. The first call in an isolate also starts ORT's WASM runtime
+ * (~100-200 ms in total, once); later calls only build a session.
+ */
+async function createSession(wasmModule: WebAssembly.Module, model: ArrayBuffer | Uint8Array): Promise<{ session: ort.InferenceSession; createMs: number }> {
+  const bytes = model instanceof Uint8Array ? model : new Uint8Array(model);
   const t0 = Date.now();
   const create = () =>
     ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all", enableCpuMemArena: false });
   let session: ort.InferenceSession;
   if (ortReady === null) {
     configureEnv();
-    const first = withPrecompiledRuntime(o.wasmModule, create);
+    const first = withPrecompiledRuntime(wasmModule, create);
     ortReady = first.then(
       () => undefined,
       (e) => {
@@ -232,5 +243,68 @@ export async function createOnnxPredictor(o: OnnxPredictorOptions): Promise<Onnx
     await ortReady;
     session = await create();
   }
-  return new OnnxPredictor(session, o.meta, Date.now() - t0);
+  return { session, createMs: Date.now() - t0 };
+}
+
+export interface OnnxMultiModelOptions {
+  /** onnxruntime-web 1.12.1's ort-wasm.wasm as a compiled module (bundled.ts's ORT_WASM). */
+  readonly wasmModule: WebAssembly.Module;
+  /** The graph (models/predict-v2.onnx). */
+  readonly model: ArrayBuffer | Uint8Array;
+  readonly meta: MultiModelMeta;
+}
+
+/** The Prediction v2 graph: one session, one `session.run` per forecast, three outputs per horizon. */
+export class OnnxMultiModel implements MultiHorizonModel {
+  readonly name: string;
+  readonly version: string;
+  readonly featureVersion: string;
+  readonly horizonsSec: readonly number[];
+  readonly pointIsNoChange: readonly boolean[];
+  private readonly inputName: string;
+  private readonly heads: MultiModelMeta["heads"];
+  private readonly width: number;
+
+  /** Use `createOnnxMultiModel`. */
+  constructor(
+    private readonly session: ort.InferenceSession,
+    meta: MultiModelMeta,
+    /** Wall time of the session creation, ms. */
+    readonly createMs: number,
+  ) {
+    this.name = meta.name;
+    this.version = meta.version;
+    this.featureVersion = meta.featureVersion;
+    this.heads = meta.heads;
+    this.horizonsSec = meta.heads.map((h) => h.horizonSec);
+    this.pointIsNoChange = meta.heads.map((h) => h.point === "no-change");
+    this.inputName = meta.onnx.input.name;
+    this.width = meta.featureNames.length;
+  }
+
+  /** One `session.run` on a [1, F] float32 tensor. */
+  async predict(features: Float32Array): Promise<HeadForecast[]> {
+    return (await this.predictBatch(features))[0]!;
+  }
+
+  /** Forecasts for several rows in one run (tests); rows are concatenated feature vectors. */
+  async predictBatch(rows: Float32Array): Promise<HeadForecast[][]> {
+    const n = rows.length / this.width;
+    if (!Number.isInteger(n) || n === 0) throw new Error(`${this.name}: expected a multiple of ${this.width} features, got ${rows.length}`);
+    const out = await this.session.run({ [this.inputName]: new ort.Tensor("float32", rows, [n, this.width]) });
+    const col = (name: string) => {
+      const t = out[name];
+      if (!t) throw new Error(`${this.name}: the graph has no output ${name}`);
+      return t.data as Float32Array;
+    };
+    const cols = this.heads.map((h) => [col(h.outputs.returnBps), col(h.outputs.lowBps), col(h.outputs.highBps)] as const);
+    return Array.from({ length: n }, (_, i) => cols.map(([r, lo, hi]) => ({ returnBps: r[i]!, lowBps: lo[i]!, highBps: hi[i]! })));
+  }
+}
+
+/** Load the Prediction v2 graph; throws if it was trained on other features than this build computes. */
+export async function createOnnxMultiModel(o: OnnxMultiModelOptions): Promise<OnnxMultiModel> {
+  assertMultiCompatible(o.meta);
+  const { session, createMs } = await createSession(o.wasmModule, o.model);
+  return new OnnxMultiModel(session, o.meta, createMs);
 }

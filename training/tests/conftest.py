@@ -13,6 +13,8 @@ ROOT = TRAINING.parent
 sys.path.insert(0, str(TRAINING))
 
 BTC = ROOT / "data/binance-usdm-btcusdt-2024-08-08/BTC-USDT-SWAP.books.txt.gz"
+# 20 minutes of Gemini ETH-USD, 1-level book + trades (MIT slice, test/fixtures/trades/SOURCE.txt)
+GEMINI_20MIN = ROOT / "test/fixtures/trades/gemini-ethusd-2021-07-01-20min.txt.gz"
 
 
 def features_cli(replay: Path, out: Path, horizon: float, inst_id: str | None = None) -> Path:
@@ -33,3 +35,9 @@ def btc_rows_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def feature_names(btc_rows_csv) -> list[str]:
     return json.loads(Path(f"{btc_rows_csv}.json").read_text())["featureNames"]
+
+
+@pytest.fixture(scope="session")
+def gemini_rows_csv(tmp_path_factory) -> Path:
+    """A stream with trades, long enough (20 min, 10 s horizon) for the 300 s windows to fill."""
+    return features_cli(GEMINI_20MIN, tmp_path_factory.mktemp("rows") / "gemini10.csv", 10)
