@@ -126,6 +126,7 @@ const errorResponse = (description: string) => ({ description, content: { "appli
 const route = createRoute({
   method: "post",
   path: "/simulate/trade",
+  operationId: "simulateTrade",
   summary: "Simulate a market order against an OKX order book",
   description:
     "Walks the book level by level in OKX's native units (contracts for SWAP/FUTURES, base currency for SPOT), rounds the size down to lotSz, checks minSz, and returns the fill (VWAP, best/mid/worst, levels), slippage vs mid and best, the taker fee in the currency OKX charges it, walk-the-book impact plus a square-root-law pre-trade estimate, and the net cost. Stateless: the request carries the book; omit `orderbook` to use the relay's live book.",
@@ -241,8 +242,10 @@ simulateRoutes.openapi(route, async (c) => {
   return c.json(out.response, 200);
 });
 
-simulateRoutes.doc("/openapi.json", {
-  openapi: "3.0.0",
+simulateRoutes.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  servers: [{ url: "/", description: "The Worker serving this document" }],
+  security: [],
   info: {
     title: "TradeSim execution simulator",
     version: "0.1.0",

@@ -9,7 +9,6 @@
 import { z } from "@hono/zod-openapi";
 import { INST_ID_RE } from "../okx/protocol.js";
 import { FEE_TIERS } from "./fees.js";
-import { INST_TYPES } from "./instruments.js";
 
 /** Most levels accepted per book side (OKX's deepest public book, books-full, has 5,000). */
 export const MAX_LEVELS_PER_SIDE = 5000;
@@ -80,6 +79,9 @@ const OKX_INSTRUMENT_EXTRA_FIELDS = [
   "upcChg", "elp", "posLmtAmt", "posLmtPct", "maxPlatOILmt",
 ] as const;
 
+/** The instrument types the simulator fills (OKX's OPTION is premium-quoted with its own fee cap: not modelled). */
+export const SIMULATED_INST_TYPES = ["SPOT", "MARGIN", "SWAP", "FUTURES"] as const;
+
 /** OKX instrument states (docs-v5, Get instruments: `state`). */
 export const INSTRUMENT_STATES = ["live", "suspend", "preopen", "test"] as const;
 
@@ -87,7 +89,7 @@ const okxExtra = Object.fromEntries(OKX_INSTRUMENT_EXTRA_FIELDS.map((k) => [k, z
 
 export const InstrumentInputSchema = z
   .strictObject({
-    instType: z.enum(INST_TYPES).openapi({ description: "OKX instrument type. OPTION is refused (422 unsupported_instrument)." }),
+    instType: z.enum(SIMULATED_INST_TYPES, { error: "instType must be SPOT, MARGIN, SWAP or FUTURES (options are not simulated)" }).openapi({ description: "OKX instrument type (options are not simulated)." }),
     ctVal: okxNumberOrEmpty("Contract value in ctValCcy per contract (e.g. 0.01 BTC for BTC-USDT-SWAP, 100 USD for BTC-USD-SWAP). Required for SWAP/FUTURES; \"\" or absent for spot.").optional(),
     ctMult: okxNumberOrEmpty("Contract multiplier (default 1).").optional(),
     ctType: z.enum(["linear", "inverse", ""]).optional().openapi({ description: "linear (USDT/USDC-margined, ctVal in the base coin) or inverse (crypto-margined, ctVal in USD). Required for SWAP/FUTURES; \"\" for spot as OKX sends it." }),
@@ -131,6 +133,14 @@ const quantity = {
   contracts: positive("contracts").openapi({ description: "Order size in CONTRACTS (derivatives only; OKX's `sz`). Exactly one of size, contracts, notional.", example: 250 }),
   notional: positive("notional").openapi({ description: "Order size as QUOTE-currency notional (e.g. 100 USDT; USD for inverse contracts). For a SPOT market order this is OKX's tgtCcy=quote_ccy: spent exactly, not lot-rounded. Exactly one of size, contracts, notional." }),
 };
+
+const QUANTITY_KEYS = ["size", "contracts", "notional"] as const;
+/** The oneOf of the request schema (OpenAPI 3.1 boolean schemas; cast because the metadata type predates them). */
+const QUANTITY_ONE_OF = QUANTITY_KEYS.map((k) => ({
+  type: "object",
+  required: [k],
+  properties: Object.fromEntries(QUANTITY_KEYS.map((o) => [o, o === k ? { type: "number", exclusiveMinimum: 0 } : false])),
+})) as unknown as { type: "object" }[];
 
 export const SimulateRequestSchema = z
   .strictObject({
@@ -191,12 +201,9 @@ export const SimulateRequestSchema = z
   })
   .openapi("SimulateTradeRequest", {
     // "Exactly one of size / contracts / notional" for generated clients (the superRefine above enforces it at
-    // runtime): each branch requires one quantity and forbids the other two.
-    oneOf: [
-      { required: ["size"], not: { anyOf: [{ required: ["contracts"] }, { required: ["notional"] }] } },
-      { required: ["contracts"], not: { anyOf: [{ required: ["size"] }, { required: ["notional"] }] } },
-      { required: ["notional"], not: { anyOf: [{ required: ["size"] }, { required: ["contracts"] }] } },
-    ],
+    // runtime): each branch requires one quantity and forbids the other two with the JSON Schema `false` (OpenAPI
+    // 3.1), which openapi-typescript turns into `?: never`, so a body with two quantities does not compile.
+    oneOf: QUANTITY_ONE_OF,
     example: {
       instId: "BTC-USDT-SWAP",
       side: "buy",
@@ -383,7 +390,7 @@ export const SimulateResponseSchema = z
     }),
     currencies: z.object({ base: z.string(), quote: z.string(), settle: z.string().nullable(), fee: z.string() }),
     instrument: z.object({
-      instType: z.enum(INST_TYPES),
+      instType: z.enum(SIMULATED_INST_TYPES),
       ctType: z.enum(["linear", "inverse"]),
       ctVal: num("Contract value, ctValCcy per contract (1 for spot)."),
       ctMult: num("Contract multiplier."),

@@ -269,7 +269,8 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   const warn = (w: string) => warnings.push(w);
 
   const schedule = feeScheduleFor(inst.instType);
-  if (schedule === null) {
+  const instType = inst.instType;
+  if (schedule === null || instType === "OPTION") {
     return fail(422, "unsupported_instrument", `${inst.instType} instruments are not simulated (option premiums and their fee cap need their own model); use SPOT, MARGIN, SWAP or FUTURES`, "instId");
   }
   const state = checkState(req.instId, inst.state);
@@ -561,7 +562,7 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
     },
     currencies: { base: inst.baseCcy, quote: inst.quoteCcy, settle: inst.settleCcy || null, fee: fee.currency },
     instrument: {
-      instType: inst.instType,
+      instType,
       ctType: inst.ctType,
       ctVal: inst.ctVal,
       ctMult: inst.ctMult,
