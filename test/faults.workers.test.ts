@@ -4,20 +4,23 @@
  * the checksum recorded in the capture for the same seqId).
  */
 import { describe, expect, it } from "vitest";
-import { okxChecksum } from "../src/okx/checksum.js";
 import type { BookMessage, ErrorMessage, StatusMessage } from "../src/protocol.js";
-import { TestClient, exchange, relayStats, sleep, uniqueName } from "./helpers/ws-client.js";
+import { TestClient, compareWithExchange, exchange, relayStats, sleep, uniqueName, until } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 
-/** After recovery: books keep coming, each verifies against its own levels and the capture's recorded checksum. */
+/**
+ * After recovery: books keep coming, each verifies against its own levels, equals the exchange's book at the same
+ * seqId level for level, and carries the checksum the capture recorded for that seqId.
+ */
 async function expectInSync(c: TestClient): Promise<void> {
   const got: BookMessage[] = [];
   for (let i = 0; i < 4; i++) got.push(await c.nextBook());
+  expect(await compareWithExchange(got)).toBeGreaterThanOrEqual(3);
+  // Later entries win: after a seqId reset an old seqId may come round again.
   const recent = new Map((await exchange.recent(SWAP)).map((r) => [r.seqId, r.checksum]));
   let compared = 0;
   for (const b of got) {
-    expect(okxChecksum(b.bids.map(([px, sz]) => ({ px, sz })), b.asks.map(([px, sz]) => ({ px, sz })))).toBe(b.checksum);
     const rec = recent.get(b.seqId!);
     if (rec !== undefined) {
       expect(b.checksum).toBe(rec);
@@ -90,7 +93,9 @@ describe("upstream fault matrix", () => {
     await exchange.seqReset(SWAP);
     const after = await c.next<BookMessage>((m) => m.type === "book" && m.seqId !== null && m.seqId < before.seqId!, 10_000, "book after reset");
     expect(after.seqId).toBeLessThan(before.seqId!);
-    await c.nextBook();
+    // the book across the reset is the exchange's, level for level
+    expect(await compareWithExchange([after])).toBe(1);
+    await expectInSync(c);
     const st = await relayStats(name);
     expect(st.resyncs).toBe(resyncsBefore);
     expect(st.state).toBe("live");
@@ -113,16 +118,27 @@ describe("upstream fault matrix", () => {
 
   it("unknown instrument -> clear error to clients, close 4004, no reconnect storm", async () => {
     const name = uniqueName("unknown");
+    const since = await exchange.lastConnectionId();
     const c = await TestClient.openRelay(name, "NOPE-USDT");
     const err = await c.next<ErrorMessage>((m) => m.type === "error", 10_000, "error");
     expect(err).toMatchObject({ code: "unknown_instrument", fatal: true });
     expect(err.message).toMatch(/NOPE-USDT/);
     expect((await c.waitClosed()).code).toBe(4004);
-    // A second client within the back-off window is refused without a new upstream connection.
+    // The exchange saw exactly one subscribe attempt for NOPE-USDT (refused), on a connection since closed.
+    const seen = await exchange.connections(since);
+    const mine = seen.connections.filter((r) => r.refused["NOPE-USDT"] !== undefined);
+    expect(mine.map((r) => r.refused["NOPE-USDT"])).toEqual([1]);
+    // A second client within the back-off window is refused without touching the exchange: no connection opened,
+    // no subscribe sent.
     const before = await relayStats(name);
+    const lastId = await exchange.lastConnectionId();
     const c2 = await TestClient.openRelay(name, "NOPE-USDT");
     await c2.next((m) => m.type === "error", 5000, "error");
     expect((await c2.waitClosed()).code).toBe(4004);
+    await sleep(300);
+    const later = await exchange.connections(lastId);
+    expect(later.connections).toEqual([]);
+    expect(later.refused["NOPE-USDT"]).toBe(seen.refused["NOPE-USDT"]);
     const after = await relayStats(name);
     expect(after.faults["upstream-error"]).toBe(before.faults["upstream-error"]);
     expect(after.state).toBe("idle");
@@ -168,15 +184,33 @@ describe("client handling", () => {
     c.close();
   });
 
-  it("oversized frame closes with 1009; repeated garbage closes with 1008", async () => {
+  it("oversized frame closes with 1009", async () => {
     const c = await TestClient.openRelay(uniqueName("big"), SWAP);
     await c.nextBook();
     c.send("x".repeat(5000));
     expect((await c.waitClosed()).code).toBe(1009);
-    const d = await TestClient.openRelay(uniqueName("garbage"), SWAP);
-    await d.nextBook();
-    for (let i = 0; i < 12; i++) d.send("nope");
-    expect((await d.waitClosed()).code).toBe(1008);
+  });
+
+  it("a binary frame closes with 1003", async () => {
+    const c = await TestClient.openRelay(uniqueName("binary"), SWAP);
+    await c.nextBook();
+    c.ws.send(new TextEncoder().encode(JSON.stringify({ op: "ack", seq: 1 })));
+    expect((await c.waitClosed()).code).toBe(1003);
+    expect(c.messages.some((m) => m.type === "error")).toBe(false);
+  });
+
+  it("10 invalid frames get 10 bad_message errors and the socket stays; the 11th closes it with 1008", async () => {
+    const c = await TestClient.openRelay(uniqueName("garbage"), SWAP);
+    await c.nextBook();
+    for (let i = 0; i < 10; i++) c.send("nope");
+    await until(() => c.messages.filter((m) => m.type === "error").length === 10, 5000, "10 bad_message errors");
+    expect(c.messages.filter((m) => m.type === "error").every((m) => m.type === "error" && m.code === "bad_message" && !m.fatal)).toBe(true);
+    const last = c.books().at(-1)!.seq;
+    await c.next<BookMessage>((m) => m.type === "book" && m.seq > last, 10_000, "a book after the 10th"); // still served
+    expect(c.closed).toBeNull();
+    c.send("nope");
+    expect((await c.waitClosed()).code).toBe(1008);
+    expect(c.messages.filter((m) => m.type === "error").length).toBe(10);
   });
 
   it("closes the upstream a grace period after the last client leaves, reopens on demand", async () => {

@@ -3,10 +3,22 @@
  * access to the local exchange's control API.
  */
 import { env, SELF } from "cloudflare:test";
+import { expect } from "vitest";
+import { okxChecksum } from "../../src/okx/checksum.js";
 import type { BookMessage, ServerMessage } from "../../src/protocol.js";
-import type { RelayStats } from "../../src/relay/relay.js";
+import type { RelayStats } from "../../src/relay/stats.js";
+import type { ConnectionLog } from "../../tools/exchange/server.js";
 
 type Env = typeof env & { EXCHANGE_HTTP: string };
+
+/** GET /__control/book (tools/exchange/control.ts). */
+export interface ExchangeBook {
+  seqId: number;
+  ts: number;
+  checksum: number;
+  bids: [string, string][];
+  asks: [string, string][];
+}
 
 interface Waiter {
   pred: (m: ServerMessage) => boolean;
@@ -134,8 +146,19 @@ export const exchange = {
   async seqReset(instId: string): Promise<void> {
     await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/seq-reset?instId=${instId}`, { method: "POST" });
   },
-  async book(instId: string): Promise<{ seqId: number; checksum: number; bids: [string, string][]; asks: [string, string][] }> {
-    return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/book?instId=${instId}`)).json()) as never;
+  /** The exchange's book now, or (with `seqId`) right after that push; null when no such book was kept. */
+  async book(instId: string, depth = 25, seqId?: number): Promise<ExchangeBook | null> {
+    const q = seqId === undefined ? "" : `&seqId=${seqId}`;
+    const res = await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/book?instId=${instId}&depth=${depth}${q}`);
+    return res.status === 404 ? null : ((await res.json()) as ExchangeBook);
+  },
+  /** The exchange's connection log: connections with an id above `since`, subscribe counts per instId. */
+  async connections(since = 0): Promise<ConnectionLog> {
+    return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/connections?since=${since}`)).json()) as ConnectionLog;
+  },
+  /** The id of the last connection the exchange accepted (pass to `connections` to see only later ones). */
+  async lastConnectionId(): Promise<number> {
+    return (await exchange.connections()).connections.at(-1)?.id ?? 0;
   },
   async recent(instId: string): Promise<{ seqId: number; checksum: number | undefined }[]> {
     return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/recent?instId=${instId}`)).json()) as never;
@@ -149,7 +172,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The relay Durable Object's counters (what /status serves) for DO name `name`. */
 export async function relayStats(name: string): Promise<RelayStats> {
-  return (await (await env.RELAY.get(env.RELAY.idFromName(name)).fetch("https://relay/stats")).json()) as RelayStats;
+  return await env.RELAY.get(env.RELAY.idFromName(name)).stats();
 }
 
 /** Poll `pred` every 20 ms; throws after `timeoutMs`, naming `what`. */
@@ -164,3 +187,23 @@ export async function until(pred: () => boolean, timeoutMs: number, what: string
 let counter = 0;
 /** A Durable Object name no other test uses. */
 export const uniqueName = (prefix: string) => `${prefix}-${Date.now()}-${++counter}`;
+
+/**
+ * Every one of `books` equals the exchange's book at the same seqId, level for level (both sides, the message's
+ * depth), and its checksum is the CRC32 of its own levels. Returns how many were compared (books whose seqId the
+ * exchange no longer keeps are skipped; callers assert a minimum).
+ */
+export async function compareWithExchange(books: readonly BookMessage[]): Promise<number> {
+  let compared = 0;
+  for (const b of books) {
+    expect(okxChecksum(b.bids.map(([px, sz]) => ({ px, sz })), b.asks.map(([px, sz]) => ({ px, sz })))).toBe(b.checksum);
+    if (b.seqId === null) continue;
+    const ex = await exchange.book(b.instId, b.depth, b.seqId);
+    if (!ex) continue;
+    expect(b.bids).toEqual(ex.bids);
+    expect(b.asks).toEqual(ex.asks);
+    expect(b.checksum).toBe(ex.checksum);
+    compared++;
+  }
+  return compared;
+}

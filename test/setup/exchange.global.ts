@@ -17,6 +17,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     loop: true,
     // Tests open many relays in a short time; the 3/s OKX limit is covered by the exchange's own tests.
     connectionsPerSecond: 0,
+    // Tests compare relayed books with the exchange's book at the same seqId (~40 books/s: about 2 minutes).
+    bookHistory: 5000,
   });
   project.provide("exchangeUrl", ex.url);
   project.provide("exchangeHttp", ex.httpUrl);
