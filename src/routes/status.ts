@@ -1,22 +1,131 @@
-/** `GET /health` (liveness) and `GET /status` (per-instrument relay state and counters). */
-import { Hono } from "hono";
+/**
+ * `GET /health` (liveness) and `GET /status` (per-instrument relay state and counters), declared with OpenAPI
+ * routes so /openapi.json (src/routes/docs.ts) documents them from the same zod schemas; the workerd test checks
+ * real /status answers against `StatusResponseSchema`.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env } from "../env.js";
-import type { RelayStats } from "../relay/relay.js";
+import { apiError } from "../errors.js";
+import { INST_ID_RE } from "../okx/protocol.js";
+import type { RelayStats } from "../relay/stats.js";
+import { ErrorSchema } from "../sim/schema.js";
 import { parseInstId } from "./params.js";
 
-export const statusRoutes = new Hono<{ Bindings: Env }>();
+/** Most instruments one /status call reports. */
+const MAX_STATUS_INSTRUMENTS = 100;
 
-statusRoutes.get("/health", (c) => c.json({ ok: true, service: "tradesim", time: new Date().toISOString() }));
+const count = (description: string) => z.number().int().min(0).openapi({ description });
+const msOrNull = (description: string) => z.number().nullable().openapi({ description });
+
+const RelayStatsSchema = z
+  .object({
+    instId: z.string().nullable().openapi({ description: "Instrument (null before the relay's first client)." }),
+    state: z.enum(["connecting", "live", "resyncing", "down", "idle"]).openapi({ description: "Upstream state as clients see it; `idle` when no upstream is wanted." }),
+    stateReason: z.string().nullable().openapi({ description: "Why the state last changed (e.g. `checksum`, `closed 1006`)." }),
+    clients: count("Connected client sockets (book + prediction)."),
+    bookClients: count("Clients on /ws/okx."),
+    predictionClients: count("Clients on /ws/prediction."),
+    upstreamMessages: count("Frames received from OKX."),
+    bookMessages: count("OKX `books` pushes applied."),
+    broadcasts: count("Book changes fanned out."),
+    sends: count("Frames sent to clients."),
+    conflated: count("Times a client that fell behind its ack window was conflated to the latest book."),
+    budgetPaused: count("Clients paused because their send budget ran out without an ack."),
+    stalledClosed: count("Clients closed with 4008 after staying paused."),
+    resyncs: count("Resyncs (unsubscribe + subscribe on the same socket)."),
+    reconnects: count("Upstream reconnects."),
+    connectFailures: count("Upstream connection attempts that failed."),
+    faults: z
+      .object({
+        "no-snapshot": count("Updates before the first snapshot."),
+        gap: count("seqId gaps."),
+        checksum: count("CRC32 mismatches."),
+        crossed: count("Crossed books."),
+        malformed: count("Malformed frames or levels."),
+        notice: count("OKX `notice` events (e.g. 64008 service upgrade)."),
+        stall: count("Upstream stalls (no data, no pong)."),
+        "upstream-error": count("OKX `error` events."),
+        "subscribe-timeout": count("Subscriptions without a snapshot in time."),
+      })
+      .openapi({ description: "Faults by cause." }),
+    predictions: count("Forecasts sent on /ws/prediction."),
+    scores: count("Score messages sent on /ws/prediction."),
+    model: z.string().nullable().openapi({ description: "Model serving forecasts (`name@version`), null before the first book." }),
+    seqId: z.number().int().nullable().openapi({ description: "OKX seqId of the last applied message." }),
+    ts: z.number().openapi({ description: "Exchange time of the last applied message, Unix ms (0 before the first)." }),
+    bookLevels: z.object({ bids: count("Bid levels held."), asks: count("Ask levels held.") }),
+    lastUpstreamAt: msOrNull("Relay clock of the last upstream frame, Unix ms."),
+    liveSince: msOrNull("Relay clock when the book last became live, Unix ms."),
+  })
+  .openapi("RelayStats", { description: "One instrument relay (Durable Object): upstream state and counters since it started." });
+
+export const StatusResponseSchema = z
+  .object({
+    upstream: z.string().openapi({ description: "The OKX WebSocket URL the relays connect to.", example: "wss://ws.okx.com:8443/ws/v5/public" }),
+    instruments: z.array(RelayStatsSchema),
+  })
+  .openapi("StatusResponse");
+
+export const HealthResponseSchema = z
+  .object({
+    ok: z.literal(true),
+    service: z.literal("tradesim"),
+    time: z.string().openapi({ description: "Server time, ISO 8601.", example: "2026-12-03T08:00:00.000Z" }),
+  })
+  .openapi("HealthResponse");
+
+const StatusQuerySchema = z.object({
+  instId: z
+    .string()
+    .optional()
+    .openapi({
+      description: `Comma-separated instrument ids (at most ${MAX_STATUS_INSTRUMENTS}); default: every active relay. Each must match ${INST_ID_RE.source} and the server's allow-list.`,
+      example: "BTC-USDT-SWAP,ETH-USDT-SWAP",
+    }),
+});
+
+const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { "application/json": { schema } } });
+
+const healthRoute = createRoute({
+  method: "get",
+  path: "/health",
+  operationId: "getHealth",
+  tags: ["Service"],
+  summary: "Liveness",
+  description: "Answers while the Worker runs; touches no Durable Object.",
+  responses: { 200: json("The Worker is up.", HealthResponseSchema) },
+});
+
+const statusRoute = createRoute({
+  method: "get",
+  path: "/status",
+  operationId: "getStatus",
+  tags: ["Service"],
+  summary: "Relay state and counters per instrument",
+  description:
+    "Every active instrument relay (or the ones named in `instId`) with its upstream state, client counts, message counters, resyncs, reconnects, faults by cause and client flow counters.",
+  request: { query: StatusQuerySchema },
+  responses: {
+    200: json("Relay stats.", StatusResponseSchema),
+    400: json("An instId is not an OKX instrument id or not served here.", ErrorSchema),
+  },
+});
+
+export const statusRoutes = new OpenAPIHono<{ Bindings: Env }>({
+  defaultHook: (result) => {
+    if (!result.success) apiError(400, "invalid_request", result.error.issues[0]?.message ?? "invalid query");
+  },
+});
+
+statusRoutes.openapi(healthRoute, (c) => c.json({ ok: true as const, service: "tradesim" as const, time: new Date().toISOString() }, 200));
 
 /** Stats of one relay (from its Durable Object). */
 async function relayStats(env: Env, instId: string): Promise<RelayStats> {
-  const stub = env.RELAY.get(env.RELAY.idFromName(instId));
-  const res = await stub.fetch("https://relay/stats");
-  return (await res.json()) as RelayStats;
+  return await env.RELAY.get(env.RELAY.idFromName(instId)).stats();
 }
 
-statusRoutes.get("/status", async (c) => {
-  const q = c.req.query("instId");
+statusRoutes.openapi(statusRoute, async (c) => {
+  const q = c.req.valid("query").instId;
   let ids: string[];
   if (q !== undefined) {
     ids = q.split(",").map((s) => parseInstId(s.trim(), c.env.ALLOWED_INSTRUMENTS));
@@ -24,6 +133,6 @@ statusRoutes.get("/status", async (c) => {
     const dir = c.env.DIRECTORY.get(c.env.DIRECTORY.idFromName("global"));
     ids = (await dir.list()).map((e) => e.instId);
   }
-  const instruments = await Promise.all(ids.slice(0, 100).map((id) => relayStats(c.env, id)));
-  return c.json({ upstream: c.env.OKX_WS_URL, instruments });
+  const instruments = await Promise.all(ids.slice(0, MAX_STATUS_INSTRUMENTS).map((id) => relayStats(c.env, id)));
+  return c.json({ upstream: c.env.OKX_WS_URL, instruments }, 200);
 });
