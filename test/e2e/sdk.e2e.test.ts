@@ -7,11 +7,14 @@
  * the Worker (as a broken middlebox would) for a tampered book and a dropped client link.
  */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { TradeSimApiError, TradeSimClient, type BookMessage, type ChecksumMismatch, type StateEvent } from "../../packages/sdk-ts/src/index.js";
+import { ASYNCAPI_FILE } from "../../asyncapi/build.js";
+import { asyncApiValidator } from "../../asyncapi/validate.js";
 import { REPO_ROOT } from "../../tools/lib/captures.js";
 import { startStack, type Stack } from "./stack.js";
 
@@ -33,6 +36,8 @@ interface Proxy {
   readonly baseUrl: string;
   /** Client -> Worker text frames, in order. */
   readonly fromClient: string[];
+  /** Worker -> client text frames as the Worker sent them, with the request path. */
+  readonly fromServer: { path: string; text: string }[];
   connections: number;
   /** Alter the next book frame (one size off by one contract). */
   tamperNext: boolean;
@@ -50,6 +55,7 @@ async function startProxy(target: string): Promise<Proxy> {
   const p: { -readonly [K in keyof Proxy]: Proxy[K] } = {
     baseUrl: "",
     fromClient: [],
+    fromServer: [],
     connections: 0,
     tamperNext: false,
     dropClients: () => {
@@ -77,6 +83,7 @@ async function startProxy(target: string): Promise<Proxy> {
     });
     upstream.on("message", (data) => {
       let text = String(data);
+      p.fromServer.push({ path: new URL(req.url ?? "/", "http://x").pathname, text });
       if (p.tamperNext && text.startsWith('{"type":"book"')) {
         p.tamperNext = false;
         const book = JSON.parse(text) as BookMessage;
@@ -304,5 +311,43 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
     expect(out.stdout).toMatch(/^seq \d+ bid \d+(\.\d+)? x [\d.]+ {2}ask \d+(\.\d+)? x [\d.]+ {2}age -?\d+ ms {2}crc ok$/m);
     expect(out.stdout).toMatch(/^buy 1 contract: avg \d+(\.\d+)?, slippage [\d.]+ bps vs mid$/m);
     expect(out.stdout).toMatch(/^verified [1-9]\d* books, 0 mismatches$/m);
+  });
+
+  it("every frame the relay sent in these tests matches the AsyncAPI document's schemas (ajv)", async () => {
+    // A prediction stream and a non-fatal error through the proxy, so each message kind is on the record.
+    const ts = new TradeSimClient({ baseUrl: proxy.baseUrl });
+    const pred = ts.subscribePredictions(INST);
+    const raw = new WebSocket(`${proxy.baseUrl.replace(/^http/, "ws")}/ws/okx?instId=${INST}&depth=3`);
+    try {
+      await until(() => pred.prediction !== null, 30_000, "a prediction");
+      if (raw.readyState !== WebSocket.OPEN) await new Promise<void>((r) => raw.once("open", () => r()));
+      raw.send("not an ack");
+      await until(() => proxy.fromServer.some((f) => f.text.includes('"code":"bad_message"')), 10_000, "bad_message");
+    } finally {
+      pred.close();
+      raw.close();
+    }
+    const doc = JSON.parse(readFileSync(ASYNCAPI_FILE, "utf8")) as { components: { schemas: Record<string, unknown> } };
+    const byType = {
+      book: asyncApiValidator(doc, "BookMessage"),
+      status: asyncApiValidator(doc, "StatusMessage"),
+      error: asyncApiValidator(doc, "ErrorMessage"),
+      prediction: asyncApiValidator(doc, "PredictionMessage"),
+      score: asyncApiValidator(doc, "ScoreMessage"),
+    };
+    const allowed: Record<string, string[]> = { "/ws/okx": ["book", "status", "error"], "/ws/prediction": ["prediction", "score", "status", "error"] };
+    const seen = new Set<string>();
+    let checked = 0;
+    for (const { path, text } of proxy.fromServer) {
+      if (text === "pong") continue;
+      const m = JSON.parse(text) as { type: keyof typeof byType };
+      expect(allowed[path], path).toContain(m.type);
+      const validate = byType[m.type];
+      expect(validate(m), `${text.slice(0, 200)}: ${JSON.stringify(validate.errors)}`).toBe(true);
+      seen.add(m.type);
+      checked++;
+    }
+    expect([...seen].sort()).toEqual(expect.arrayContaining(["book", "error", "prediction", "status"]));
+    expect(checked).toBeGreaterThan(30);
   });
 });
