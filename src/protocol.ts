@@ -113,3 +113,77 @@ export const MAX_DEPTH = 400;
 export const MAX_IN_FLIGHT = 16;
 /** Largest client frame the relay reads; anything bigger closes the socket with 1009. */
 export const MAX_CLIENT_FRAME = 1024;
+
+/** Close codes the relay sends (the UI and the SDKs read them from here). */
+export const CLOSE = {
+  /** Normal close (e.g. the relay shuts a client it no longer serves). */
+  normal: 1000,
+  /** Binary frame from a client: the protocol is text JSON. */
+  binary: 1003,
+  /** More than MAX_BAD_MESSAGES invalid client messages. */
+  badClient: 1008,
+  /** A client frame over MAX_CLIENT_FRAME bytes. */
+  tooBig: 1009,
+  /** The relay could not send to this socket. */
+  sendFailed: 1011,
+  /** OKX does not know the instrument (after an `unknown_instrument` error). */
+  unknownInstrument: 4004,
+  /** Paused by the send budget and still no ack after RELAY_CLIENT_STALL_MS. */
+  notReading: 4008,
+} as const;
+
+/** Invalid client messages tolerated (each answered `bad_message`); the next one closes with CLOSE.badClient. */
+export const MAX_BAD_MESSAGES = 10;
+
+/** Result of reading one client frame: a message, or why it is not one (and whether that closes the socket). */
+export type ClientParse =
+  | { readonly ok: true; readonly message: ClientMessage }
+  | { readonly ok: false; readonly close: number; readonly reason: string }
+  | { readonly ok: false; readonly close: null; readonly reason: string };
+
+/** Parse a client frame: binary and oversized frames close the socket; anything but an ack is `bad_message`. */
+export function parseClientMessage(frame: string | ArrayBuffer): ClientParse {
+  if (typeof frame !== "string") return { ok: false, close: CLOSE.binary, reason: "binary frames are not supported" };
+  if (frame.length > MAX_CLIENT_FRAME) {
+    return { ok: false, close: CLOSE.tooBig, reason: `frames over ${MAX_CLIENT_FRAME} bytes are not accepted` };
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(frame);
+  } catch {
+    v = null;
+  }
+  const m = v as { op?: unknown; seq?: unknown } | null;
+  if (m && m.op === "ack" && typeof m.seq === "number" && Number.isInteger(m.seq) && m.seq >= 0) {
+    return { ok: true, message: { op: "ack", seq: m.seq } satisfies ClientMessage };
+  }
+  return { ok: false, close: null, reason: 'expected {"op":"ack","seq":N} or the text "ping"' };
+}
+
+/** `status` message (serialized). */
+export function statusMessage(instId: string, state: UpstreamState, reason: string | null, at: number): string {
+  return JSON.stringify({
+    type: "status",
+    instId,
+    state,
+    ...(reason !== null && { reason }),
+    at,
+  } satisfies StatusMessage);
+}
+
+/** `error` message (serialized). */
+export function errorMessage(code: string, message: string, fatal: boolean): string {
+  return JSON.stringify({ type: "error", code, message, fatal } satisfies ErrorMessage);
+}
+
+/** The one `ack_required` notice a client gets when its send budget runs out. */
+export const ACK_REQUIRED = errorMessage(
+  "ack_required",
+  'send budget used up: send {"op":"ack","seq":N} with the last seq you processed to receive the latest data',
+  false,
+);
+
+/** The answer to an invalid client message. */
+export function badMessage(reason: string): string {
+  return errorMessage("bad_message", reason, false);
+}

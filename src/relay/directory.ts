@@ -5,14 +5,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
+import { relayConfig } from "./config.js";
+import type { RelayReport } from "./core.js";
 import { reserveSlot, type SlotLimiter } from "./ratelimit.js";
 
-export interface DirectoryEntry {
-  instId: string;
-  state: string;
-  clients: number;
-  at: number;
-}
+/** A relay's last report. */
+export type DirectoryEntry = RelayReport;
 
 export class Directory extends DurableObject<Env> {
   private readonly entries = new Map<string, DirectoryEntry>();
@@ -23,8 +21,7 @@ export class Directory extends DurableObject<Env> {
    * new connections per second per IP; the window is padded by 10% for clock and network jitter.
    */
   reserveConnectSlot(): number {
-    const perSecond = Number((this.env as unknown as Record<string, unknown>).OKX_CONNECTS_PER_SECOND ?? 3) || 3;
-    return reserveSlot(this.limiter, Date.now(), perSecond, 1100);
+    return reserveSlot(this.limiter, Date.now(), relayConfig(this.env).connectsPerSecond, 1100);
   }
 
   /** Record a relay's state (RPC). Idle relays with no clients are forgotten. */

@@ -13,7 +13,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BookMessage } from "../../src/protocol.js";
-import type { RelayStats } from "../../src/relay/relay.js";
+import type { RelayStats } from "../../src/relay/stats.js";
 import { openRawWs, type RawWs } from "../../tools/lib/rawws.js";
 import { startStack, type Stack } from "./stack.js";
 

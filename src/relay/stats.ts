@@ -1,0 +1,80 @@
+/** Relay counters and state, served on GET /status (through the `stats()` RPC). */
+import type { BookFault } from "../okx/book.js";
+import type { UpstreamState } from "../protocol.js";
+
+/** Faults the relay counts, by cause. */
+export type RelayFault = BookFault | "notice" | "stall" | "upstream-error" | "subscribe-timeout";
+
+export interface RelayStats {
+  instId: string | null;
+  /** Upstream state as clients see it, or `idle` when no upstream is wanted. */
+  state: UpstreamState | "idle";
+  stateReason: string | null;
+  clients: number;
+  bookClients: number;
+  predictionClients: number;
+  upstreamMessages: number;
+  bookMessages: number;
+  broadcasts: number;
+  sends: number;
+  conflated: number;
+  /** Clients paused because their send budget ran out without an ack (each pause counted once). */
+  budgetPaused: number;
+  /** Clients closed with 4008 after staying paused for clientStallMs. */
+  stalledClosed: number;
+  resyncs: number;
+  reconnects: number;
+  connectFailures: number;
+  faults: Record<RelayFault, number>;
+  /** Forecasts and score messages sent on /ws/prediction. */
+  predictions: number;
+  scores: number;
+  /** Model serving forecasts (`name@version`), null before the first book. */
+  model: string | null;
+  seqId: number | null;
+  ts: number;
+  bookLevels: { bids: number; asks: number };
+  lastUpstreamAt: number | null;
+  liveSince: number | null;
+}
+
+/** Zeroed counters. */
+export function createStats(): RelayStats {
+  return {
+    instId: null,
+    state: "idle",
+    stateReason: null,
+    clients: 0,
+    bookClients: 0,
+    predictionClients: 0,
+    upstreamMessages: 0,
+    bookMessages: 0,
+    broadcasts: 0,
+    sends: 0,
+    conflated: 0,
+    budgetPaused: 0,
+    stalledClosed: 0,
+    resyncs: 0,
+    reconnects: 0,
+    connectFailures: 0,
+    faults: {
+      "no-snapshot": 0,
+      gap: 0,
+      checksum: 0,
+      crossed: 0,
+      malformed: 0,
+      notice: 0,
+      stall: 0,
+      "upstream-error": 0,
+      "subscribe-timeout": 0,
+    },
+    predictions: 0,
+    scores: 0,
+    model: null,
+    seqId: null,
+    ts: 0,
+    bookLevels: { bids: 0, asks: 0 },
+    lastUpstreamAt: null,
+    liveSince: null,
+  };
+}
