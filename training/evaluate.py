@@ -228,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate: {h}s decisions: point {results['decisions'][h]['point']['ships']}, band {results['decisions'][h]['band']['ships']}", file=sys.stderr)
     out = Path(a.results)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "prediction-v2.lodo.json").write_text(json.dumps(_clean(results), indent=1) + "\n")
+    # intermediate (git-ignored): the LODO half, in case the walk-forward is interrupted
+    (ROOT / "training/out").mkdir(parents=True, exist_ok=True)
+    (ROOT / "training/out/prediction-v2.lodo.json").write_text(json.dumps(_clean(results), indent=1) + "\n")
     if not a.no_export:
         from export_multi import export_final  # noqa: E402
 
