@@ -7,6 +7,7 @@
 import type { BookMessage } from "../../src/protocol.js";
 import { FEE_TABLE, FEE_TIERS, type FeeTier } from "../../src/sim/fees.js";
 import type { SimulateResponse } from "../../src/sim/schema.js";
+import { CostCurveChart, curveSizes } from "./costcurve.js";
 import { fixed, num, pct, signed } from "./format.js";
 import type { InstInfo } from "./instrument.js";
 import type { FillMark } from "./ladder.js";
@@ -41,6 +42,7 @@ export class SimPanel {
   private readonly summary = $("sim-summary");
   private readonly formError = $("sim-form-error");
   private readonly fields: Record<"size" | "side" | "fee", { input: HTMLElement; error: HTMLElement }>;
+  private readonly curve = new CostCurveChart(this.result);
   private info: InstInfo | null = null;
   private busy = false;
   private seq = 0;
@@ -112,6 +114,7 @@ export class SimPanel {
     for (const k of Object.keys(this.fields) as (keyof typeof this.fields)[]) this.clearError(k);
     this.formError.textContent = "";
     this.formError.hidden = true;
+    this.curve.clear();
     this.deps.onFill(null);
   }
 
@@ -171,6 +174,8 @@ export class SimPanel {
       [UNIT_FIELD[unit]]: amount,
       feeTier: this.fee.value,
       orderbook: { bids: book.bids, asks: book.asks, ts: book.ts },
+      // The cost curve in the same request (same book): from a small order to 8x this one.
+      ...(amount !== null && amount > 0 ? { sizes: curveSizes(amount / 64, amount * 8, unit === "contracts" ? 1 : amount / 1024), maxSlippageBps: 5 } : {}),
     };
     const my = ++this.seq;
     this.busy = true;
@@ -257,6 +262,7 @@ export class SimPanel {
     this.summary.classList.toggle("buy", r.side === "buy");
     this.summary.classList.toggle("sell", r.side === "sell");
     this.result.hidden = false;
+    this.curve.render(r);
     this.deps.onFill(f.levelsConsumed > 0 ? { side: r.side, best: f.bestPrice, worst: f.worstPrice } : null);
   }
 }
