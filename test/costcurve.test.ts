@@ -1,7 +1,7 @@
-/** The UI's cost-curve size grid (web/src/costcurve.ts `curveSizes`): what the simulator panel sends as `sizes`. */
+/** The UI's cost-curve size grid (src/sim/curve.ts `curveSizes`, used by web/src/costcurve.ts): what the simulator panel sends as `sizes`. */
 import { describe, expect, it } from "vitest";
 import { MAX_CURVE_SIZES } from "../src/sim/schema.js";
-import { curveSizes } from "../web/src/costcurve.js";
+import { curveSizes } from "../src/sim/curve.js";
 
 describe("curveSizes", () => {
   it("geometric from the smallest to the largest size, sorted, unique, on the step, within the API's bound", () => {

@@ -180,3 +180,19 @@ export function largestWithinSlippage(p: DepthProfile, spec: FillSpec, side: "bu
   }
   return order >= spec.minSz * (1 - 1e-9) ? order : 0;
 }
+
+/**
+ * Sizes for a cost curve (the UI sends them as `sizes`): `count` points from `minSize` (at least one `step`) to
+ * `maxSize`, geometric, each a multiple of `step`, sorted and unique.
+ */
+export function curveSizes(minSize: number, maxSize: number, step: number, count = 24): number[] {
+  const lo = Math.max(minSize, step);
+  const hi = Math.max(maxSize, lo * 2);
+  const out = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const x = lo * (hi / lo) ** (i / (count - 1));
+    const snapped = Math.max(lo, Math.round(x / step) * step);
+    out.add(Number(snapped.toPrecision(12)));
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -10,6 +10,8 @@
  * time or price, while this chart needs a numeric log-size axis and two dozen points at most.
  */
 import type { SimulateResponse } from "../../src/sim/schema.js";
+
+export { curveSizes } from "../../src/sim/curve.js";
 import { fixed, num } from "./format.js";
 import { THEME } from "./theme.js";
 
@@ -18,19 +20,6 @@ const W = 320;
 const H = 150;
 const PAD = { l: 38, r: 8, t: 8, b: 22 };
 const AXIS = { fill: THEME.muted, "font-size": 9, "font-family": THEME.mono };
-
-/** Sizes for the curve: `count` points from one lot to `maxSize`, geometric, each a multiple of `step`. */
-export function curveSizes(minSize: number, maxSize: number, step: number, count = 24): number[] {
-  const lo = Math.max(minSize, step);
-  const hi = Math.max(maxSize, lo * 2);
-  const out = new Set<number>();
-  for (let i = 0; i < count; i++) {
-    const x = lo * (hi / lo) ** (i / (count - 1));
-    const snapped = Math.max(lo, Math.round(x / step) * step);
-    out.add(Number(snapped.toPrecision(12)));
-  }
-  return [...out].sort((a, b) => a - b);
-}
 
 function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
   const e = document.createElementNS(NS, tag);
