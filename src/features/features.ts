@@ -24,11 +24,11 @@ export const FEATURE_VERSION = "bt-f2";
 /** Look-back windows (seconds of exchange time) for returns and order-flow imbalance. */
 export const WINDOWS_SEC = [1, 5, 30, 60] as const;
 /** Realised volatility windows (seconds): `rv_60s` (book-f1's), then `rv_10s`, `rv_300s`. */
-export const RV_WINDOWS_SEC = [60, 10, 300] as const;
+const RV_WINDOWS_SEC = [60, 10, 300] as const;
 /** Trade-flow windows (seconds) for the signed volume imbalance and the trade count. */
 export const TRADE_WINDOWS_SEC = [5, 30, 60] as const;
 /** `last_trade_bps` is neutral (0) when the last trade is older than this (seconds of exchange time). */
-export const LAST_TRADE_MAX_AGE_SEC = 60;
+const LAST_TRADE_MAX_AGE_SEC = 60;
 /** Trades kept while no book arrives to advance the windows: beyond this the oldest are forgotten (memory bound). */
 export const TRADE_HISTORY_CAP = 1 << 16;
 /** Depth-imbalance levels per side. */

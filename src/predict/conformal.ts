@@ -49,10 +49,3 @@ export function conformalUpdate(s: ConformalState, y: number, servedLow: number,
   s.b = clamp(s.b + s.gamma * ((y > servedHigh ? 1 : 0) - s.highMiss));
   s.updates++;
 }
-
-/** Forget what was learnt (a new model, or a new instrument). */
-export function conformalReset(s: ConformalState): void {
-  s.a = 0;
-  s.b = 0;
-  s.updates = 0;
-}

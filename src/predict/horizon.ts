@@ -31,7 +31,7 @@ export interface ServedForecast {
   readonly highBps: number;
 }
 
-export interface HorizonOptions {
+interface HorizonOptions {
   readonly horizonSec: number;
   /** The head is the no-change forecast by construction (shipped as such): never gated, no model skill. */
   readonly noChangeHead: boolean;

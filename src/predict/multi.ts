@@ -20,7 +20,7 @@ export interface MultiHorizonModel {
 }
 
 /** One head in models/predict-v2.json: output names in the graph and the shipping decision behind it. */
-export interface MultiHeadMeta {
+interface MultiHeadMeta {
   readonly horizonSec: number;
   readonly outputs: { readonly returnBps: string; readonly lowBps: string; readonly highBps: string };
   /** Family that ships for the point ("no-change" or a model family) and the band ("constant" or a family). */
