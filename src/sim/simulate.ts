@@ -623,7 +623,8 @@ function breakdown(levels: readonly PriceLevel[], fill: FillResult, inst: Instru
   const out: NonNullable<SimulateResponse["fills"]> = [];
   for (let i = 0; i < fill.levelsConsumed; i++) {
     const l = levels[i]!;
-    const size = i === fill.levelsConsumed - 1 ? fill.lastLevelBookUnits : l.size;
+    // The last level's take is a difference of decimals: drop its binary noise (163.79999999999995 -> 163.8).
+    const size = i === fill.levelsConsumed - 1 ? +fill.lastLevelBookUnits.toPrecision(15) : l.size;
     const base = inverse ? (size * k) / l.price : size * k;
     const quote = inverse ? size * k : size * k * l.price;
     // Fee currency as in takerFee: spot buy in the coin, spot sell in quote, linear in settle (quote), inverse in the coin.
