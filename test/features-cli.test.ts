@@ -186,6 +186,18 @@ describe("features CLI via npm script arguments", () => {
       err = String((e as { stderr: Buffer }).stderr);
     }
     expect(err).toMatch(/pass --instId/);
+    for (const bad of [["--horizons", "10,10"], ["--horizons", "10,x"], ["--horizon", "0"], ["--horizon", "5", "--horizons", "10"]]) {
+      let e = "";
+      try {
+        execFileSync(process.execPath, ["--import", "tsx", "tools/features/cli.ts", "--replay", DATA.okx20220513, "--out", out, "--instId", "BTC-USDT", ...bad], {
+          cwd: REPO_ROOT,
+          stdio: "pipe",
+        });
+      } catch (x) {
+        e = String((x as { stderr: Buffer }).stderr);
+      }
+      expect(e, bad.join(" ")).toMatch(/horizon/);
+    }
   });
 });
 
