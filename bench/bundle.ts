@@ -61,12 +61,21 @@ export async function measureBundle(): Promise<BundleSize> {
 
 const kib = (bytes: number) => bytes / KIB;
 
-/** Total raw and gzip size of the upload, per-module sizes, and the plan limits (all in KiB). */
+/**
+ * Total raw and gzip size of the upload, per-module sizes, and the plan limits (all in KiB). The size is
+ * deterministic (unlike timings), so the smoke run (`quick`, what `npm test` runs) fails when the upload is over
+ * the free plan's 3 MiB: a deploy would be refused.
+ */
 export async function benchBundle(quick: boolean): Promise<Result[]> {
-  void quick; // one dry-run build (~3 s) either way
   const b = await measureBundle();
   const gzipKiB = b.wrangler?.gzipKiB ?? kib(b.gzipBytes);
   const rawKiB = b.wrangler?.rawKiB ?? kib(b.rawBytes);
+  if (quick && gzipKiB > FREE_LIMIT_KIB) {
+    const top = [...b.modules].sort((x, y) => y.gzipBytes - x.gzipBytes).slice(0, 3);
+    throw new Error(
+      `bundle: the upload is ${gzipKiB.toFixed(1)} KiB gzip, over the free plan's ${FREE_LIMIT_KIB} KiB (largest modules, gzip alone: ${top.map((m) => `${m.name} ${kib(m.gzipBytes).toFixed(1)} KiB`).join(", ")})`,
+    );
+  }
   const headroom = FREE_LIMIT_KIB - gzipKiB;
   const check = b.wrangler
     ? `wrangler's figure; recomputed from --outdir: ${kib(b.rawBytes).toFixed(1)} KiB raw, ${kib(b.gzipBytes).toFixed(1)} KiB gzip`
