@@ -131,6 +131,13 @@ describe("bounds", () => {
     expect(e.length).toBe(states.filter((s) => s.ts >= newest - 5_000).length);
   });
 
+  it("clear() forgets everything (the relay calls it when it drops its book)", () => {
+    const { history } = replay({ maxEntries: 50 });
+    history.clear();
+    expect(history.size).toBe(0);
+    expect(history.snapshot().entries).toEqual([]);
+  });
+
   it("says why when there is too little history", () => {
     const h = createBookHistory();
     expect(latencyCostDistribution(h.snapshot(), { side: "buy", spec: SPEC, unit: "contracts", amount: 1 }, 100)).toMatchObject({ available: false, reason: expect.stringMatching(/fewer than two/) });

@@ -51,6 +51,11 @@ export interface BookHistory {
   /** Call after every applied book change. */
   record(book: HistoryBook): void;
   snapshot(): BookHistorySnapshot;
+  /**
+   * Forget everything: call when the book is dropped (gap, checksum fault, resync), since the stored books would
+   * otherwise claim the pre-fault book stood until the next snapshot.
+   */
+  clear(): void;
   /** Entries held now. */
   readonly size: number;
   /** Bytes reserved by the ring (fixed). */
@@ -127,6 +132,10 @@ export function createBookHistory(opts: BookHistoryOptions = {}): BookHistory {
         entries[i] = { ts: ring[o]!, bids: Array.from(ring.subarray(o + 3, o + 3 + 2 * nb)), asks: Array.from(ring.subarray(a, a + 2 * na)) };
       }
       return { depth, windowMs, entries };
+    },
+    clear() {
+      head = 0;
+      count = 0;
     },
     get size() {
       return count;
