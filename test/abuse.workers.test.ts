@@ -1,7 +1,7 @@
 /** Client-side load and abuse against one relay: 1,000 clients, connect/disconnect churn. */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { TestClient, relayStats, sleep, uniqueName, until } from "./helpers/ws-client.js";
+import { TestClient, exchange, relayStats, sleep, uniqueName, until } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 
@@ -45,6 +45,7 @@ describe("client load", () => {
 describe("connect/disconnect churn", () => {
   it("300 short-lived clients leak nothing; upstream closes after the grace period and reopens on demand", async () => {
     const name = uniqueName("churn");
+    const since = await exchange.lastConnectionId();
     for (let round = 0; round < 30; round++) {
       const batch = await Promise.all(Array.from({ length: 10 }, () => TestClient.openRelay(name, SWAP)));
       await Promise.all(batch.map((c) => c.next((m) => m.type === "status", 10_000, "status")));
@@ -57,9 +58,15 @@ describe("connect/disconnect churn", () => {
     const idle = await relayStats(name);
     expect(idle.state).toBe("idle");
     expect(idle.clients).toBe(0);
+    // What the exchange saw: one upstream connection for the 300 clients, one subscribe, closed after the grace.
+    const churn = await exchange.connections(since);
+    expect(churn.connections.map((r) => [r.subscribes, r.closedAt !== null])).toEqual([[{ [SWAP]: 1 }, true]]);
     const c = await TestClient.openRelay(name, SWAP);
     await c.nextBook();
     expect((await relayStats(name)).state).toBe("live");
+    // reopened on demand: exactly one more connection, open
+    const reopened = await exchange.connections(churn.connections[0]!.id);
+    expect(reopened.connections.map((r) => [r.subscribes, r.closedAt])).toEqual([[{ [SWAP]: 1 }, null]]);
     c.close();
   });
 });
