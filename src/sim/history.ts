@@ -173,7 +173,7 @@ function levelsOf(flat: readonly number[]): PriceLevel[] {
 }
 
 /** Quantile q of sorted values, linear interpolation between order statistics (R type 7). */
-export function quantile(sorted: readonly number[], q: number): number {
+function quantile(sorted: readonly number[], q: number): number {
   const h = (sorted.length - 1) * q;
   const lo = Math.floor(h);
   const hi = Math.ceil(h);

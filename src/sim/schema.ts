@@ -87,10 +87,10 @@ const OKX_INSTRUMENT_EXTRA_FIELDS = [
 ] as const;
 
 /** The instrument types the simulator fills (OKX's OPTION is premium-quoted with its own fee cap: not modelled). */
-export const SIMULATED_INST_TYPES = ["SPOT", "MARGIN", "SWAP", "FUTURES"] as const;
+const SIMULATED_INST_TYPES = ["SPOT", "MARGIN", "SWAP", "FUTURES"] as const;
 
 /** OKX instrument states (docs-v5, Get instruments: `state`). */
-export const INSTRUMENT_STATES = ["live", "suspend", "preopen", "test"] as const;
+const INSTRUMENT_STATES = ["live", "suspend", "preopen", "test"] as const;
 
 const okxExtra = Object.fromEntries(OKX_INSTRUMENT_EXTRA_FIELDS.map((k) => [k, z.unknown().optional().openapi({ description: "OKX field, accepted and ignored." })]));
 
@@ -119,7 +119,7 @@ export const InstrumentInputSchema = z
   });
 
 /** OKX `GET /api/v5/public/price-limit` data[0] (docs-v5, Get limit price), or just the two limits. */
-export const PriceLimitSchema = z
+const PriceLimitSchema = z
   .strictObject({
     buyLmt: okxNumberOrEmpty("Highest price a buy may fill at, quote per base (\"\" when enabled is false)."),
     sellLmt: okxNumberOrEmpty("Lowest price a sell may fill at, quote per base (\"\" when enabled is false)."),
@@ -133,7 +133,7 @@ export const PriceLimitSchema = z
 /** Most sizes in one cost-curve request. */
 export const MAX_CURVE_SIZES = 64;
 
-export const ORD_TYPES = ["market", "ioc", "fok"] as const;
+const ORD_TYPES = ["market", "ioc", "fok"] as const;
 
 const quantity = {
   size: positive("size").openapi({ description: "Order size in the BASE currency (e.g. BTC). Exactly one of size, contracts, notional." }),

@@ -127,7 +127,7 @@ function slowDecimal(s: string): number {
 }
 
 /** A decimal string or a JSON number (NaN for anything else). */
-export function toNumber(v: unknown): number {
+function toNumber(v: unknown): number {
   if (typeof v === "number") return v;
   return typeof v === "string" ? parseDecimal(v) : NaN;
 }
@@ -147,7 +147,7 @@ const MAX_BOOK_PROBLEMS = 20;
  * Every problem of a request book side (the slow path, run only once `parseBookSide` found the first): the same
  * checks, continuing past each problem, at most MAX_BOOK_PROBLEMS.
  */
-export function bookSideProblems(raw: readonly unknown[], name: "bids" | "asks"): Problem[] {
+function bookSideProblems(raw: readonly unknown[], name: "bids" | "asks"): Problem[] {
   const out: Problem[] = [];
   const desc = name === "bids";
   let prev = NaN;
