@@ -9,6 +9,12 @@ export default defineConfig({
       main: "./src/index.ts",
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // Test-sized per-IP limits (production: wrangler.toml). Tests that do not send CF-Connecting-IP share the
+        // key "local", so the limits stay above what the whole suite sends in a minute.
+        ratelimits: {
+          SIMULATE_LIMITER: { namespace_id: "7101", simple: { limit: 300, period: 60 } },
+          UPGRADE_LIMITER: { namespace_id: "7102", simple: { limit: 2000, period: 60 } },
+        },
         bindings: {
           OKX_WS_URL: inject("exchangeUrl"),
           OKX_REST_URL: inject("exchangeHttp"),

@@ -17,10 +17,16 @@ export interface ErrorBody {
   };
 }
 
-/** Throw a 4xx with the API's JSON error body. */
-export function apiError(status: ContentfulStatusCode, code: string, message: string, path?: string): never {
+/** Throw a 4xx with the API's JSON error body (and optional extra headers, e.g. `Retry-After`). */
+export function apiError(
+  status: ContentfulStatusCode,
+  code: string,
+  message: string,
+  path?: string,
+  headers?: Record<string, string>,
+): never {
   const body: ErrorBody = { error: path === undefined ? { code, message } : { code, message, path } };
-  throw new HTTPException(status, { res: Response.json(body, { status }) });
+  throw new HTTPException(status, { res: Response.json(body, { status, ...(headers && { headers }) }) });
 }
 
 /** app.onError: HTTPExceptions become their response; anything else is logged and answered with a bare 500. */
