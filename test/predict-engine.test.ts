@@ -188,6 +188,40 @@ describe("gating", () => {
   });
 });
 
+describe("online slope (per-instrument magnitude of the point)", () => {
+  it("learns that the model's moves are 10x too small, from realised outcomes only, and serves the scaled point", async () => {
+    const mids = heteroscedasticPath(4000, 11);
+    let now = 0;
+    const model: MultiHorizonModel = {
+      name: "shy-oracle",
+      version: "1",
+      featureVersion: "x",
+      horizonsSec: [10],
+      pointIsNoChange: [false],
+      onlineSlope: [{ kappaBps2: 10, halfLife: 3600 }],
+      predict: () => Promise.resolve([{ returnBps: now + 10 < mids.length ? realised(mids, now, 10) / 10 : 0, lowBps: -5, highBps: 5 }]),
+    };
+    const e = createPredictionEngine({ instId: "SYN", model });
+    const served: { t: number; point: number }[] = [];
+    for (let t = 0; t < mids.length; t++) {
+      now = t;
+      const ts = 1_700_000_000_000 + t * 1000;
+      e.onBook(bookAt(ts, mids[t]!));
+      const m = await e.maybePredict(ts);
+      if (m) served.push({ t, point: m.horizons[0]!.predictedReturnBps });
+    }
+    // before any outcome is known (the first 11 forecasts) the point is served as the model said: lambda = 1
+    for (const s of served.slice(0, 11)) expect(s.point).toBe(realised(mids, s.t, 10) / 10);
+    const sc = e.score().horizons[0]!;
+    expect(sc.pointScale).toBeGreaterThan(9);
+    expect(sc.pointScale).toBeLessThan(10.01);
+    expect(sc.skill).toBeGreaterThan(0.95); // nearly the oracle itself
+    // late forecasts are served at ~10x the raw output
+    const late = served[served.length - 100]!;
+    expect(late.point / (realised(mids, late.t, 10) / 10)).toBeCloseTo(sc.pointScale!, 1);
+  });
+});
+
 describe("prequential order and memory", () => {
   it("each served band uses only outcomes due strictly before the forecast (replayed independently)", async () => {
     const mids = heteroscedasticPath(3000, 3);

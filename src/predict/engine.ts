@@ -93,6 +93,7 @@ export class PredictionEngine {
       createHorizon({
         horizonSec: h,
         noChangeHead: m.pointIsNoChange[i] ?? true,
+        onlineSlope: m.onlineSlope?.[i] ?? null,
         ...(this.opts.minIntervalMs !== undefined && { minIntervalMs: this.opts.minIntervalMs }),
         ...(this.opts.windowSec !== undefined && { windowSec: this.opts.windowSec }),
         ...(this.opts.gate !== undefined && { gate: this.opts.gate }),

@@ -6,6 +6,10 @@
  * src/features/asof.ts, the training target's) it is first scored, and only then do the conformal tracker and the
  * gate learn from its outcome, so no forecast is ever judged by a state that saw its own outcome.
  *
+ * Optionally the point's magnitude is calibrated online per instrument (venues differ in how far the same signal moves
+ * the price): served = lambda * model, lambda = (kappa + S_py) / (kappa + S_pp), a ridge estimate shrunk to 1 from
+ * the realised outcomes only, exponentially forgotten (training/multi.py `online_slope` is the same rule, evaluated).
+ *
  * Memory is bounded by construction: at most one forecast per `minIntervalMs`, so the pending queue holds
  * <= horizon / minInterval + 1 items and the rolling window <= window / minInterval + 1 (a fixed ring).
  */
@@ -25,8 +29,10 @@ export interface HeadForecast {
 export interface ServedForecast {
   /** Served point (0 when no-change or gated). */
   readonly pointBps: number;
-  /** The model's own point (scored even when not served). */
+  /** The model's own point after online calibration (what an open gate serves; scored even when not served). */
   readonly modelBps: number;
+  /** The model head's raw output (what the online slope learns from). */
+  readonly rawBps: number;
   readonly lowBps: number;
   readonly highBps: number;
 }
@@ -41,6 +47,23 @@ interface HorizonOptions {
   readonly windowSec?: number;
   readonly gate?: GateOptions;
   readonly conformal?: ConformalOptions;
+  /** Online calibration of the point's magnitude (null/absent: served as the model says). */
+  readonly onlineSlope?: OnlineSlopeOptions | null;
+}
+
+/** Parameters of the online slope (models/predict-v2.json `heads[].onlineSlope`). */
+export interface OnlineSlopeOptions {
+  /** Prior weight of lambda = 1, bps^2 (a number of typical forecasts times their mean square). */
+  readonly kappaBps2: number;
+  /** Half-life of the sums, in outcomes. */
+  readonly halfLife: number;
+}
+
+interface SlopeState {
+  readonly kappa: number;
+  readonly decay: number;
+  spy: number;
+  spp: number;
 }
 
 /** Fixed-capacity ring of scored forecasts with running sums (oldest evicted first, by time or by capacity). */
@@ -69,6 +92,7 @@ export interface HorizonState {
   readonly ring: Ring;
   readonly conformal: ConformalState;
   readonly gate: GateState;
+  readonly slope: SlopeState | null;
   totalScored: number;
 }
 
@@ -103,6 +127,10 @@ export function createHorizon(o: HorizonOptions): HorizonState {
     },
     conformal: createConformal(o.conformal),
     gate: createGate(o.gate),
+    slope:
+      o.onlineSlope && !o.noChangeHead
+        ? { kappa: o.onlineSlope.kappaBps2, decay: 0.5 ** (1 / o.onlineSlope.halfLife), spy: 0, spp: 0 }
+        : null,
     totalScored: 0,
   };
 }
@@ -165,13 +193,21 @@ function skillOf(se: number, se0: number): number | null {
   return se0 > 0 ? 1 - se / se0 : null;
 }
 
+/** The online slope now (1 without one). */
+export function pointScale(h: HorizonState): number {
+  const s = h.slope;
+  return s ? Math.min(50, Math.max(0, (s.kappa + s.spy) / (s.kappa + s.spp))) : 1;
+}
+
 /**
- * The forecast to serve for one head: calibrated band, and the model's point unless the head is no-change or gated.
+ * The forecast to serve for one head: calibrated band, and the model's (online-scaled) point unless the head is
+ * no-change or gated.
  */
 export function serve(h: HorizonState, f: HeadForecast): ServedForecast {
   const band = calibrate(h.conformal, f.lowBps, f.highBps);
+  const model = h.noChangeHead ? 0 : pointScale(h) * f.returnBps;
   const usePoint = !h.noChangeHead && !h.gate.gated;
-  return { pointBps: usePoint ? f.returnBps : 0, modelBps: h.noChangeHead ? 0 : f.returnBps, lowBps: band.low, highBps: band.high };
+  return { pointBps: usePoint ? model : 0, modelBps: model, rawBps: h.noChangeHead ? 0 : f.returnBps, lowBps: band.low, highBps: band.high };
 }
 
 /** Queue a served forecast made on the book at `ts` with mid `mid`. */
@@ -192,6 +228,11 @@ export function observeHorizon(h: HorizonState, ts: number, mid: number): number
     pushScored(r, it.due, it.value, y);
     h.totalScored++;
     conformalUpdate(h.conformal, y, it.value.lowBps, it.value.highBps);
+    const sl = h.slope;
+    if (sl) {
+      sl.spy = sl.spy * sl.decay + it.value.rawBps * y;
+      sl.spp = sl.spp * sl.decay + it.value.rawBps * it.value.rawBps;
+    }
     if (!h.noChangeHead) gateUpdate(h.gate, skillOf(r.sums.seModel, r.sums.se0), windows(h));
   });
   return n;
@@ -213,6 +254,7 @@ export function horizonScore(h: HorizonState): HorizonScore {
   const s = r.sums;
   const n = r.size;
   const bandScale = { low: Math.exp(h.conformal.a), high: Math.exp(h.conformal.b) };
+  const scale = h.slope ? pointScale(h) : null;
   if (n === 0) {
     return {
       horizonSec: h.horizonSec,
@@ -228,6 +270,7 @@ export function horizonScore(h: HorizonState): HorizonScore {
       meanWidthBps: null,
       gated: h.gate.gated,
       bandScale,
+      pointScale: scale,
     };
   }
   const se = Math.max(0, s.se);
@@ -246,5 +289,6 @@ export function horizonScore(h: HorizonState): HorizonScore {
     meanWidthBps: s.width / n,
     gated: h.gate.gated,
     bandScale,
+    pointScale: scale,
   };
 }

@@ -4,7 +4,7 @@
  * fallback while it loads (and the shape every gated or no-change head reduces to).
  */
 import { FEATURE_NAMES, FEATURE_VERSION, NUM_FEATURES } from "../features/features.js";
-import type { HeadForecast } from "./horizon.js";
+import type { HeadForecast, OnlineSlopeOptions } from "./horizon.js";
 
 export interface MultiHorizonModel {
   /** Model name and version (feature version + content hash), sent with every forecast. */
@@ -15,6 +15,8 @@ export interface MultiHorizonModel {
   readonly horizonsSec: readonly number[];
   /** Per horizon: the point head is no-change by construction (it did not beat no-change out of sample). */
   readonly pointIsNoChange: readonly boolean[];
+  /** Per horizon: online calibration of the point's magnitude, or null (absent: none anywhere). */
+  readonly onlineSlope?: readonly (OnlineSlopeOptions | null)[];
   /** One forecast per horizon from one feature vector (length NUM_FEATURES). */
   predict(features: Float32Array): Promise<HeadForecast[]>;
 }
@@ -25,6 +27,7 @@ interface MultiHeadMeta {
   readonly outputs: { readonly returnBps: string; readonly lowBps: string; readonly highBps: string };
   /** Family that ships for the point ("no-change" or a model family) and the band ("constant" or a family). */
   readonly point: string;
+  readonly onlineSlope?: OnlineSlopeOptions | null;
   readonly band: string;
   /** Constant no-change band (bps) for the fallback: the shipped constant band, or the pooled training one. */
   readonly fallbackBand: { readonly lowBps: number; readonly highBps: number };

@@ -29,7 +29,7 @@
  * ort-wasm.wasm, the file we ship) and `proxy = false` (no Web Worker).
  */
 import * as ort from "ort-web-1.12/dist/ort.wasm.min.js";
-import type { HeadForecast } from "./horizon.js";
+import type { HeadForecast, OnlineSlopeOptions } from "./horizon.js";
 import { assertMultiCompatible, type MultiHorizonModel, type MultiModelMeta } from "./multi.js";
 import type { Forecast, ModelMeta, Predictor } from "./predictor.js";
 import { assertCompatible } from "./predictor.js";
@@ -261,6 +261,7 @@ export class OnnxMultiModel implements MultiHorizonModel {
   readonly featureVersion: string;
   readonly horizonsSec: readonly number[];
   readonly pointIsNoChange: readonly boolean[];
+  readonly onlineSlope: readonly (OnlineSlopeOptions | null)[];
   private readonly inputName: string;
   private readonly heads: MultiModelMeta["heads"];
   private readonly width: number;
@@ -278,6 +279,7 @@ export class OnnxMultiModel implements MultiHorizonModel {
     this.heads = meta.heads;
     this.horizonsSec = meta.heads.map((h) => h.horizonSec);
     this.pointIsNoChange = meta.heads.map((h) => h.point === "no-change");
+    this.onlineSlope = meta.heads.map((h) => h.onlineSlope ?? null);
     this.inputName = meta.onnx.input.name;
     this.width = meta.featureNames.length;
   }

@@ -58,6 +58,8 @@ export interface HorizonScore {
   gated: boolean;
   /** Conformal scale factors currently applied to the lower / upper half of the band. */
   bandScale: { low: number; high: number };
+  /** Online slope applied to the model's point (lambda), or null when the head has none. */
+  pointScale: number | null;
 }
 
 export interface MultiHorizonScoreMessage {
