@@ -35,7 +35,10 @@ export function onError(err: Error, c: Context): Response {
     const res = err.getResponse();
     if (res.headers.get("content-type")?.includes("application/json")) return res;
     const status = err.status;
-    return c.json({ error: { code: `http_${status}`, message: err.message || "request failed" } } satisfies ErrorBody, status);
+    return c.json(
+      { error: { code: `http_${status}`, message: err.message || "request failed" } } satisfies ErrorBody,
+      status,
+    );
   }
   console.error("unhandled error", c.req.method, c.req.path, err);
   return c.json({ error: { code: "internal", message: "internal error" } } satisfies ErrorBody, 500);
@@ -43,5 +46,8 @@ export function onError(err: Error, c: Context): Response {
 
 /** app.notFound: the same JSON shape for unknown routes. */
 export function notFound(c: Context): Response {
-  return c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody, 404);
+  return c.json(
+    { error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody,
+    404,
+  );
 }

@@ -41,7 +41,9 @@ describe("rate limits", () => {
     expect(answered).toBeGreaterThanOrEqual(SIM_LIMIT);
     expect(answered).toBeLessThanOrEqual(2 * SIM_LIMIT);
     expect(limited.headers.get("retry-after")).toBe("60");
-    expect(await limited.json()).toEqual({ error: { code: "rate_limited", message: expect.stringMatching(/too many simulations/) } });
+    expect(await limited.json()).toEqual({
+      error: { code: "rate_limited", message: expect.stringMatching(/too many simulations/) },
+    });
     expect((await simulate(ip)()).status).toBe(429);
     // Another client's address has its own budget.
     expect((await simulate(uniqueIp())()).status).toBe(400);
@@ -50,7 +52,10 @@ describe("rate limits", () => {
   it("WebSocket upgrades: 429 past the per-IP limit, before the request reaches a relay", async () => {
     const ip = uniqueIp();
     // An invalid instId is answered 400 by the route, after the limiter has counted it: no relay is involved.
-    const upgrade = () => SELF.fetch("https://tradesim.test/ws/okx?instId=not-valid", { headers: { upgrade: "websocket", "cf-connecting-ip": ip } });
+    const upgrade = () =>
+      SELF.fetch("https://tradesim.test/ws/okx?instId=not-valid", {
+        headers: { upgrade: "websocket", "cf-connecting-ip": ip },
+      });
     const { answered, limited } = await untilLimited(upgrade, 400, UPGRADE_LIMIT, 200);
     expect(answered).toBeGreaterThanOrEqual(UPGRADE_LIMIT);
     expect(limited.headers.get("retry-after")).toBe("60");

@@ -50,7 +50,9 @@ describe("parseRelayConfig", () => {
   });
 
   it("rejects a backoff base above its cap", () => {
-    expect(() => parseRelayConfig({ RELAY_BACKOFF_BASE_MS: "5000", RELAY_BACKOFF_MAX_MS: "1000" })).toThrow(/must not exceed/);
+    expect(() => parseRelayConfig({ RELAY_BACKOFF_BASE_MS: "5000", RELAY_BACKOFF_MAX_MS: "1000" })).toThrow(
+      /must not exceed/,
+    );
   });
 
   it("parses once per env object", () => {

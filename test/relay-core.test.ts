@@ -101,7 +101,10 @@ function harness(cfg: Partial<RelayConfig> = {}, opts: { slotDelayMs?: number; f
     reserveConnectSlot: opts.slotDelayMs === undefined ? null : async () => now + opts.slotDelayMs!,
     report: (r) => reports.push(r),
     setAlarm: async (at) => void alarms.push(at),
-    predictors: { fallback: () => new NoChangePredictor(60, -10, 10), load: async () => new NoChangePredictor(60, -10, 10, "test-model", "7") },
+    predictors: {
+      fallback: () => new NoChangePredictor(60, -10, 10),
+      load: async () => new NoChangePredictor(60, -10, 10, "test-model", "7"),
+    },
     log: { error: (...a) => logs.push(["error", ...a]), warn: (...a) => logs.push(["warn", ...a]), info: () => {} },
     random: () => 0.5,
   });
@@ -155,7 +158,17 @@ describe("relay core: upstream lifecycle", () => {
     h.up().push(booksPush("snapshot", snap));
     expect(ws.statuses()).toEqual(["connecting", "connecting subscribing", "live"]);
     const [book] = ws.books();
-    expect(book).toMatchObject({ seq: 1, seqId: 10, mid: 100, spread: 1, checksum: snap.checksum, bids: [["99.5", "2"], ["99.0", "3"]] });
+    expect(book).toMatchObject({
+      seq: 1,
+      seqId: 10,
+      mid: 100,
+      spread: 1,
+      checksum: snap.checksum,
+      bids: [
+        ["99.5", "2"],
+        ["99.0", "3"],
+      ],
+    });
     expect(h.core.snapshotStats()).toMatchObject({ state: "live", clients: 1, bookClients: 1, broadcasts: 1 });
     expect(h.reports.at(-1)).toMatchObject({ instId: INST, state: "live", clients: 1 });
   });
@@ -207,9 +220,16 @@ describe("relay core: upstream lifecycle", () => {
   it("a gap resyncs on the same socket (unsubscribe + subscribe), then goes live again", async () => {
     const h = harness();
     const ws = await h.live(10);
-    h.up().push(booksPush("update", { bids: [level(99.5, 5)], asks: [], ts: "1700000000100", seqId: 12, prevSeqId: 11 }));
+    h.up().push(
+      booksPush("update", { bids: [level(99.5, 5)], asks: [], ts: "1700000000100", seqId: 12, prevSeqId: 11 }),
+    );
     expect(ws.statuses().slice(-1)).toEqual(["resyncing gap"]);
-    expect(h.up().sent.slice(-2).map((s) => JSON.parse(s).op)).toEqual(["unsubscribe", "subscribe"]);
+    expect(
+      h
+        .up()
+        .sent.slice(-2)
+        .map((s) => JSON.parse(s).op),
+    ).toEqual(["unsubscribe", "subscribe"]);
     h.up().push(booksPush("snapshot", snapshot(20)));
     expect(ws.statuses().slice(-1)).toEqual(["live"]);
     expect(h.ups).toHaveLength(1);
@@ -235,7 +255,11 @@ describe("relay core: upstream lifecycle", () => {
     await h.flush();
     expect(h.ups).toHaveLength(2);
     expect(h.ups[0]!.closedByRelay).toBe(true);
-    expect(ws.statuses().slice(-3)).toEqual(["resyncing notice 64008: service upgrade", "connecting", "connecting subscribing"]);
+    expect(ws.statuses().slice(-3)).toEqual([
+      "resyncing notice 64008: service upgrade",
+      "connecting",
+      "connecting subscribing",
+    ]);
   });
 
   it("a dropped socket shows down, backs off with growing jittered delays, and recovers", async () => {
@@ -321,7 +345,13 @@ describe("relay core: upstream lifecycle", () => {
 
 describe("relay core: clients and flow control", () => {
   function update(seqId: number, px: number) {
-    return booksPush("update", { bids: [level(px, seqId)], asks: [], ts: String(1700000000000 + seqId), seqId, prevSeqId: seqId - 1 });
+    return booksPush("update", {
+      bids: [level(px, seqId)],
+      asks: [],
+      ts: String(1700000000000 + seqId),
+      seqId,
+      prevSeqId: seqId - 1,
+    });
   }
 
   it("an acking client beyond the window is conflated and gets the latest book on its next ack", async () => {
@@ -422,7 +452,13 @@ describe("relay core: clients and flow control", () => {
     await h.live(10);
     const p = await h.open("prediction");
     for (let i = 11; i <= 14; i++) {
-      const d = { bids: [level(99.5, i)], asks: [], ts: String(1700000000000 + (i - 10) * 1000), seqId: i, prevSeqId: i - 1 };
+      const d = {
+        bids: [level(99.5, i)],
+        asks: [],
+        ts: String(1700000000000 + (i - 10) * 1000),
+        seqId: i,
+        prevSeqId: i - 1,
+      };
       h.up().push(booksPush("update", d));
       await h.flush();
     }

@@ -17,7 +17,10 @@ describe("AlarmScheduler", () => {
   it("arms once per earlier deadline and again after firing", async () => {
     const set: number[] = [];
     let now = 0;
-    const s = new AlarmScheduler(async (at) => void set.push(at), () => now);
+    const s = new AlarmScheduler(
+      async (at) => void set.push(at),
+      () => now,
+    );
     await s.arm([1000]);
     await s.arm([2000]);
     await s.arm([800]);

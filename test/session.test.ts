@@ -41,7 +41,11 @@ describe("upstream session phases", () => {
     const s = S.createSession();
     const l = link(0);
     for (const t of [0, 1000, 2000]) {
-      expect(S.toResyncing(s, l, "gap", t, T)).toMatchObject({ tag: "subscribing", shown: { state: "resyncing", reason: "gap" }, deadline: t + 10_000 });
+      expect(S.toResyncing(s, l, "gap", t, T)).toMatchObject({
+        tag: "subscribing",
+        shown: { state: "resyncing", reason: "gap" },
+        deadline: t + 10_000,
+      });
     }
     expect(S.toResyncing(s, l, "gap", 3000, T)).toBeNull();
     // Old resyncs age out of the window.
@@ -63,7 +67,11 @@ describe("upstream session phases", () => {
     expect(S.isRefused(r, 2999)).toBe(true);
     expect(S.wantsConnect(r, 3000)).toBe(true);
     expect(S.isRefused(r, 3000)).toBe(false);
-    for (const p of [S.toConnecting(S.toIdle(null)), S.toSubscribing(socket, 0, T), S.toRetryNow({ state: "down", reason: null }, 0)]) {
+    for (const p of [
+      S.toConnecting(S.toIdle(null)),
+      S.toSubscribing(socket, 0, T),
+      S.toRetryNow({ state: "down", reason: null }, 0),
+    ]) {
       expect(S.wantsConnect(p, 0)).toBe(false);
     }
   });
@@ -84,13 +92,37 @@ describe("timers", () => {
   it.each<[string, S.Phase, number, S.TimerDue | null, number | null]>([
     ["idle: none", S.toIdle(null), 1e9, null, null],
     ["backoff not yet", { tag: "backoff", retryAt: 500, shown: { state: "down", reason: null } }, 499, null, 500],
-    ["backoff due", { tag: "backoff", retryAt: 500, shown: { state: "down", reason: null } }, 500, { kind: "retry" }, 500],
-    ["slot due", { tag: "waiting-slot", at: 700, shown: { state: "connecting", reason: null } }, 700, { kind: "retry" }, 700],
-    ["subscribe timeout first", { tag: "subscribing", link: link(0), deadline: 10_000, shown: { state: "connecting", reason: null } }, 10_000, { kind: "subscribe-timeout" }, 10_000],
+    [
+      "backoff due",
+      { tag: "backoff", retryAt: 500, shown: { state: "down", reason: null } },
+      500,
+      { kind: "retry" },
+      500,
+    ],
+    [
+      "slot due",
+      { tag: "waiting-slot", at: 700, shown: { state: "connecting", reason: null } },
+      700,
+      { kind: "retry" },
+      700,
+    ],
+    [
+      "subscribe timeout first",
+      { tag: "subscribing", link: link(0), deadline: 10_000, shown: { state: "connecting", reason: null } },
+      10_000,
+      { kind: "subscribe-timeout" },
+      10_000,
+    ],
     ["live, quiet < 20 s", { tag: "live", link: link(1000), since: 0 }, 20_999, null, 21_000],
     ["live, quiet 20 s: ping", { tag: "live", link: link(1000), since: 0 }, 21_000, { kind: "ping" }, 21_000],
     ["ping out, pong not due", { tag: "live", link: link(1000, 21_000), since: 0 }, 25_999, null, 26_000],
-    ["ping out 5 s: stall", { tag: "live", link: link(1000, 21_000), since: 0 }, 26_000, { kind: "stall", silentMs: 25_000 }, 26_000],
+    [
+      "ping out 5 s: stall",
+      { tag: "live", link: link(1000, 21_000), since: 0 },
+      26_000,
+      { kind: "stall", silentMs: 25_000 },
+      26_000,
+    ],
   ])("%s", (_n, phase, now, due, deadline) => {
     expect(S.dueTimer(phase, now, T)).toEqual(due);
     expect(S.phaseDeadline(phase, T)).toBe(deadline);

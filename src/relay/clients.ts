@@ -38,8 +38,12 @@ export interface Client extends Attachment {
 function isAttachment(v: unknown): v is Attachment {
   const a = v as Partial<Attachment> | null;
   return (
-    typeof a === "object" && a !== null && typeof a.instId === "string" && (a.kind === "book" || a.kind === "prediction") &&
-    typeof a.depth === "number" && typeof a.id === "number"
+    typeof a === "object" &&
+    a !== null &&
+    typeof a.instId === "string" &&
+    (a.kind === "book" || a.kind === "prediction") &&
+    typeof a.depth === "number" &&
+    typeof a.id === "number"
   );
 }
 

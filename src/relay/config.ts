@@ -71,7 +71,12 @@ export function parseRelayConfig(env: Readonly<Record<string, unknown>>): RelayC
   for (const [key, name, min, max] of NUMERIC) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*[0-9][0-9.eE+]*\s*$/.test(raw) ? Number(raw) : NaN;
+    const n =
+      typeof raw === "number"
+        ? raw
+        : typeof raw === "string" && /^\s*[0-9][0-9.eE+]*\s*$/.test(raw)
+          ? Number(raw)
+          : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) {
       problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
     } else {
@@ -88,7 +93,9 @@ export function parseRelayConfig(env: Readonly<Record<string, unknown>>): RelayC
   }
   const cfg = out as unknown as RelayConfig;
   if (problems.length === 0 && cfg.backoffBaseMs > cfg.backoffMaxMs) {
-    problems.push(`RELAY_BACKOFF_BASE_MS (${cfg.backoffBaseMs}) must not exceed RELAY_BACKOFF_MAX_MS (${cfg.backoffMaxMs})`);
+    problems.push(
+      `RELAY_BACKOFF_BASE_MS (${cfg.backoffBaseMs}) must not exceed RELAY_BACKOFF_MAX_MS (${cfg.backoffMaxMs})`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   return cfg;

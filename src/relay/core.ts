@@ -15,7 +15,15 @@
 import { applyBook, bookChecksum, createBook, type Book } from "../okx/book.js";
 import { createBookHistory, type BookHistory, type BookHistorySnapshot } from "../sim/history.js";
 import { NOTICE_SERVICE_UPGRADE, OkxProtocolError, parseOkxMessage, type OkxMessage } from "../okx/protocol.js";
-import { ACK_REQUIRED, badMessage, CLOSE, errorMessage, MAX_BAD_MESSAGES, parseClientMessage, statusMessage } from "../protocol.js";
+import {
+  ACK_REQUIRED,
+  badMessage,
+  CLOSE,
+  errorMessage,
+  MAX_BAD_MESSAGES,
+  parseClientMessage,
+  statusMessage,
+} from "../protocol.js";
 import { backoffDelay } from "./backoff.js";
 import { ClientTable, type Attachment, type Client, type ClientKind, type ClientSocket } from "./clients.js";
 import type { RelayConfig } from "./config.js";
@@ -137,11 +145,17 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     const c = this.clients.get(ws);
     if (!c) return;
     const r = parseClientMessage(frame);
-    if (r.ok) return this.onAck(ws, c, r.message.seq);
-    if (r.close !== null) return this.close(ws, r.close, r.reason);
+    if (r.ok) {
+      this.onAck(ws, c, r.message.seq);
+      return;
+    }
+    if (r.close !== null) {
+      this.close(ws, r.close, r.reason);
+      return;
+    }
     c.badMessages++;
-    if (c.badMessages > MAX_BAD_MESSAGES) return this.close(ws, CLOSE.badClient, "too many invalid messages");
-    this.send(ws, badMessage(r.reason));
+    if (c.badMessages > MAX_BAD_MESSAGES) this.close(ws, CLOSE.badClient, "too many invalid messages");
+    else this.send(ws, badMessage(r.reason));
   }
 
   /** The client closed (or errored): forget it. */
@@ -186,7 +200,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   /** The live book for the simulator (RPC), or null when the relay has no synced book. */
   liveBook(depth = 400): LiveBook | null {
     if (!this.book.synced) return null;
-    const side = (ls: readonly { price: number; size: number }[]) => ls.slice(0, depth).map((l) => ({ price: l.price, size: l.size }));
+    const side = (ls: readonly { price: number; size: number }[]) =>
+      ls.slice(0, depth).map((l) => ({ price: l.price, size: l.size }));
     return { bids: side(this.book.bids), asks: side(this.book.asks), ts: this.book.ts };
   }
 
@@ -218,7 +233,9 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     this.instId = instId;
     this.book = createBook(instId);
     this.history = createBookHistory();
-    this.prediction = new PredictionPart(instId, this.ports.predictors, (e) => this.ports.log.error("relay.loadPredictor", instId, e));
+    this.prediction = new PredictionPart(instId, this.ports.predictors, (e) =>
+      this.ports.log.error("relay.loadPredictor", instId, e),
+    );
   }
 
   private removeClient(ws: W): void {
@@ -361,7 +378,12 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   /** Tell the Directory (for GET /status); a failure only costs a stale listing. */
   private report(): void {
     if (!this.instId) return;
-    this.ports.report({ instId: this.instId, state: this.shownState().state, clients: this.clients.size, at: this.ports.now() });
+    this.ports.report({
+      instId: this.instId,
+      state: this.shownState().state,
+      clients: this.clients.size,
+      at: this.ports.now(),
+    });
   }
 
   private async openUpstream(): Promise<void> {
@@ -388,12 +410,14 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     try {
       let socket: Upstream | null = null;
       socket = await this.ports.connect(this.cfg.okxWsUrl, {
-        onMessage: (text) => guard(this.ports.log, "relay.upstream.onMessage", this.instId, () => {
-          if (this.currentSocket() === socket) this.onUpstreamMessage(text);
-        }),
-        onClose: (code, reason) => guard(this.ports.log, "relay.upstream.onClose", this.instId, () => {
-          if (this.currentSocket() === socket) this.onUpstreamClosed(`closed ${code}${reason ? ` ${reason}` : ""}`);
-        }),
+        onMessage: (text) =>
+          guard(this.ports.log, "relay.upstream.onMessage", this.instId, () => {
+            if (this.currentSocket() === socket) this.onUpstreamMessage(text);
+          }),
+        onClose: (code, reason) =>
+          guard(this.ports.log, "relay.upstream.onClose", this.instId, () => {
+            if (this.currentSocket() === socket) this.onUpstreamClosed(`closed ${code}${reason ? ` ${reason}` : ""}`);
+          }),
       });
       if (this.clients.size === 0) {
         socket.close(1000, "no clients");
@@ -447,17 +471,20 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     } catch (e) {
       if (!(e instanceof OkxProtocolError)) throw e;
       this.count("malformed");
-      return this.resync("malformed", e.message);
+      this.resync("malformed", e.message);
+      return;
     }
     switch (m.kind) {
       case "books":
-        return this.onBooks(m);
+        this.onBooks(m);
+        return;
       case "error":
-        return this.onUpstreamError(m.code, m.msg);
+        this.onUpstreamError(m.code, m.msg);
+        return;
       case "notice":
         this.count("notice");
-        if (m.code === NOTICE_SERVICE_UPGRADE) return this.reconnect(`notice ${m.code}: ${m.msg}`, true);
-        this.ports.log.warn("relay notice", this.instId, m.code, m.msg);
+        if (m.code === NOTICE_SERVICE_UPGRADE) this.reconnect(`notice ${m.code}: ${m.msg}`, true);
+        else this.ports.log.warn("relay notice", this.instId, m.code, m.msg);
         return;
       default:
         return; // pong, acks, other channels
@@ -471,7 +498,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     const r = applyBook(this.book, m.action, m.data, BOOK_APPLY);
     if (!r.ok) {
       this.count(r.fault);
-      return this.resync(r.fault, r.detail);
+      this.resync(r.fault, r.detail);
+      return;
     }
     const link = S.linkOf(this.session.phase);
     if (m.action === "snapshot" && link) this.enter(S.toLive(this.session, link, this.ports.now()));
@@ -510,9 +538,15 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     this.dropBook();
     const link = S.linkOf(this.session.phase);
     const next = link ? S.toResyncing(this.session, link, fault, this.ports.now(), this.timing) : null;
-    if (!link || !next) return this.reconnect(`${fault}: repeated faults`);
+    if (!link || !next) {
+      this.reconnect(`${fault}: repeated faults`);
+      return;
+    }
     this.enter(next);
-    this.sendUpstream(link.socket, JSON.stringify({ op: "unsubscribe", args: [{ channel: "books", instId: this.instId! }] }));
+    this.sendUpstream(
+      link.socket,
+      JSON.stringify({ op: "unsubscribe", args: [{ channel: "books", instId: this.instId! }] }),
+    );
     this.subscribe(link.socket);
     this.guarded("relay.schedule", this.schedule());
   }
@@ -532,8 +566,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   /** The socket closed (or never opened): back off and retry while clients remain. */
   private onUpstreamClosed(reason: string): void {
     this.dropBook();
-    if (this.clients.size === 0) return this.enter(S.toIdle(reason));
-    this.backoff({ state: "down", reason });
+    if (this.clients.size === 0) this.enter(S.toIdle(reason));
+    else this.backoff({ state: "down", reason });
   }
 
   private backoff(shown: S.Shown): void {

@@ -41,20 +41,26 @@ export class InstrumentRelay extends DurableObject<Env> {
 
   /** Upgrade from the Worker (`/connect?instId&kind&depth`, validated by src/routes/ws.ts). */
   override async fetch(request: Request): Promise<Response> {
-    return guard(console, "relay.fetch", this.core.label, () => {
-      const url = new URL(request.url);
-      if (url.pathname !== "/connect") return new Response("not found", { status: 404 });
-      const instId = url.searchParams.get("instId") ?? "";
-      const kind: ClientKind = url.searchParams.get("kind") === "prediction" ? "prediction" : "book";
-      const depth = Number(url.searchParams.get("depth")) || DEFAULT_DEPTH;
-      const pair = new WebSocketPair();
-      const server = pair[1];
-      const a = this.core.newAttachment(instId, kind, depth);
-      this.ctx.acceptWebSocket(server);
-      server.serializeAttachment(a);
-      this.core.onOpen(server, a);
-      return new Response(null, { status: 101, webSocket: pair[0] });
-    }, new Response("relay error", { status: 500 }));
+    return guard(
+      console,
+      "relay.fetch",
+      this.core.label,
+      () => {
+        const url = new URL(request.url);
+        if (url.pathname !== "/connect") return new Response("not found", { status: 404 });
+        const instId = url.searchParams.get("instId") ?? "";
+        const kind: ClientKind = url.searchParams.get("kind") === "prediction" ? "prediction" : "book";
+        const depth = Number(url.searchParams.get("depth")) || DEFAULT_DEPTH;
+        const pair = new WebSocketPair();
+        const server = pair[1];
+        const a = this.core.newAttachment(instId, kind, depth);
+        this.ctx.acceptWebSocket(server);
+        server.serializeAttachment(a);
+        this.core.onOpen(server, a);
+        return new Response(null, { status: 101, webSocket: pair[0] });
+      },
+      new Response("relay error", { status: 500 }),
+    );
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

@@ -135,7 +135,12 @@ export function toResyncing(s: Session, link: Link, fault: string, now: number, 
   s.resyncs = s.resyncs.filter((at) => at > now - RESYNC_WINDOW_MS);
   s.resyncs.push(now);
   if (s.resyncs.length > MAX_RESYNCS) return null;
-  return { tag: "subscribing", link, deadline: now + t.subscribeTimeoutMs, shown: { state: "resyncing", reason: fault } };
+  return {
+    tag: "subscribing",
+    link,
+    deadline: now + t.subscribeTimeoutMs,
+    shown: { state: "resyncing", reason: fault },
+  };
 }
 
 /** Wait `delayMs` before the next attempt (the caller computes the jittered delay from `s.attempt`). */

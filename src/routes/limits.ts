@@ -22,7 +22,9 @@ export function rateLimit(binding: keyof typeof LIMITERS, what: string): Middlew
     const key = c.req.header("cf-connecting-ip") ?? "local";
     if (limiter && !(await limiter.limit({ key })).success) {
       const retry = String(LIMITERS[binding]);
-      apiError(429, "rate_limited", `too many ${what} from this address: retry in ${retry} s`, undefined, { "Retry-After": retry });
+      apiError(429, "rate_limited", `too many ${what} from this address: retry in ${retry} s`, undefined, {
+        "Retry-After": retry,
+      });
     }
     await next();
   };
