@@ -136,6 +136,7 @@ const route = createRoute({
     413: errorResponse("Body larger than 1 MiB."),
     415: errorResponse("Content-Type is not application/json."),
     422: errorResponse("Well-formed but refused: what OKX would reject (with its sCode in `okxCode`: lot size 51121, minSz 51020, maxMktSz 51202, maxMktAmt 51201, price limit 51006, state 51021/51022), nothing to fill (fok/ioc), unknown instrument, empty book side, options."),
+    429: errorResponse("Too many simulations from this address (the Worker's per-IP limit, src/routes/limits.ts); retry after the `Retry-After` seconds."),
     424: errorResponse("The instrument spec could not be fetched from OKX (send `instrument` to skip the look-up)."),
     503: errorResponse("`orderbook` omitted and no live book is available for the instrument."),
   },

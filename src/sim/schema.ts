@@ -278,6 +278,7 @@ export const ERROR_CODES = [
   "out_of_range",
   "instrument_lookup_failed",
   "live_book_unavailable",
+  "rate_limited",
   "not_found",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
