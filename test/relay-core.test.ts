@@ -153,7 +153,14 @@ describe("relay core: upstream lifecycle", () => {
     const h = harness();
     const ws = await h.open();
     expect(h.ups).toHaveLength(1);
-    expect(JSON.parse(h.up().sent[0]!)).toEqual({ op: "subscribe", args: [{ channel: "books", instId: INST }] });
+    // One socket carries both channels: the book and the trades the features use.
+    expect(JSON.parse(h.up().sent[0]!)).toEqual({
+      op: "subscribe",
+      args: [
+        { channel: "books", instId: INST },
+        { channel: "trades", instId: INST },
+      ],
+    });
     const snap = snapshot(10);
     h.up().push(booksPush("snapshot", snap));
     expect(ws.statuses()).toEqual(["connecting", "connecting subscribing", "live"]);
@@ -234,6 +241,22 @@ describe("relay core: upstream lifecycle", () => {
     expect(ws.statuses().slice(-1)).toEqual(["live"]);
     expect(h.ups).toHaveLength(1);
     expect(h.core.snapshotStats()).toMatchObject({ resyncs: 1, faults: { gap: 1 } });
+  });
+
+  it("a malformed trades push never breaks the book: counted, no resync", async () => {
+    const h = harness();
+    const ws = await h.live(10);
+    h.up().push({ arg: { channel: "trades", instId: INST }, data: "garbage" });
+    h.up().push({
+      arg: { channel: "trades", instId: INST },
+      data: [{ instId: INST, tradeId: "1", px: "100", sz: "1", side: "buy", ts: "1700000000050" }],
+    });
+    h.up().push(
+      booksPush("update", { bids: [level(99.5, 5)], asks: [], ts: "1700000000100", seqId: 11, prevSeqId: 10 }),
+    );
+    expect(ws.statuses()).not.toContain("resyncing malformed");
+    expect(ws.books().at(-1)).toMatchObject({ seqId: 11 });
+    expect(h.core.snapshotStats()).toMatchObject({ tradeMessages: 1, badTrades: 1, resyncs: 0 });
   });
 
   it("more than 3 resyncs in 10 s reconnect instead", async () => {

@@ -73,6 +73,16 @@ export class OkxProtocolError extends Error {
   override name = "OkxProtocolError";
 }
 
+/** A malformed `trades` push: callers that keep a book must not resync it for this (trades never touch it). */
+export class OkxTradesError extends OkxProtocolError {
+  override name = "OkxTradesError";
+}
+
+/** The subscribe / unsubscribe request for `channels` of one instrument (serialized). */
+export function okxRequest(op: "subscribe" | "unsubscribe", instId: string, channels: readonly OkxChannel[]): string {
+  return JSON.stringify({ op, args: channels.map((channel) => ({ channel, instId })) } satisfies OkxRequest);
+}
+
 /** instId format accepted by the relay: e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-240927, BTC-USD-240927-60000-C. */
 export const INST_ID_RE = /^[A-Z0-9]{1,20}(-[A-Z0-9]{1,20}){1,4}$/;
 
@@ -128,20 +138,29 @@ export function parseOkxMessage(text: string): OkxMessage {
   if (!isArg(arg)) return { kind: "other", raw };
   if (arg.channel === "books" || arg.channel.startsWith("books")) {
     const action = raw.action;
-    if (action !== "snapshot" && action !== "update") throw new OkxProtocolError(`books push with action ${String(action)}`);
+    if (action !== "snapshot" && action !== "update")
+      throw new OkxProtocolError(`books push with action ${String(action)}`);
     const data = raw.data;
-    if (!Array.isArray(data) || data.length < 1 || !isObj(data[0])) throw new OkxProtocolError("books push without data[0]");
+    if (!Array.isArray(data) || data.length < 1 || !isObj(data[0]))
+      throw new OkxProtocolError("books push without data[0]");
     const d = data[0];
     const ts = d.ts;
     if (typeof ts !== "string" || !/^\d{1,16}$/.test(ts)) throw new OkxProtocolError("books push with invalid ts");
     const checksum = optInt(d.checksum, "checksum");
     const seqId = optInt(d.seqId, "seqId");
     const prevSeqId = optInt(d.prevSeqId, "prevSeqId");
-    const book: OkxBookData = { asks: checkLevels(d.asks, "asks"), bids: checkLevels(d.bids, "bids"), ts, checksum, seqId, prevSeqId };
+    const book: OkxBookData = {
+      asks: checkLevels(d.asks, "asks"),
+      bids: checkLevels(d.bids, "bids"),
+      ts,
+      checksum,
+      seqId,
+      prevSeqId,
+    };
     return { kind: "books", arg, action, data: book };
   }
   if (arg.channel === "trades") {
-    if (!Array.isArray(raw.data)) throw new OkxProtocolError("trades push without data");
+    if (!Array.isArray(raw.data)) throw new OkxTradesError("trades push without data");
     return { kind: "trades", arg, data: raw.data as OkxTradeData[] };
   }
   return { kind: "other", raw };

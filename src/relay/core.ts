@@ -14,7 +14,14 @@
  */
 import { applyBook, bookChecksum, createBook, type Book } from "../okx/book.js";
 import { createBookHistory, type BookHistory, type BookHistorySnapshot } from "../sim/history.js";
-import { NOTICE_SERVICE_UPGRADE, OkxProtocolError, parseOkxMessage, type OkxMessage } from "../okx/protocol.js";
+import {
+  NOTICE_SERVICE_UPGRADE,
+  OkxProtocolError,
+  OkxTradesError,
+  okxRequest,
+  parseOkxMessage,
+  type OkxMessage,
+} from "../okx/protocol.js";
 import {
   ACK_REQUIRED,
   badMessage,
@@ -35,6 +42,7 @@ import { ALARM_SLACK_MS, AlarmScheduler } from "./scheduler.js";
 import * as S from "./session.js";
 import { createStats, type RelayFault, type RelayStats } from "./stats.js";
 import type { Upstream, UpstreamConnector } from "./upstream.js";
+import type { OkxChannel } from "../okx/protocol.js";
 
 /** What the Directory is told on every state change (for GET /status). */
 export interface RelayReport {
@@ -426,7 +434,7 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
       }
       this.book = createBook(this.instId);
       this.enter(S.toSubscribing(socket, this.ports.now(), this.timing));
-      this.subscribe(socket);
+      this.subscribe(socket, ["books", "trades"]);
     } catch (e) {
       this.stats.connectFailures++;
       this.onUpstreamClosed(`connect failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -438,9 +446,10 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     return S.linkOf(this.session.phase)?.socket ?? null;
   }
 
-  private subscribe(socket: Upstream): void {
+  /** Subscribe the book (and, on a new socket, the trades the features use: one socket carries both). */
+  private subscribe(socket: Upstream, channels: readonly OkxChannel[]): void {
     this.book = createBook(this.instId!);
-    this.sendUpstream(socket, JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: this.instId! }] }));
+    this.sendUpstream(socket, okxRequest("subscribe", this.instId!, channels));
   }
 
   private upstreamSend(text: string): void {
@@ -470,6 +479,12 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
       m = parseOkxMessage(text);
     } catch (e) {
       if (!(e instanceof OkxProtocolError)) throw e;
+      if (e instanceof OkxTradesError) {
+        // A bad trades push costs the features some trades, never the book.
+        this.stats.badTrades++;
+        this.ports.log.warn("relay trades", this.instId, e.message);
+        return;
+      }
       this.count("malformed");
       this.resync("malformed", e.message);
       return;
@@ -477,6 +492,12 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     switch (m.kind) {
       case "books":
         this.onBooks(m);
+        return;
+      case "trades":
+        if (m.arg.instId === this.instId) {
+          this.stats.tradeMessages++;
+          this.stats.badTrades += this.prediction?.onTrades(m.data) ?? 0;
+        }
         return;
       case "error":
         this.onUpstreamError(m.code, m.msg);
@@ -543,11 +564,9 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
       return;
     }
     this.enter(next);
-    this.sendUpstream(
-      link.socket,
-      JSON.stringify({ op: "unsubscribe", args: [{ channel: "books", instId: this.instId! }] }),
-    );
-    this.subscribe(link.socket);
+    // Only the book is resubscribed: the trades subscription is unaffected by a book fault.
+    this.sendUpstream(link.socket, okxRequest("unsubscribe", this.instId!, ["books"]));
+    this.subscribe(link.socket, ["books"]);
     this.guarded("relay.schedule", this.schedule());
   }
 

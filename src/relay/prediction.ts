@@ -4,6 +4,7 @@
  * bundled ONNX model; Node tests pass a fake), and until it has loaded the no-change fallback serves.
  */
 import type { Book } from "../okx/book.js";
+import type { OkxTradeData } from "../okx/protocol.js";
 import type { PredictionMessage, ScoreMessage } from "../protocol.js";
 import { createForecaster, forecasterOnBook, forecasterReset, type ForecasterState } from "../predict/forecaster.js";
 import type { Predictor } from "../predict/predictor.js";
@@ -53,6 +54,11 @@ export class PredictionPart {
         })
       : null;
     return { score, prediction };
+  }
+
+  /** An OKX `trades` push for the instrument; returns how many items were unusable. */
+  onTrades(_data: readonly OkxTradeData[]): number {
+    return 0;
   }
 
   /** The book is no longer trusted: restart the feature windows (no forecast spans a resync). */

@@ -15,6 +15,10 @@ export interface RelayStats {
   predictionClients: number;
   upstreamMessages: number;
   bookMessages: number;
+  /** `trades` pushes received (they feed the prediction features, never the book). */
+  tradeMessages: number;
+  /** Trades the features could not use (malformed items or pushes). */
+  badTrades: number;
   broadcasts: number;
   sends: number;
   conflated: number;
@@ -49,6 +53,8 @@ export function createStats(): RelayStats {
     predictionClients: 0,
     upstreamMessages: 0,
     bookMessages: 0,
+    tradeMessages: 0,
+    badTrades: 0,
     broadcasts: 0,
     sends: 0,
     conflated: 0,
