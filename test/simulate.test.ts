@@ -440,7 +440,7 @@ describe("docs", () => {
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { paths: Record<string, { post?: { responses: Record<string, unknown> } }>; components: { schemas: Record<string, unknown> } };
     const op = doc.paths["/simulate/trade"]!.post!;
-    expect(Object.keys(op.responses).sort()).toEqual(["200", "400", "413", "415", "422", "424", "503"]);
+    expect(Object.keys(op.responses).sort()).toEqual(["200", "400", "413", "415", "422", "424", "429", "503"]);
     expect(doc.components.schemas).toHaveProperty("SimulateTradeRequest");
     expect(doc.components.schemas).toHaveProperty("SimulateTradeResponse");
     expect(JSON.stringify(doc)).toMatch(/contracts for SWAP\/FUTURES/);
