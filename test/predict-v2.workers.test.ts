@@ -112,6 +112,9 @@ describe("Prediction v2 graphs in workerd", () => {
     const m = await loadBundledMultiModel();
     expect(m.version).toBe(BUNDLED_V2_META.version);
     expect(m.horizonsSec).toEqual(BUNDLED_V2_META.heads.map((h) => h.horizonSec));
+    // the serving options recorded with each head reach the engine
+    expect(m.pointIsNoChange).toEqual(BUNDLED_V2_META.heads.map((h) => h.point === "no-change"));
+    expect(m.onlineSlope).toEqual(BUNDLED_V2_META.heads.map((h) => h.onlineSlope ?? null));
     expect(await loadBundledMultiModel()).toBe(m);
     const fb = await fallbackMultiModel().predict(new Float32Array(NUM_FEATURES));
     fb.forEach((f, i) => {

@@ -46,7 +46,8 @@ DATASETS = {
 }
 CAP = 6_000
 POINT_FAMILIES = ("no-change", "microprice", "ridge", "gbr", "imbvol", "dirvol")
-SHIP_POINT_CANDIDATES = ("ridge", "gbr", "imbvol", "dirvol")
+# imbvol+os: the imbvol head with its magnitude calibrated online per instrument (multi.online_slope), as served
+SHIP_POINT_CANDIDATES = ("ridge", "gbr", "imbvol", "dirvol", "imbvol+os")
 BAND_FAMILIES = ("constant", "rv", "qlin", "gbq")
 QLIN_COLS = ("rv_10s", "rv_60s", "rv_300s", "spread_bps")
 
@@ -95,6 +96,10 @@ def evaluate_split(parts: list[M.Data], te: M.Data, h: int) -> dict[str, Any]:
         out["point"][fam] = head.predict(te.X)
         if "alpha_per_row" in info:
             out["fits"][fam] = {"alpha_per_row": info["alpha_per_row"]}
+        if fam == "imbvol":
+            kappa = M.online_slope_kappa(head.predict(tr.X))
+            out["point"]["imbvol+os"] = M.online_slope(te.ts, te.Y[h], out["point"][fam], h, kappa)
+            out["fits"]["imbvol+os"] = {"kappa_bps2": kappa, "half_life": M.ONLINE_SLOPE_HALF_LIFE}
     for fam in BAND_FAMILIES:
         lo, hi, _ = fit_band(fam, tr, w, h)
         out["band"][fam] = (lo.predict(te.X), hi.predict(te.X))

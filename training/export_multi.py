@@ -144,7 +144,10 @@ def export_final(data: dict[str, M.Data], decisions: dict[int, Any], serve: list
     shipped, candidate, heads_meta = [], [], []
     for h in serve:
         dec = decisions[h]
-        pt = _fit(dec["point"]["ships"], "point", pooled, w, h, parts)
+        ships = dec["point"]["ships"]
+        base = ships.removesuffix("+os")
+        pt = _fit(base, "point", pooled, w, h, parts)
+        online = {"kappaBps2": M.online_slope_kappa(pt.predict(pooled.X)), "halfLife": M.ONLINE_SLOPE_HALF_LIFE} if ships.endswith("+os") else None
         lo, hi = _fit(dec["band"]["ships"], "band", pooled, w, h, parts)
         const_lo, const_hi = M.constant_band(pooled.Y[h], F)
         shipped.append((h, pt, lo, hi))
@@ -158,11 +161,13 @@ def export_final(data: dict[str, M.Data], decisions: dict[int, Any], serve: list
             {
                 "horizonSec": h,
                 "outputs": dict(zip(("returnBps", "lowBps", "highBps"), _names(h))),
-                "point": dec["point"]["ships"],
+                "point": base,
+                # per-instrument online calibration of the point's magnitude (src/predict/horizon.ts), or null
+                "onlineSlope": online,
                 "band": dec["band"]["ships"],
                 "decision": {"point": dec["point"]["reason"], "band": dec["band"]["reason"]},
                 "lodo": {
-                    "point": {d: {f: _brief(results["lodo"][d][h]["point"][f]) for f in {dec["point"]["ships"], "no-change", "microprice"}} for d in data},
+                    "point": {d: {f: _brief(results["lodo"][d][h]["point"][f]) for f in {ships, base, "no-change", "microprice"}} for d in data},
                     "band": {d: {k: _brief(v) for k, v in results["lodo"][d][h]["band"].items() if k.startswith((dec["band"]["ships"], "constant"))} for d in data},
                 },
                 "fallbackBand": {"lowBps": const_lo.b, "highBps": const_hi.b},
@@ -213,7 +218,7 @@ def export_final(data: dict[str, M.Data], decisions: dict[int, Any], serve: list
                 "operators": sorted({f"{n.domain or 'ai.onnx'}:{n.op_type}" for n in model.graph.node}),
                 "input": {"name": INPUT, "dtype": "float32", "shape": ["N", F]},
             },
-            "heads": heads_meta if nm == NAME else [{**hm, "point": "dirvol" if hm["horizonSec"] == serve[0] else "gbr", "band": "gbq", "decision": "candidate: not served"} for hm in heads_meta],
+            "heads": heads_meta if nm == NAME else [{**hm, "point": "dirvol" if hm["horizonSec"] == serve[0] else "gbr", "onlineSlope": None, "band": "gbq", "decision": "candidate: not served"} for hm in heads_meta],
             "training": {
                 "datasets": {n: {"rows_1s_grid": len(d), "source": d.meta.get("source"), "instId": d.meta.get("instId")} for n, d in data.items()},
                 "pooled_rows": len(pooled),

@@ -419,3 +419,36 @@ def select_scaled(parts: list[Data], h: int, bps: tuple[str, ...], free: tuple[s
 
 
 Head = Linear | Trees | ScaledLinear
+
+
+# ------------------------------------------------------------------------------------------------ online slope
+
+
+ONLINE_SLOPE_PRIOR_N = 1000.0  # the prior lambda = 1 weighs as much as this many typical forecasts
+ONLINE_SLOPE_HALF_LIFE = 3600.0  # outcomes (one a second: an hour)
+
+
+def online_slope_kappa(p_train: np.ndarray) -> float:
+    """Prior weight in bps^2: ONLINE_SLOPE_PRIOR_N forecasts of the training set's mean squared size."""
+    return float(ONLINE_SLOPE_PRIOR_N * max(np.mean(p_train**2), 1e-12))
+
+
+def online_slope(ts: np.ndarray, y: np.ndarray, p: np.ndarray, h: int, kappa: float, half_life: float = ONLINE_SLOPE_HALF_LIFE) -> np.ndarray:
+    """Per-instrument online calibration of a point head's magnitude, as src/predict/horizon.ts runs it: the served
+    point is lambda * p with lambda = (kappa + S_py) / (kappa + S_pp) (a ridge estimate shrunk to 1), S_* sums of the
+    REALISED outcomes only (feedback delayed by the horizon), exponentially forgotten with `half_life` outcomes,
+    lambda clamped to [0, 50]. Venues differ in how far the same imbalance moves the price; this learns it live."""
+    n = len(y)
+    out = np.empty(n)
+    spy = spp = 0.0
+    j = 0
+    due = ts + h * 1000
+    decay = 0.5 ** (1.0 / half_life)
+    for i in range(n):
+        while j < i and due[j] < ts[i]:
+            spy = spy * decay + p[j] * y[j]
+            spp = spp * decay + p[j] * p[j]
+            j += 1
+        lam = min(max((kappa + spy) / (kappa + spp), 0.0), 50.0)
+        out[i] = lam * p[i]
+    return out
