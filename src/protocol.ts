@@ -91,7 +91,29 @@ export interface ScoreMessage {
   model: { name: string; version: string };
 }
 
-export type ServerMessage = BookMessage | StatusMessage | ErrorMessage | PredictionMessage | ScoreMessage;
+/**
+ * Sent to one client whose oldest unacknowledged book is older than the relay's staleness bound
+ * (RELAY_MAX_STALENESS_MS): it gets no more books until it acks, then the latest one. A client that stays beyond
+ * the bound for RELAY_LAG_CLOSE_MS is closed with 4009.
+ */
+export interface LaggingMessage {
+  type: "lagging";
+  instId: string;
+  /** Age of the oldest book this client has not acknowledged, ms. */
+  lagMs: number;
+  /** The bound, ms. */
+  boundMs: number;
+  /** Relay clock, Unix ms. */
+  at: number;
+}
+
+export type ServerMessage =
+  | LaggingMessage
+  | BookMessage
+  | StatusMessage
+  | ErrorMessage
+  | PredictionMessage
+  | ScoreMessage;
 
 /**
  * Client -> relay. Besides these JSON messages a client may send the text `ping` at any time and gets `pong`
@@ -130,6 +152,8 @@ export const CLOSE = {
   unknownInstrument: 4004,
   /** Paused by the send budget and still no ack after RELAY_CLIENT_STALL_MS. */
   notReading: 4008,
+  /** Beyond the staleness bound (RELAY_MAX_STALENESS_MS) for RELAY_LAG_CLOSE_MS. */
+  lagging: 4009,
 } as const;
 
 /** Invalid client messages tolerated (each answered `bad_message`); the next one closes with CLOSE.badClient. */
@@ -182,6 +206,11 @@ export const ACK_REQUIRED = errorMessage(
   'send budget used up: send {"op":"ack","seq":N} with the last seq you processed to receive the latest data',
   false,
 );
+
+/** `lagging` message (serialized). */
+export function laggingMessage(instId: string, lagMs: number, boundMs: number, at: number): string {
+  return JSON.stringify({ type: "lagging", instId, lagMs, boundMs, at } satisfies LaggingMessage);
+}
 
 /** The answer to an invalid client message. */
 export function badMessage(reason: string): string {

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { acknowledge, admit, freshFlow, isStalled, type FlowDecision, type FlowState } from "../src/relay/flow.js";
+import {
+  acknowledge,
+  admit,
+  clientLag,
+  freshFlow,
+  isLagClosed,
+  isStalled,
+  settleLag,
+  type FlowDecision,
+  type FlowState,
+} from "../src/relay/flow.js";
+import { LagTracker, SentRing } from "../src/relay/lag.js";
 import { MAX_IN_FLIGHT } from "../src/protocol.js";
 
 const BUDGET = 1000;
@@ -40,7 +51,7 @@ describe("flow control", () => {
     expect(admit(f, 900, 1, 0, BUDGET)).toBe("send");
     expect(admit(f, 200, 2, 50, BUDGET)).toBe("pause");
     expect(acknowledge(f, 1, 2)).toBe(true);
-    expect(f).toEqual({ acked: 1, pending: false, unackedBytes: 0, pausedAt: null });
+    expect(f).toMatchObject({ acked: 1, pending: false, unackedBytes: 0, pausedAt: null });
     expect(acknowledge(f, 2, 2)).toBe(false);
   });
 
@@ -58,5 +69,75 @@ describe("flow control", () => {
     [0, 3_000, true],
   ])("stall: paused at %s, now %s -> %s", (pausedAt, now, want) => {
     expect(isStalled({ ...freshFlow(), pausedAt }, now, 3000)).toBe(want);
+  });
+});
+
+describe("bounded staleness", () => {
+  const BOUND = { maxStalenessMs: 2000, lagCloseMs: 30_000 };
+  const BIG = 1 << 30;
+
+  it("tracks the send time of the oldest unacknowledged book; an ack of the latest clears it", () => {
+    const f = freshFlow();
+    acknowledge(f, 0, 0);
+    expect(admit(f, 10, 1, 1000, BIG, BOUND)).toBe("send");
+    expect(admit(f, 10, 2, 1500, BIG, BOUND)).toBe("send");
+    expect(f.oldestUnackedAt).toBe(1000);
+    expect(clientLag(f, 2500)).toBe(1500);
+    // Acking seq 1 leaves seq 2 (sent at 1500) as the oldest unconfirmed.
+    const sent = new SentRing();
+    sent.record(1, 1000);
+    sent.record(2, 1500);
+    acknowledge(f, 1, 2, (s) => sent.get(s));
+    expect(f.oldestUnackedAt).toBe(1500);
+    acknowledge(f, 2, 2, (s) => sent.get(s));
+    expect(f.oldestUnackedAt).toBeNull();
+    expect(clientLag(f, 9999)).toBe(0);
+  });
+
+  it("beyond the bound: told once (stale), then skipped; the catch-up book on ack is sent and settles the lag", () => {
+    const f = freshFlow();
+    acknowledge(f, 0, 0);
+    expect(admit(f, 10, 1, 0, BIG, BOUND)).toBe("send");
+    expect(admit(f, 10, 2, 2000, BIG, BOUND)).toBe("send"); // exactly at the bound: still sent
+    expect(admit(f, 10, 3, 2001, BIG, BOUND)).toBe("stale");
+    expect(f).toMatchObject({ pending: true, lagSince: 2001 });
+    expect(admit(f, 10, 4, 2500, BIG, BOUND)).toBe("skip");
+    expect(acknowledge(f, 2, 4)).toBe(true);
+    expect(admit(f, 10, 4, 2600, BIG, BOUND, true)).toBe("send");
+    expect(f.oldestUnackedAt).toBe(2600);
+    settleLag(f, 2600, BOUND);
+    expect(f.lagSince).toBeNull();
+  });
+
+  it("a client that stays beyond the bound for lagCloseMs is to be closed", () => {
+    const f = { ...freshFlow(), acked: 0, lagSince: 5000 };
+    expect(isLagClosed(f, 34_999, BOUND)).toBe(false);
+    expect(isLagClosed(f, 35_000, BOUND)).toBe(true);
+  });
+
+  it("non-acking clients have no measurable lag: only the budget applies", () => {
+    const f = freshFlow();
+    expect(admit(f, 10, 1, 0, BIG, BOUND)).toBe("send");
+    expect(admit(f, 10, 2, 60_000, BIG, BOUND)).toBe("send");
+    expect(admit(f, 10, 3, 120_000, BIG, BOUND)).toBe("send");
+  });
+});
+
+describe("LagTracker", () => {
+  it("cancels a constant clock offset and measures a growing backlog", () => {
+    const t = new LagTracker(60_000, 5_000);
+    // Exchange clock 30 s behind ours (a replay with original timestamps, or skew): no lag while we keep up.
+    for (let i = 0; i < 100; i++) expect(t.observe(1_000_000 + i * 100, 1_000_000 - 30_000 + i * 100)).toBe(0);
+    // Now each message is processed 50 ms later than the previous one's pace: the lag grows.
+    let lag = 0;
+    for (let i = 0; i < 20; i++) lag = t.observe(1_010_000 + i * 150, 980_000 + i * 100);
+    expect(lag).toBe(19 * 50 + 30_000 - 30_000);
+  });
+
+  it("forgets the offset after the window", () => {
+    const t = new LagTracker(10_000, 1_000);
+    t.observe(0, 0);
+    expect(t.observe(5_000, 4_000)).toBe(1_000);
+    expect(t.observe(20_000, 19_000)).toBe(0);
   });
 });

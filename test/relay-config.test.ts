@@ -18,6 +18,10 @@ describe("parseRelayConfig", () => {
     ["RELAY_CLIENT_BUDGET_BYTES", "1e12", "clientBudgetBytes", 1e12],
     ["RELAY_CLIENT_STALL_MS", " 3000 ", "clientStallMs", 3000],
     ["OKX_CONNECTS_PER_SECOND", "5", "connectsPerSecond", 5],
+    ["RELAY_MAX_STALENESS_MS", "1500", "maxStalenessMs", 1500],
+    ["RELAY_LAG_CLOSE_MS", "10000", "lagCloseMs", 10000],
+    ["RELAY_COALESCE_LAG_MS", "100", "coalesceLagMs", 100],
+    ["RELAY_COALESCE_INTERVAL_MS", "50", "coalesceIntervalMs", 50],
     ["OKX_WS_URL", "ws://127.0.0.1:8080/ws/v5/public", "okxWsUrl", "ws://127.0.0.1:8080/ws/v5/public"],
   ] as const)("%s=%s sets %s", (name, value, key, want) => {
     const cfg = parseRelayConfig({ [name]: value });

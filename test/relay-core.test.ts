@@ -86,6 +86,14 @@ function harness(cfg: Partial<RelayConfig> = {}, opts: { slotDelayMs?: number; f
   const ups: FakeUpstream[] = [];
   const logs: unknown[][] = [];
   let failConnects = opts.failConnects ?? 0;
+  const timers: { at: number; fn: () => void }[] = [];
+  /** Run the deferred callbacks that are due on the fake clock. */
+  const runTimers = () => {
+    for (const t of timers.filter((t) => t.at <= now).sort((a, b) => a.at - b.at)) {
+      timers.splice(timers.indexOf(t), 1);
+      t.fn();
+    }
+  };
   const config: RelayConfig = { ...RELAY_DEFAULTS, ...cfg };
   const core = new RelayCore<FakeSocket>(config, {
     now: () => now,
@@ -107,6 +115,7 @@ function harness(cfg: Partial<RelayConfig> = {}, opts: { slotDelayMs?: number; f
     },
     log: { error: (...a) => logs.push(["error", ...a]), warn: (...a) => logs.push(["warn", ...a]), info: () => {} },
     random: () => 0.5,
+    defer: (ms, fn) => void timers.push({ at: now + ms, fn }),
   });
   const flush = () => new Promise((r) => setTimeout(r, 0));
   const h = {
@@ -121,12 +130,15 @@ function harness(cfg: Partial<RelayConfig> = {}, opts: { slotDelayMs?: number; f
     /** Advance the clock to the last alarm the core armed (or by `ms`) and fire it. */
     async fire(ms?: number) {
       now = ms !== undefined ? now + ms : Math.max(now, alarms.at(-1)!);
+      runTimers();
       await core.onAlarm();
       await flush();
     },
     advance(ms: number) {
       now += ms;
+      runTimers();
     },
+    timers,
     async open(kind: "book" | "prediction" = "book", depth = 25): Promise<FakeSocket> {
       const a = core.newAttachment(INST, kind, depth);
       const ws = new FakeSocket(a);
@@ -492,5 +504,77 @@ describe("relay core: clients and flow control", () => {
     expect(preds.at(-1)).toMatchObject({ model: { name: "test-model", version: "7" }, low: 100 * Math.exp(-10 / 1e4) });
     expect(h.core.snapshotStats().model).toBe("test-model@7");
     expect(h.logs).toEqual([]);
+  });
+
+  it("behind the exchange, the relay applies every message but broadcasts only the latest (coalescing)", async () => {
+    const h = harness({ coalesceLagMs: 250, coalesceIntervalMs: 200 });
+    const ws = await h.live(10); // snapshot ts 1700000000000 at the fake now: the clock offset
+    // Starved for a second: 50 queued updates (10 ms apart in exchange time) are processed at the same instant.
+    h.advance(1000);
+    for (let i = 11; i <= 60; i++) {
+      const ts = String(1700000000000 + (i - 10) * 10);
+      h.up().push(booksPush("update", { bids: [level(99.5, i)], asks: [], ts, seqId: i, prevSeqId: i - 1 }));
+    }
+    expect(ws.books().map((b) => b.seqId)).toEqual([10, 11]);
+    expect(h.core.snapshotStats()).toMatchObject({ coalesced: 49, broadcasts: 2 });
+    expect(h.core.snapshotStats().relayLagMs).toBeGreaterThan(250);
+    // The trailing flush sends the latest state once the interval has passed.
+    h.advance(200);
+    expect(ws.books().map((b) => b.seqId)).toEqual([10, 11, 60]);
+    expect(ws.books().at(-1)!.bids[0]).toEqual(["99.5", "60"]);
+    // Keeping up again (exchange time advances with ours): every message is broadcast.
+    for (let i = 61; i <= 63; i++) {
+      h.advance(1000);
+      const ts = String(1700000000000 + 1200 + (i - 60) * 1000);
+      h.up().push(booksPush("update", { bids: [level(99.5, i)], asks: [], ts, seqId: i, prevSeqId: i - 1 }));
+    }
+    expect(
+      ws
+        .books()
+        .map((b) => b.seqId)
+        .slice(-3),
+    ).toEqual([61, 62, 63]);
+  });
+
+  it("a client whose oldest unacknowledged book is older than the bound is told it lags, skipped, and closed 4009", async () => {
+    const h = harness({ maxStalenessMs: 2000, lagCloseMs: 5000, coalesceLagMs: 600_000 });
+    const slow = await h.live(10);
+    const fresh = await h.open();
+    const upd = (i: number) =>
+      booksPush("update", {
+        bids: [level(99.5, i)],
+        asks: [],
+        ts: String(1700000000000 + i),
+        seqId: i,
+        prevSeqId: i - 1,
+      });
+    // The fresh client acks every book as it arrives; the slow one acks once, then falls silent.
+    const push = (i: number) => {
+      h.up().push(upd(i));
+      h.core.onMessage(fresh, JSON.stringify({ op: "ack", seq: fresh.books().at(-1)!.seq }));
+    };
+    h.core.onMessage(slow, JSON.stringify({ op: "ack", seq: 1 }));
+    push(11); // seq 2: slow's oldest unacknowledged book, sent now
+    h.advance(2001);
+    push(12);
+    const lag = slow.messages().filter((m) => m.type === "lagging");
+    expect(lag).toEqual([{ type: "lagging", instId: INST, lagMs: 2001, boundMs: 2000, at: h.now }]);
+    expect(slow.books().at(-1)!.seqId).toBe(11);
+    expect(fresh.books().at(-1)!.seqId).toBe(12);
+    expect(h.core.snapshotStats().clientLag).toMatchObject({ measured: 2, lagging: 1, maxMs: 2001, p50Ms: 0 });
+    // Its next ack brings the latest book at once and ends the episode.
+    h.core.onMessage(slow, JSON.stringify({ op: "ack", seq: 2 }));
+    expect(slow.books().at(-1)!.seqId).toBe(12);
+    expect(h.core.snapshotStats().clientLag.lagging).toBe(0);
+    // Lagging again and staying beyond the bound for lagCloseMs: closed 4009; the fresh client is unaffected.
+    push(13);
+    h.advance(2001);
+    push(14);
+    h.advance(5000);
+    push(15);
+    expect(slow.closed?.code).toBe(CLOSE.lagging);
+    expect(fresh.closed).toBeNull();
+    expect(fresh.books().at(-1)!.seqId).toBe(15);
+    expect(h.core.snapshotStats()).toMatchObject({ lagClosed: 1, staleSkipped: 2 });
   });
 });

@@ -27,6 +27,14 @@ export interface RelayConfig {
   readonly clientStallMs: number;
   /** New upstream connections per second across all relays (OKX: 3 per IP). */
   readonly connectsPerSecond: number;
+  /** A client whose oldest unacknowledged book is older than this gets the latest on its next ack, and is told. */
+  readonly maxStalenessMs: number;
+  /** A client beyond the staleness bound this long is closed (4009). */
+  readonly lagCloseMs: number;
+  /** Behind the exchange by more than this (beyond the clock offset), the relay coalesces its broadcasts. */
+  readonly coalesceLagMs: number;
+  /** While coalescing, at most one book broadcast per this interval (every message is still applied). */
+  readonly coalesceIntervalMs: number;
 }
 
 /** Production defaults (also the values documented in README "Configuration"). */
@@ -43,6 +51,10 @@ export const RELAY_DEFAULTS: RelayConfig = {
   clientBudgetBytes: 4 * 1024 * 1024,
   clientStallMs: 120_000,
   connectsPerSecond: 3,
+  maxStalenessMs: 2_000,
+  lagCloseMs: 30_000,
+  coalesceLagMs: 250,
+  coalesceIntervalMs: 200,
 };
 
 /** Env var behind each numeric setting, with its allowed range. */
@@ -57,6 +69,10 @@ const NUMERIC: readonly [keyof RelayConfig, string, number, number][] = [
   ["clientBudgetBytes", "RELAY_CLIENT_BUDGET_BYTES", 1024, 1024 ** 4],
   ["clientStallMs", "RELAY_CLIENT_STALL_MS", 100, 86_400_000],
   ["connectsPerSecond", "OKX_CONNECTS_PER_SECOND", 1, 100],
+  ["maxStalenessMs", "RELAY_MAX_STALENESS_MS", 100, 600_000],
+  ["lagCloseMs", "RELAY_LAG_CLOSE_MS", 100, 3_600_000],
+  ["coalesceLagMs", "RELAY_COALESCE_LAG_MS", 10, 600_000],
+  ["coalesceIntervalMs", "RELAY_COALESCE_INTERVAL_MS", 1, 10_000],
 ];
 
 /** A var that is set but invalid; the message lists every problem. */

@@ -27,6 +27,7 @@ import {
   badMessage,
   CLOSE,
   errorMessage,
+  laggingMessage,
   MAX_BAD_MESSAGES,
   parseClientMessage,
   statusMessage,
@@ -35,7 +36,8 @@ import { backoffDelay } from "./backoff.js";
 import { ClientTable, type Attachment, type Client, type ClientKind, type ClientSocket } from "./clients.js";
 import type { RelayConfig } from "./config.js";
 import { BookCache } from "./fanout.js";
-import { acknowledge, admit, isStalled } from "./flow.js";
+import { acknowledge, admit, clientLag, isLagClosed, isStalled, settleLag, type StalenessBound } from "./flow.js";
+import { LagTracker, SentRing } from "./lag.js";
 import { guard, type Log } from "./guard.js";
 import { PredictionPart, type PredictorSource } from "./prediction.js";
 import { ALARM_SLACK_MS, AlarmScheduler } from "./scheduler.js";
@@ -63,6 +65,8 @@ export interface RelayPorts {
   readonly predictors: PredictorSource;
   readonly log: Log & { warn(...args: unknown[]): void; info(...args: unknown[]): void };
   readonly random?: () => number;
+  /** Run `fn` after `ms` (setTimeout in workerd; the fake clock's queue in tests). */
+  readonly defer: (ms: number, fn: () => void) => void;
 }
 
 /** The live book for the simulator: top `depth` levels as numbers. */
@@ -100,12 +104,21 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   /** Pending slot time from the limiter, consumed by the next connect. */
   private slotAt: number | null = null;
   private lastStallSweep = 0;
+  /** Relay lag behind the exchange (for coalescing) and when each recent book went out (for client staleness). */
+  private readonly lag = new LagTracker();
+  private readonly sentAt = new SentRing();
+  private readonly bound: StalenessBound;
+  private lastBroadcastAt = -Infinity;
+  /** A book change not yet broadcast because the relay is coalescing; a trailing flush sends it. */
+  private dirty = false;
+  private flushArmed = false;
 
   constructor(
     private readonly cfg: RelayConfig,
     private readonly ports: RelayPorts,
   ) {
     this.timing = cfg;
+    this.bound = cfg;
     this.alarm = new AlarmScheduler(ports.setAlarm, ports.now);
   }
 
@@ -222,6 +235,16 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   snapshotStats(): RelayStats {
     const n = this.clients.counts();
     const shown = this.shownState();
+    const now = this.ports.now();
+    const lags: number[] = [];
+    let lagging = 0;
+    for (const [, c] of this.clients) {
+      if (c.kind !== "book" || c.flow.acked === null) continue;
+      lags.push(clientLag(c.flow, now));
+      if (c.flow.lagSince !== null) lagging++;
+    }
+    lags.sort((a, b) => a - b);
+    const q = (p: number) => (lags.length ? lags[Math.max(0, Math.ceil(p * lags.length) - 1)]! : null);
     return {
       ...this.stats,
       instId: this.instId,
@@ -232,6 +255,7 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
       predictionClients: n.prediction,
       model: this.prediction?.model ?? null,
       bookLevels: { bids: this.book.bids.length, asks: this.book.asks.length },
+      clientLag: { measured: lags.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lags.at(-1) ?? null, lagging },
     };
   }
 
@@ -276,14 +300,22 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     }
   }
 
-  /** Send a data message through the client's flow control (`seq`: the book's seq, for the in-flight window). */
-  private deliver(ws: W, c: Client, text: string, seq: number | null): void {
-    switch (admit(c.flow, text.length, seq, this.ports.now(), this.cfg.clientBudgetBytes)) {
+  /**
+   * Send a data message through the client's flow control (`seq`: the book's seq, for the in-flight window and
+   * the staleness bound; `catchUp`: the latest book owed to a pending client on its ack).
+   */
+  private deliver(ws: W, c: Client, text: string, seq: number | null, catchUp = false): void {
+    const now = this.ports.now();
+    switch (admit(c.flow, text.length, seq, now, this.cfg.clientBudgetBytes, this.bound, catchUp)) {
       case "send":
         if (!this.send(ws, text)) c.flow.unackedBytes -= text.length;
         return;
       case "conflate":
         this.stats.conflated++;
+        return;
+      case "stale":
+        this.stats.staleSkipped++;
+        this.send(ws, laggingMessage(this.instId ?? "", clientLag(c.flow, now), this.bound.maxStalenessMs, now));
         return;
       case "pause":
         this.stats.budgetPaused++;
@@ -295,10 +327,13 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   }
 
   private onAck(ws: W, c: Client, seq: number): void {
-    if (!acknowledge(c.flow, seq, this.seq)) return;
-    if (c.kind === "book" && this.book.synced) this.deliver(ws, c, this.bookText(c.depth), null);
-    const latest = c.kind === "prediction" ? this.prediction?.latestPrediction() : null;
-    if (latest) this.deliver(ws, c, latest, null);
+    const pending = acknowledge(c.flow, seq, this.seq, (s) => this.sentAt.get(s));
+    if (pending) {
+      if (c.kind === "book" && this.book.synced) this.deliver(ws, c, this.bookText(c.depth), this.seq, true);
+      const latest = c.kind === "prediction" ? this.prediction?.latestPrediction() : null;
+      if (latest) this.deliver(ws, c, latest, null);
+    }
+    settleLag(c.flow, this.ports.now(), this.bound);
   }
 
   /** Status and errors go to everyone (small and rare); data goes through each client's flow control. */
@@ -310,15 +345,26 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     this.closeStalled();
   }
 
-  /** Close clients that stayed paused by their budget for clientStallMs (checked at most once a second). */
+  /**
+   * Close clients that stayed paused by their budget for clientStallMs (4008), or beyond the staleness bound for
+   * lagCloseMs (4009); checked at most once a second.
+   */
   private closeStalled(): void {
     const now = this.ports.now();
     if (now - this.lastStallSweep < STALL_SWEEP_MS) return;
     this.lastStallSweep = now;
     for (const [ws, c] of this.clients.entries()) {
-      if (!isStalled(c.flow, now, this.cfg.clientStallMs)) continue;
-      this.stats.stalledClosed++;
-      this.close(ws, CLOSE.notReading, "not reading: no ack after the send budget ran out");
+      if (isStalled(c.flow, now, this.cfg.clientStallMs)) {
+        this.stats.stalledClosed++;
+        this.close(ws, CLOSE.notReading, "not reading: no ack after the send budget ran out");
+      } else if (isLagClosed(c.flow, now, this.bound)) {
+        this.stats.lagClosed++;
+        this.close(
+          ws,
+          CLOSE.lagging,
+          `lagging: beyond ${this.bound.maxStalenessMs} ms for ${this.bound.lagCloseMs} ms`,
+        );
+      }
     }
   }
 
@@ -329,13 +375,42 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   }
 
   private broadcastBook(): void {
+    this.dirty = false;
     this.seq++;
+    const now = this.ports.now();
+    this.lastBroadcastAt = now;
+    this.sentAt.record(this.seq, now);
     this.checksum = bookChecksum(this.book); // cached: free when the update was just verified
     this.stats.broadcasts++;
     for (const [ws, c] of this.clients.entries()) {
       if (c.kind === "book") this.deliver(ws, c, this.bookText(c.depth), this.seq);
     }
     this.closeStalled();
+  }
+
+  /**
+   * A book change was applied. Normally it is broadcast at once. When the relay is behind the exchange (it gets
+   * less CPU than serializing and sending every message needs), it still applies every message but broadcasts
+   * only the latest state, at most once per coalesceIntervalMs, so its lag stays bounded instead of growing with
+   * the inbound queue; a trailing flush sends the last change.
+   */
+  private onBookChanged(): void {
+    const now = this.ports.now();
+    this.stats.relayLagMs = this.lag.observe(now, this.book.ts);
+    if (this.stats.relayLagMs <= this.cfg.coalesceLagMs || now - this.lastBroadcastAt >= this.cfg.coalesceIntervalMs) {
+      this.broadcastBook();
+      return;
+    }
+    this.stats.coalesced++;
+    this.dirty = true;
+    if (this.flushArmed) return;
+    this.flushArmed = true;
+    this.ports.defer(this.cfg.coalesceIntervalMs, () =>
+      guard(this.ports.log, "relay.flush", this.instId, () => {
+        this.flushArmed = false;
+        if (this.dirty && this.book.synced) this.broadcastBook();
+      }),
+    );
   }
 
   private predict(): void {
@@ -528,7 +603,7 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     this.stats.ts = this.book.ts;
     if (r.changed) {
       this.history?.record(this.book);
-      this.broadcastBook();
+      this.onBookChanged();
       this.predict();
     }
   }
@@ -598,6 +673,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   /** The book is no longer trusted: clear it and restart the feature windows (no forecast spans a resync). */
   private dropBook(): void {
     this.book = createBook(this.instId ?? "");
+    this.dirty = false;
+    this.lag.reset();
     this.prediction?.reset();
   }
 

@@ -5,7 +5,10 @@
  * - a client that acks gets at most MAX_IN_FLIGHT unacknowledged books; beyond that it is conflated (skips books
  *   and gets the latest one on its next ack);
  * - every client may be sent at most `budgetBytes` beyond its last ack; past that it is paused (told once with
- *   `ack_required`, gets the latest data on its next ack) and closed (4008) if it stays paused for `stallMs`.
+ *   `ack_required`, gets the latest data on its next ack) and closed (4008) if it stays paused for `stallMs`;
+ * - bounded staleness: for a client that acks, the relay knows when the oldest book it has not confirmed was sent.
+ *   Once that is older than `maxStalenessMs` the client is skipped to the latest book on its next ack (never fed
+ *   a growing backlog), told once that it lags, and closed (4009) if it stays beyond the bound for `lagCloseMs`.
  */
 import { MAX_IN_FLIGHT } from "../protocol.js";
 
@@ -19,6 +22,20 @@ export interface FlowState {
   unackedBytes: number;
   /** When the send budget ran out (Unix ms); null while within it. */
   pausedAt: number | null;
+  /** Relay seq of the last book sent to this client; null before the first. */
+  lastSentSeq: number | null;
+  /** When the oldest book this client has not acknowledged was sent (Unix ms); null when it has confirmed all. */
+  oldestUnackedAt: number | null;
+  /** Since when the client has been beyond the staleness bound; null while within it. */
+  lagSince: number | null;
+}
+
+/** Staleness settings. */
+export interface StalenessBound {
+  /** A client whose oldest unacknowledged book is older than this is skipped to the latest on its next ack. */
+  readonly maxStalenessMs: number;
+  /** A client beyond the bound this long is closed (4009). */
+  readonly lagCloseMs: number;
 }
 
 /** What to do with one data message for one client. */
@@ -30,23 +47,56 @@ export type FlowDecision =
   /** behind the in-flight window: drop it, mark pending (first time: count a conflation) */
   | "conflate"
   /** the budget runs out with this message: send `ack_required` instead, mark paused (count it) */
-  | "pause";
+  | "pause"
+  /** the client's oldest unacknowledged book is older than the bound: drop it, mark pending; first time: tell it */
+  | "stale";
 
 /** Fresh flow state for a new (or rehydrated) client. */
 export function freshFlow(): FlowState {
-  return { acked: null, pending: false, unackedBytes: 0, pausedAt: null };
+  return {
+    acked: null,
+    pending: false,
+    unackedBytes: 0,
+    pausedAt: null,
+    lastSentSeq: null,
+    oldestUnackedAt: null,
+    lagSince: null,
+  };
 }
 
 /**
- * Decide and record the outcome for a data message of `bytes` bytes. `seq` is the book's relay seq (window check);
- * pass null for messages outside the window (predictions, scores, the catch-up book after an ack).
+ * Decide and record the outcome for a data message of `bytes` bytes. `seq` is the book's relay seq (window and
+ * staleness checks), null for messages outside the window (predictions, scores). `catchUp`: the latest book sent
+ * to a pending client on its ack (no window or staleness check: it is the fresh book the client is owed).
  */
-export function admit(f: FlowState, bytes: number, seq: number | null, now: number, budgetBytes: number): FlowDecision {
+export function admit(
+  f: FlowState,
+  bytes: number,
+  seq: number | null,
+  now: number,
+  budgetBytes: number,
+  bound: StalenessBound | null = null,
+  catchUp = false,
+): FlowDecision {
   if (f.pausedAt !== null) return "skip";
-  if (seq !== null && f.acked !== null && seq - f.acked > MAX_IN_FLIGHT) {
+  if (!catchUp && seq !== null && f.acked !== null && seq - f.acked > MAX_IN_FLIGHT) {
     const first = !f.pending;
     f.pending = true;
     return first ? "conflate" : "skip";
+  }
+  // Only a client that acks has a measurable lag; one that never acks is bounded by its budget alone.
+  if (
+    !catchUp &&
+    seq !== null &&
+    bound &&
+    f.acked !== null &&
+    f.oldestUnackedAt !== null &&
+    now - f.oldestUnackedAt > bound.maxStalenessMs
+  ) {
+    f.pending = true;
+    if (f.lagSince !== null) return "skip";
+    f.lagSince = now;
+    return "stale";
   }
   if (f.unackedBytes + bytes > budgetBytes) {
     f.pausedAt = now;
@@ -54,21 +104,51 @@ export function admit(f: FlowState, bytes: number, seq: number | null, now: numb
     return "pause";
   }
   f.unackedBytes += bytes;
+  if (seq !== null) {
+    f.lastSentSeq = seq;
+    f.oldestUnackedAt ??= now;
+  }
   return "send";
 }
 
 /**
  * Record an ack of `seq` (clamped to the latest seq sent). Returns true when the client was pending and must now
  * get the latest data. Everything sent before the ack was read; what was sent after it is at most the window, so
- * the budget restarts from zero (an approximation that errs by at most MAX_IN_FLIGHT messages).
+ * the budget restarts from zero (an approximation that errs by at most MAX_IN_FLIGHT messages). `sentAt` gives the
+ * send time of a recent seq (null once forgotten): the oldest book still unconfirmed is the one after `seq`.
  */
-export function acknowledge(f: FlowState, seq: number, latestSeq: number): boolean {
+export function acknowledge(
+  f: FlowState,
+  seq: number,
+  latestSeq: number,
+  sentAt: (seq: number) => number | null = () => null,
+): boolean {
   f.acked = Math.min(seq, latestSeq);
   f.unackedBytes = 0;
   f.pausedAt = null;
+  if (f.lastSentSeq === null || f.acked >= f.lastSentSeq) {
+    f.oldestUnackedAt = null;
+  } else if (f.oldestUnackedAt !== null) {
+    f.oldestUnackedAt = Math.max(f.oldestUnackedAt, sentAt(f.acked + 1) ?? f.oldestUnackedAt);
+  }
   const wasPending = f.pending;
   f.pending = false;
   return wasPending;
+}
+
+/** How long the client's oldest unacknowledged book has waited (ms); 0 when it confirmed everything. */
+export function clientLag(f: FlowState, now: number): number {
+  return f.oldestUnackedAt === null ? 0 : now - f.oldestUnackedAt;
+}
+
+/** Clear the lag mark once the client is back within the bound (after an ack brought it the latest book). */
+export function settleLag(f: FlowState, now: number, bound: StalenessBound): void {
+  if (f.lagSince !== null && clientLag(f, now) <= bound.maxStalenessMs) f.lagSince = null;
+}
+
+/** True when the client has been beyond the staleness bound for `lagCloseMs` or more: close it (4009). */
+export function isLagClosed(f: FlowState, now: number, bound: StalenessBound): boolean {
+  return f.lagSince !== null && now - f.lagSince >= bound.lagCloseMs;
 }
 
 /** True when the client has stayed paused by its budget for `stallMs` or more: close it (4008). */

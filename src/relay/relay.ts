@@ -34,6 +34,7 @@ export class InstrumentRelay extends DurableObject<Env> {
       setAlarm: (at) => ctx.storage.setAlarm(at),
       predictors: { fallback: () => fallbackPredictor(), load: loadBundledPredictor },
       log: console,
+      defer: (ms, fn) => void setTimeout(fn, ms),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     this.core.restore(ctx.getWebSockets());

@@ -26,6 +26,16 @@ export interface RelayStats {
   budgetPaused: number;
   /** Clients closed with 4008 after staying paused for clientStallMs. */
   stalledClosed: number;
+  /** Books withheld from clients beyond the staleness bound (each episode counted once; the client is told). */
+  staleSkipped: number;
+  /** Clients closed with 4009 after staying beyond the staleness bound for lagCloseMs. */
+  lagClosed: number;
+  /** Relay lag behind the exchange at the last book change, ms (beyond the clocks' offset). */
+  relayLagMs: number;
+  /** Book changes applied but not broadcast on their own because the relay was behind (coalesced). */
+  coalesced: number;
+  /** Lag of acking book clients (age of the oldest book each has not acknowledged), and how many are lagging. */
+  clientLag: { measured: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null; lagging: number };
   resyncs: number;
   reconnects: number;
   connectFailures: number;
@@ -60,6 +70,11 @@ export function createStats(): RelayStats {
     conflated: 0,
     budgetPaused: 0,
     stalledClosed: 0,
+    staleSkipped: 0,
+    lagClosed: 0,
+    relayLagMs: 0,
+    coalesced: 0,
+    clientLag: { measured: 0, p50Ms: null, p99Ms: null, maxMs: null, lagging: 0 },
     resyncs: 0,
     reconnects: 0,
     connectFailures: 0,

@@ -1,0 +1,61 @@
+/**
+ * How far the relay is behind the exchange. `now - ts` mixes the relay's lag with the offset between the two
+ * clocks (and, for a replay with original timestamps, the capture's age), so the lag is `now - ts` minus its
+ * minimum over a recent window: a constant offset cancels, a growing backlog does not. The window is kept as
+ * per-bucket minima, so memory is constant.
+ */
+
+/** Windowed-minimum lag estimator. */
+export class LagTracker {
+  private readonly buckets: { start: number; min: number }[] = [];
+  /** The latest lag estimate (ms, >= 0). */
+  lagMs = 0;
+
+  constructor(
+    private readonly windowMs = 60_000,
+    private readonly bucketMs = 5_000,
+  ) {}
+
+  /** Record a message stamped `exchangeTs` (Unix ms) processed at `now`; returns the lag estimate. */
+  observe(now: number, exchangeTs: number): number {
+    const d = now - exchangeTs;
+    const start = now - (now % this.bucketMs);
+    const last = this.buckets.at(-1);
+    if (last && last.start === start) last.min = Math.min(last.min, d);
+    else this.buckets.push({ start, min: d });
+    while (this.buckets.length > 0 && this.buckets[0]!.start <= now - this.windowMs) this.buckets.shift();
+    let min = d;
+    for (const b of this.buckets) if (b.min < min) min = b.min;
+    this.lagMs = d - min;
+    return this.lagMs;
+  }
+
+  /** Forget the history (a new connection may have a different offset). */
+  reset(): void {
+    this.buckets.length = 0;
+    this.lagMs = 0;
+  }
+}
+
+/** Send times of recent book seqs (a bounded ring), for per-client staleness on ack. */
+export class SentRing {
+  private readonly at: Float64Array;
+  private readonly seqs: Float64Array;
+
+  constructor(private readonly size = 256) {
+    this.at = new Float64Array(size);
+    this.seqs = new Float64Array(size).fill(-1);
+  }
+
+  record(seq: number, at: number): void {
+    const i = seq % this.size;
+    this.seqs[i] = seq;
+    this.at[i] = at;
+  }
+
+  /** When `seq` was broadcast, or null if it is no longer remembered. */
+  get(seq: number): number | null {
+    const i = seq % this.size;
+    return this.seqs[i] === seq ? this.at[i]! : null;
+  }
+}
