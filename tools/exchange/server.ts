@@ -98,9 +98,9 @@ export interface ConnectionRecord {
   readonly openedAt: number;
   closedAt: number | null;
   closeCode: number | null;
-  /** Successful subscribe requests per instId (any channel). */
+  /** Subscribe requests per instId (one request naming several channels of an instId counts once). */
   readonly subscribes: Record<string, number>;
-  /** Subscribe requests answered with an error (unknown instId or channel, subscribe-error fault) per instId. */
+  /** Subscribe requests refused per instId (unknown instId or channel, subscribe-error fault), counted likewise. */
   readonly refused: Record<string, number>;
   readonly unsubscribes: Record<string, number>;
 }
@@ -582,6 +582,9 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     if ((r.op !== "subscribe" && r.op !== "unsubscribe") || !Array.isArray(r.args) || r.args.length === 0) {
       return rawSend(c, okxError("60012", `Invalid request: ${text.slice(0, 100)}`, c.id));
     }
+    // Counted once per request and instId (a relay subscribes books and trades of one instrument in one request).
+    const ok = new Set<string>();
+    const refused = new Set<string>();
     for (const a of r.args as unknown[]) {
       const arg = a as { channel?: unknown; instId?: unknown };
       if (typeof arg?.channel !== "string" || typeof arg.instId !== "string") {
@@ -593,10 +596,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       const known = isBooks ? timeline.bookInstruments.has(instId) : channel === "trades" && timeline.instruments.has(instId);
       if (!known || c.subscribeError) {
         c.subscribeError = false;
-        if (r.op === "subscribe") {
-          count(c.record.refused, instId);
-          count(refusedCounts, instId);
-        }
+        if (r.op === "subscribe") refused.add(instId);
         rawSend(c, okxError("60018", unknownChannelMsg(channel, instId), c.id));
         continue;
       }
@@ -606,9 +606,16 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         unsubscribe(c, channel, instId);
         continue;
       }
-      count(c.record.subscribes, instId);
-      count(subscribeCounts, instId);
+      ok.add(instId);
       subscribe(c, channel, instId);
+    }
+    for (const id of ok) {
+      count(c.record.subscribes, id);
+      count(subscribeCounts, id);
+    }
+    for (const id of refused) {
+      count(c.record.refused, id);
+      count(refusedCounts, id);
     }
   }
 
