@@ -16,7 +16,7 @@ import { createPredictionEngine } from "../src/predict/engine.js";
 import { createGate, gateUpdate } from "../src/predict/gate.js";
 import type { HeadForecast } from "../src/predict/horizon.js";
 import { NoChangeMultiModel, type MultiHorizonModel } from "../src/predict/multi.js";
-import type { MultiHorizonPredictionMessage } from "../src/predict/types.js";
+import type { PredictionMessage } from "../src/protocol.js";
 import { runFeaturesCli } from "../tools/features/cli.js";
 import { REPO_ROOT, receivedMessages } from "../tools/lib/captures.js";
 
@@ -72,9 +72,9 @@ async function runEngine(
   mids: number[],
   model: MultiHorizonModel,
   opts: { gamma?: number } = {},
-): Promise<MultiHorizonPredictionMessage[]> {
+): Promise<PredictionMessage[]> {
   const e = createPredictionEngine({ instId: "SYN", model, ...(opts.gamma !== undefined && { conformal: { gamma: opts.gamma } }) });
-  const msgs: MultiHorizonPredictionMessage[] = [];
+  const msgs: PredictionMessage[] = [];
   for (let t = 0; t < mids.length; t++) {
     const ts = 1_700_000_000_000 + t * 1000;
     e.onBook(bookAt(ts, mids[t]!));
@@ -97,7 +97,7 @@ describe("conformal band calibration", () => {
     const withAci = await runEngine(mids, model);
     const without = await runEngine(mids, model, { gamma: 0 });
     for (const [k, h] of [10, 60].entries()) {
-      const cov = (msgs: MultiHorizonPredictionMessage[]) => {
+      const cov = (msgs: PredictionMessage[]) => {
         let inside = 0;
         let below = 0;
         let n = 0;
@@ -299,7 +299,7 @@ describe("engine on a real capture with trades (okcoin BTC/CNY slice)", () => {
   async function drive(model: MultiHorizonModel, onBook?: (ts: number, f: Float32Array) => void) {
     const e = createPredictionEngine({ instId: "BTC-CNY", model });
     const book = createBook("BTC-CNY");
-    const preds: MultiHorizonPredictionMessage[] = [];
+    const preds: PredictionMessage[] = [];
     for (const m of msgs) {
       if (m.kind === "trades") e.onTrades(m.data);
       if (m.kind !== "books") continue;

@@ -8,13 +8,17 @@ import { createBook, applyBook } from "../src/okx/book.js";
 import { okxChecksum } from "../src/okx/checksum.js";
 import type { OkxBookData } from "../src/okx/protocol.js";
 import { CLOSE, MAX_IN_FLIGHT, type ServerMessage } from "../src/protocol.js";
-import { NoChangePredictor } from "../src/predict/predictor.js";
+import { NoChangeMultiModel } from "../src/predict/multi.js";
 import type { Attachment, ClientSocket } from "../src/relay/clients.js";
 import { RELAY_DEFAULTS, type RelayConfig } from "../src/relay/config.js";
 import { RelayCore, type RelayReport } from "../src/relay/core.js";
 import type { UpstreamHandlers } from "../src/relay/upstream.js";
 
 const INST = "BTC-USDT-SWAP";
+const BANDS = [
+  { horizonSec: 10, lowBps: -5, highBps: 5 },
+  { horizonSec: 60, lowBps: -10, highBps: 10 },
+];
 
 class FakeSocket implements ClientSocket {
   readonly sent: string[] = [];
@@ -110,8 +114,8 @@ function harness(cfg: Partial<RelayConfig> = {}, opts: { slotDelayMs?: number; f
     report: (r) => reports.push(r),
     setAlarm: async (at) => void alarms.push(at),
     predictors: {
-      fallback: () => new NoChangePredictor(60, -10, 10),
-      load: async () => new NoChangePredictor(60, -10, 10, "test-model", "7"),
+      fallback: () => new NoChangeMultiModel(BANDS),
+      load: async () => new NoChangeMultiModel(BANDS, "test-model", "7"),
     },
     log: { error: (...a) => logs.push(["error", ...a]), warn: (...a) => logs.push(["warn", ...a]), info: () => {} },
     random: () => 0.5,
@@ -499,9 +503,15 @@ describe("relay core: clients and flow control", () => {
     }
     const preds = p.messages().filter((m) => m.type === "prediction");
     expect(preds.length).toBeGreaterThanOrEqual(3);
-    for (const m of preds) expect(m).toMatchObject({ mid: 100, predictedMid: 100, predictedReturnBps: 0 });
+    for (const m of preds) {
+      expect(m.mid).toBe(100);
+      expect(m.horizons.map((x) => [x.horizonSec, x.predictedReturnBps, x.predictedMid])).toEqual([
+        [10, 0, 100],
+        [60, 0, 100],
+      ]);
+    }
     // The fallback serves until the model has loaded; then the model does.
-    expect(preds.at(-1)).toMatchObject({ model: { name: "test-model", version: "7" }, low: 100 * Math.exp(-10 / 1e4) });
+    expect(preds.at(-1)).toMatchObject({ model: { name: "test-model", version: "7" } });
     expect(h.core.snapshotStats().model).toBe("test-model@7");
     expect(h.logs).toEqual([]);
   });

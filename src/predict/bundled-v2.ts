@@ -16,10 +16,12 @@ let loading: Promise<OnnxMultiModel> | null = null;
 
 /** The shipped multi-horizon ONNX model, loaded once per isolate; rejects if it cannot be loaded. */
 export function loadBundledMultiModel(): Promise<OnnxMultiModel> {
-  loading ??= createOnnxMultiModel({ wasmModule: ORT_WASM, model: modelData, meta: BUNDLED_V2_META }).catch((e: unknown) => {
-    loading = null;
-    throw e;
-  });
+  loading ??= createOnnxMultiModel({ wasmModule: ORT_WASM, model: modelData, meta: BUNDLED_V2_META }).catch(
+    (e: unknown) => {
+      loading = null;
+      throw e;
+    },
+  );
   return loading;
 }
 

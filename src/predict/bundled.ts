@@ -22,10 +22,12 @@ let loading: Promise<OnnxPredictor> | null = null;
 
 /** The shipped ONNX model, loaded once per isolate (~200 ms the first time); rejects if it cannot be loaded. */
 export function loadBundledPredictor(): Promise<OnnxPredictor> {
-  loading ??= createOnnxPredictor({ wasmModule: ortWasm, model: modelData, meta: BUNDLED_MODEL_META }).catch((e: unknown) => {
-    loading = null;
-    throw e;
-  });
+  loading ??= createOnnxPredictor({ wasmModule: ortWasm, model: modelData, meta: BUNDLED_MODEL_META }).catch(
+    (e: unknown) => {
+      loading = null;
+      throw e;
+    },
+  );
   return loading;
 }
 
@@ -38,5 +40,11 @@ export function fallbackPredictor(fallbackBps = 10): Predictor {
   const lo = m.coefficients?.low_bps?.["(intercept)"];
   const hi = m.coefficients?.high_bps?.["(intercept)"];
   const constant = m.kind === "no-change" && lo !== undefined && hi !== undefined && lo <= 0 && hi >= 0;
-  return new NoChangePredictor(m.horizonSec, constant ? lo : -fallbackBps, constant ? hi : fallbackBps, "no-change-fallback", m.version);
+  return new NoChangePredictor(
+    m.horizonSec,
+    constant ? lo : -fallbackBps,
+    constant ? hi : fallbackBps,
+    "no-change-fallback",
+    m.version,
+  );
 }

@@ -31,7 +31,15 @@ export interface ConformalState {
 
 /** A tracker that starts by serving the band as given (scale 1). */
 export function createConformal(o: ConformalOptions = {}): ConformalState {
-  return { gamma: o.gamma ?? 0.01, lowMiss: o.lowMiss ?? 0.1, highMiss: o.highMiss ?? 0.1, clamp: o.clamp ?? 5, a: 0, b: 0, updates: 0 };
+  return {
+    gamma: o.gamma ?? 0.01,
+    lowMiss: o.lowMiss ?? 0.1,
+    highMiss: o.highMiss ?? 0.1,
+    clamp: o.clamp ?? 5,
+    a: 0,
+    b: 0,
+    updates: 0,
+  };
 }
 
 /** The calibrated band for a raw [low, high] (bps). A reversed raw band is reordered first. */

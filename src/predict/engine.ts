@@ -36,7 +36,7 @@ import {
   type HorizonState,
 } from "./horizon.js";
 import type { MultiHorizonModel } from "./multi.js";
-import type { HorizonForecast, MultiHorizonPredictionMessage, MultiHorizonScoreMessage } from "./types.js";
+import type { HorizonForecast, PredictionMessage, ScoreMessage } from "../protocol.js";
 
 export interface PredictionEngineOptions {
   readonly instId: string;
@@ -157,7 +157,7 @@ export class PredictionEngine {
    * none is running (`predict` is async). Resolves to the message to broadcast, or null if the model failed or a
    * reset intervened.
    */
-  maybePredict(nowExchangeMs: number): Promise<MultiHorizonPredictionMessage | null> | null {
+  maybePredict(nowExchangeMs: number): Promise<PredictionMessage | null> | null {
     if (!this.hasBook || this.inFlight) return null;
     if (nowExchangeMs - this.lastForecastTs < (this.opts.minIntervalMs ?? 1000)) return null;
     this.inFlight = true;
@@ -171,7 +171,10 @@ export class PredictionEngine {
       (heads) => {
         if (epoch !== this.epoch) return null;
         this.inFlight = false;
-        if (heads.length !== this.horizons.length || !heads.every((f) => Number.isFinite(f.returnBps + f.lowBps + f.highBps))) {
+        if (
+          heads.length !== this.horizons.length ||
+          !heads.every((f) => Number.isFinite(f.returnBps + f.lowBps + f.highBps))
+        ) {
           this.stats.predictErrors++;
           return null;
         }
@@ -193,7 +196,14 @@ export class PredictionEngine {
           });
         }
         this.stats.forecasts++;
-        return { type: "prediction", instId: this.instId, ts, mid, horizons: out, model: { name: model.name, version: model.version } } satisfies MultiHorizonPredictionMessage;
+        return {
+          type: "prediction",
+          instId: this.instId,
+          ts,
+          mid,
+          horizons: out,
+          model: { name: model.name, version: model.version },
+        } satisfies PredictionMessage;
       },
       () => {
         if (epoch === this.epoch) this.inFlight = false;
@@ -204,19 +214,20 @@ export class PredictionEngine {
   }
 
   /** The per-horizon live score now (wire shape). */
-  score(ts: number = this.lastBookTs): MultiHorizonScoreMessage {
+  score(ts: number = this.lastBookTs): ScoreMessage {
     return {
       type: "score",
       instId: this.instId,
       ts,
       horizons: this.horizons.map(horizonScore),
       model: { name: this.modelRef.name, version: this.modelRef.version },
-    } satisfies MultiHorizonScoreMessage;
+    } satisfies ScoreMessage;
   }
 
   /** A score message when forecasts were scored since the last one and `minScoreIntervalMs` has passed; else null. */
-  maybeScore(nowExchangeMs: number): MultiHorizonScoreMessage | null {
-    if (this.scoredSinceMessage === 0 || nowExchangeMs - this.lastScoreTs < (this.opts.minScoreIntervalMs ?? 1000)) return null;
+  maybeScore(nowExchangeMs: number): ScoreMessage | null {
+    if (this.scoredSinceMessage === 0 || nowExchangeMs - this.lastScoreTs < (this.opts.minScoreIntervalMs ?? 1000))
+      return null;
     this.lastScoreTs = nowExchangeMs;
     this.scoredSinceMessage = 0;
     return this.score(nowExchangeMs);

@@ -29,8 +29,15 @@ export interface GateState {
 
 /** A gate that starts open: the head shipped because it beat no-change out of sample. */
 export function createGate(o: GateOptions = {}): GateState {
-  const g = { minWindows: o.minWindows ?? 10, closeBelow: o.closeBelow ?? -0.01, openAbove: o.openAbove ?? 0.01, gated: false, flips: 0 };
-  if (!(g.openAbove > g.closeBelow)) throw new Error(`gate: openAbove (${g.openAbove}) must exceed closeBelow (${g.closeBelow})`);
+  const g = {
+    minWindows: o.minWindows ?? 10,
+    closeBelow: o.closeBelow ?? -0.01,
+    openAbove: o.openAbove ?? 0.01,
+    gated: false,
+    flips: 0,
+  };
+  if (!(g.openAbove > g.closeBelow))
+    throw new Error(`gate: openAbove (${g.openAbove}) must exceed closeBelow (${g.closeBelow})`);
   return g;
 }
 

@@ -14,9 +14,15 @@
  * <= horizon / minInterval + 1 items and the rolling window <= window / minInterval + 1 (a fixed ring).
  */
 import { asOfObserve, asOfPending, asOfPush, asOfReset, createAsOfQueue, type AsOfQueue } from "../features/asof.js";
-import { calibrate, conformalUpdate, createConformal, type ConformalOptions, type ConformalState } from "./conformal.js";
+import {
+  calibrate,
+  conformalUpdate,
+  createConformal,
+  type ConformalOptions,
+  type ConformalState,
+} from "./conformal.js";
 import { createGate, gateUpdate, type GateOptions, type GateState } from "./gate.js";
-import type { HorizonScore } from "./types.js";
+import type { HorizonScore } from "../protocol.js";
 
 /** What one head of the model said for one book (bps). */
 export interface HeadForecast {
@@ -80,7 +86,16 @@ interface Ring {
   readonly width: Float64Array;
   head: number;
   size: number;
-  sums: { se: number; se0: number; seModel: number; ae: number; hits: number; directional: number; covered: number; width: number };
+  sums: {
+    se: number;
+    se0: number;
+    seModel: number;
+    ae: number;
+    hits: number;
+    directional: number;
+    covered: number;
+    width: number;
+  };
 }
 
 export interface HorizonState {
@@ -207,7 +222,13 @@ export function serve(h: HorizonState, f: HeadForecast): ServedForecast {
   const band = calibrate(h.conformal, f.lowBps, f.highBps);
   const model = h.noChangeHead ? 0 : pointScale(h) * f.returnBps;
   const usePoint = !h.noChangeHead && !h.gate.gated;
-  return { pointBps: usePoint ? model : 0, modelBps: model, rawBps: h.noChangeHead ? 0 : f.returnBps, lowBps: band.low, highBps: band.high };
+  return {
+    pointBps: usePoint ? model : 0,
+    modelBps: model,
+    rawBps: h.noChangeHead ? 0 : f.returnBps,
+    lowBps: band.low,
+    highBps: band.high,
+  };
 }
 
 /** Queue a served forecast made on the book at `ts` with mid `mid`. */

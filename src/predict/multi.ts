@@ -46,10 +46,14 @@ export interface MultiModelMeta {
 /** Throw unless the model was trained on exactly the features this build computes (version, names, order). */
 export function assertMultiCompatible(meta: Pick<MultiModelMeta, "name" | "featureVersion" | "featureNames">): void {
   if (meta.featureVersion !== FEATURE_VERSION) {
-    throw new Error(`model ${meta.name} was trained on features ${meta.featureVersion}, this build computes ${FEATURE_VERSION}`);
+    throw new Error(
+      `model ${meta.name} was trained on features ${meta.featureVersion}, this build computes ${FEATURE_VERSION}`,
+    );
   }
   if (meta.featureNames.length !== NUM_FEATURES || meta.featureNames.some((n, i) => n !== FEATURE_NAMES[i])) {
-    throw new Error(`model ${meta.name} expects features [${meta.featureNames.join(", ")}], this build computes [${FEATURE_NAMES.join(", ")}]`);
+    throw new Error(
+      `model ${meta.name} expects features [${meta.featureNames.join(", ")}], this build computes [${FEATURE_NAMES.join(", ")}]`,
+    );
   }
 }
 
@@ -66,7 +70,8 @@ export class NoChangeMultiModel implements MultiHorizonModel {
     readonly version = "1",
   ) {
     for (const b of bands) {
-      if (!(b.lowBps <= 0 && b.highBps >= 0)) throw new Error(`no-change band must contain 0, got [${b.lowBps}, ${b.highBps}] at ${b.horizonSec} s`);
+      if (!(b.lowBps <= 0 && b.highBps >= 0))
+        throw new Error(`no-change band must contain 0, got [${b.lowBps}, ${b.highBps}] at ${b.horizonSec} s`);
     }
     this.horizonsSec = bands.map((b) => b.horizonSec);
     this.pointIsNoChange = bands.map(() => true);

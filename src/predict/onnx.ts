@@ -52,7 +52,10 @@ function configureEnv(): void {
 
 type Instantiate = typeof WebAssembly.instantiate;
 /** Not in workerd today (nor in its types); routed too in case a future workerd has it and the glue uses it. */
-type InstantiateStreaming = (source: Response | PromiseLike<Response>, imports?: WebAssembly.Imports) => Promise<unknown>;
+type InstantiateStreaming = (
+  source: Response | PromiseLike<Response>,
+  imports?: WebAssembly.Imports,
+) => Promise<unknown>;
 const streamingHost = WebAssembly as unknown as { instantiateStreaming?: InstantiateStreaming };
 
 function sameBytes(source: unknown, sentinel: Uint8Array): boolean {
@@ -98,7 +101,10 @@ async function withPrecompiledRuntime<T>(wasmModule: WebAssembly.Module, fn: () 
     originalInstantiate(wasmModule, imports).then(
       (instance) => ({ module: wasmModule, instance }), // the shape of instantiating from bytes
       (e: unknown) => {
-        throw new Error(`the wasm module given is not ${ORT_RUNTIME.package} ${ORT_RUNTIME.version}'s ${ORT_RUNTIME.wasm} (use ORT_WASM from bundled.ts)`, { cause: e });
+        throw new Error(
+          `the wasm module given is not ${ORT_RUNTIME.package} ${ORT_RUNTIME.version}'s ${ORT_RUNTIME.wasm} (use ORT_WASM from bundled.ts)`,
+          { cause: e },
+        );
       },
     );
 
@@ -131,7 +137,8 @@ async function withPrecompiledRuntime<T>(wasmModule: WebAssembly.Module, fn: () 
     restoreGlobals();
     if (globalThis.fetch === fetchRouted) globalThis.fetch = originalFetch;
     if (WebAssembly.instantiate === instantiateRouted) WebAssembly.instantiate = originalInstantiate;
-    if (originalStreaming && streamingHost.instantiateStreaming === streamingRouted) streamingHost.instantiateStreaming = originalStreaming;
+    if (originalStreaming && streamingHost.instantiateStreaming === streamingRouted)
+      streamingHost.instantiateStreaming = originalStreaming;
   }
 }
 
@@ -179,7 +186,8 @@ export class OnnxPredictor implements Predictor {
 
   /** One `session.run` on a [1, F] float32 tensor; the three [1, 1] outputs become the forecast. */
   async predict(features: Float32Array): Promise<Forecast> {
-    if (features.length !== this.width) throw new Error(`${this.name}: expected ${this.width} features, got ${features.length}`);
+    if (features.length !== this.width)
+      throw new Error(`${this.name}: expected ${this.width} features, got ${features.length}`);
     const input = new ort.Tensor("float32", features, [1, this.width]);
     const out = await this.session.run({ [this.inputName]: input });
     return {
@@ -192,7 +200,8 @@ export class OnnxPredictor implements Predictor {
   /** Forecasts for several rows in one run (tests and batch scoring); rows are concatenated feature vectors. */
   async predictBatch(rows: Float32Array): Promise<Forecast[]> {
     const n = rows.length / this.width;
-    if (!Number.isInteger(n)) throw new Error(`${this.name}: batch length ${rows.length} is not a multiple of ${this.width}`);
+    if (!Number.isInteger(n))
+      throw new Error(`${this.name}: batch length ${rows.length} is not a multiple of ${this.width}`);
     const out = await this.session.run({ [this.inputName]: new ort.Tensor("float32", rows, [n, this.width]) });
     const r = out[this.outRet]!.data as Float32Array;
     const lo = out[this.outLow]!.data as Float32Array;
@@ -221,11 +230,18 @@ export async function createOnnxPredictor(o: OnnxPredictorOptions): Promise<Onnx
  * An InferenceSession on the precompiled runtime. The first call in an isolate also starts ORT's WASM runtime
  * (~100-200 ms in total, once); later calls only build a session.
  */
-async function createSession(wasmModule: WebAssembly.Module, model: ArrayBuffer | Uint8Array): Promise<{ session: ort.InferenceSession; createMs: number }> {
+async function createSession(
+  wasmModule: WebAssembly.Module,
+  model: ArrayBuffer | Uint8Array,
+): Promise<{ session: ort.InferenceSession; createMs: number }> {
   const bytes = model instanceof Uint8Array ? model : new Uint8Array(model);
   const t0 = Date.now();
   const create = () =>
-    ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all", enableCpuMemArena: false });
+    ort.InferenceSession.create(bytes, {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+      enableCpuMemArena: false,
+    });
   let session: ort.InferenceSession;
   if (ortReady === null) {
     configureEnv();
@@ -292,15 +308,20 @@ export class OnnxMultiModel implements MultiHorizonModel {
   /** Forecasts for several rows in one run (tests); rows are concatenated feature vectors. */
   async predictBatch(rows: Float32Array): Promise<HeadForecast[][]> {
     const n = rows.length / this.width;
-    if (!Number.isInteger(n) || n === 0) throw new Error(`${this.name}: expected a multiple of ${this.width} features, got ${rows.length}`);
+    if (!Number.isInteger(n) || n === 0)
+      throw new Error(`${this.name}: expected a multiple of ${this.width} features, got ${rows.length}`);
     const out = await this.session.run({ [this.inputName]: new ort.Tensor("float32", rows, [n, this.width]) });
     const col = (name: string) => {
       const t = out[name];
       if (!t) throw new Error(`${this.name}: the graph has no output ${name}`);
       return t.data as Float32Array;
     };
-    const cols = this.heads.map((h) => [col(h.outputs.returnBps), col(h.outputs.lowBps), col(h.outputs.highBps)] as const);
-    return Array.from({ length: n }, (_, i) => cols.map(([r, lo, hi]) => ({ returnBps: r[i]!, lowBps: lo[i]!, highBps: hi[i]! })));
+    const cols = this.heads.map(
+      (h) => [col(h.outputs.returnBps), col(h.outputs.lowBps), col(h.outputs.highBps)] as const,
+    );
+    return Array.from({ length: n }, (_, i) =>
+      cols.map(([r, lo, hi]) => ({ returnBps: r[i]!, lowBps: lo[i]!, highBps: hi[i]! })),
+    );
   }
 }
 

@@ -7,7 +7,6 @@
  * (see docs/prediction.md for the per-snapshot call pattern).
  */
 import { FEATURE_NAMES, FEATURE_VERSION, NUM_FEATURES } from "../features/features.js";
-import type { PredictionMessage } from "../protocol.js";
 
 /** Forecast of the mid log return over the horizon, bps; low/high are the 10% / 90% quantiles. */
 export interface Forecast {
@@ -52,10 +51,14 @@ export interface ModelMeta {
  */
 export function assertCompatible(meta: Pick<ModelMeta, "name" | "featureVersion" | "featureNames">): void {
   if (meta.featureVersion !== FEATURE_VERSION) {
-    throw new Error(`model ${meta.name} was trained on features ${meta.featureVersion}, this build computes ${FEATURE_VERSION}`);
+    throw new Error(
+      `model ${meta.name} was trained on features ${meta.featureVersion}, this build computes ${FEATURE_VERSION}`,
+    );
   }
   if (meta.featureNames.length !== NUM_FEATURES || meta.featureNames.some((n, i) => n !== FEATURE_NAMES[i])) {
-    throw new Error(`model ${meta.name} expects features [${meta.featureNames.join(", ")}], this build computes [${FEATURE_NAMES.join(", ")}]`);
+    throw new Error(
+      `model ${meta.name} expects features [${meta.featureNames.join(", ")}], this build computes [${FEATURE_NAMES.join(", ")}]`,
+    );
   }
 }
 
@@ -76,7 +79,8 @@ export class NoChangePredictor implements Predictor {
     name = "no-change",
     version = "1",
   ) {
-    if (!(lowBps <= 0 && highBps >= 0)) throw new Error(`no-change interval must contain 0, got [${lowBps}, ${highBps}]`);
+    if (!(lowBps <= 0 && highBps >= 0))
+      throw new Error(`no-change interval must contain 0, got [${lowBps}, ${highBps}]`);
     this.name = name;
     this.version = version;
     this.forecast = Object.freeze({ returnBps: 0, lowBps, highBps });
@@ -86,26 +90,4 @@ export class NoChangePredictor implements Predictor {
   predict(_features: Float32Array): Promise<Forecast> {
     return Promise.resolve({ ...this.forecast });
   }
-}
-
-/** Build the PredictionMessage for one snapshot: returns in bps become mid prices (mid * e^(bps/1e4)). */
-export function predictionMessage(
-  instId: string,
-  ts: number,
-  mid: number,
-  f: Forecast,
-  p: Pick<Predictor, "name" | "version" | "horizonSec">,
-): PredictionMessage {
-  return {
-    type: "prediction",
-    instId,
-    ts,
-    mid,
-    horizonSec: p.horizonSec,
-    predictedMid: mid * Math.exp(f.returnBps / 1e4),
-    predictedReturnBps: f.returnBps,
-    low: mid * Math.exp(f.lowBps / 1e4),
-    high: mid * Math.exp(f.highBps / 1e4),
-    model: { name: p.name, version: p.version },
-  };
 }

@@ -1,20 +1,21 @@
 /**
- * The relay's prediction part: features on every book change, forecasts (rate-limited by the forecaster) and
- * live scores, each serialized once for all prediction clients. The model is injected (the Worker passes the
- * bundled ONNX model; Node tests pass a fake), and until it has loaded the no-change fallback serves.
+ * The relay's prediction part: the Prediction v2 engine (src/predict/engine.ts) fed with every book change and
+ * every trade, its multi-horizon forecasts (at most one per second of exchange time) and per-horizon live scores,
+ * each serialized once for all prediction clients. The model is injected (the Worker passes the bundled ONNX
+ * model; Node tests pass a fake); until it has loaded, the no-change fallback with the shipped bands serves.
  */
 import type { Book } from "../okx/book.js";
 import type { OkxTradeData } from "../okx/protocol.js";
+import { createPredictionEngine, type PredictionEngine } from "../predict/engine.js";
+import type { MultiHorizonModel } from "../predict/multi.js";
 import type { PredictionMessage, ScoreMessage } from "../protocol.js";
-import { createForecaster, forecasterOnBook, forecasterReset, type ForecasterState } from "../predict/forecaster.js";
-import type { Predictor } from "../predict/predictor.js";
 
 /** Where models come from (injected). */
 export interface PredictorSource {
   /** Serves at once, while the real model loads (or if it fails). */
-  fallback(): Predictor;
-  /** The shipped model (~200 ms once per isolate in workerd). */
-  load(): Promise<Predictor>;
+  fallback(): MultiHorizonModel;
+  /** The shipped model (~300 ms once per isolate in workerd). */
+  load(): Promise<MultiHorizonModel>;
 }
 
 /** Serialized messages produced by one book change. */
@@ -25,7 +26,7 @@ export interface PredictionOutput {
 }
 
 export class PredictionPart {
-  private forecaster: ForecasterState | null = null;
+  private engine: PredictionEngine | null = null;
   private lastPrediction: string | null = null;
   private lastScore: string | null = null;
   /** `name@version` of the model serving forecasts; null before the first book. */
@@ -37,33 +38,36 @@ export class PredictionPart {
     private readonly onLoadError: (e: unknown) => void,
   ) {}
 
+  /** Every OKX `trades` push of the instrument, in the order received; returns how many items were unusable. */
+  onTrades(data: readonly OkxTradeData[]): number {
+    return this.ensure().onTrades(data);
+  }
+
   /** Features, scoring and maybe a forecast for a changed book. */
   onBook(book: Book): PredictionOutput {
-    const out = forecasterOnBook(this.ensure(), book);
+    const e = this.ensure();
+    if (!e.onBook(book)) return { score: null, prediction: null };
     let score: string | null = null;
-    if (out.score) {
-      score = JSON.stringify(out.score satisfies ScoreMessage);
+    const s = e.maybeScore(book.ts);
+    if (s) {
+      score = JSON.stringify(s satisfies ScoreMessage);
       this.lastScore = score;
     }
-    const prediction = out.prediction
-      ? out.prediction.then((m) => {
+    const p = e.maybePredict(book.ts);
+    const prediction = p
+      ? p.then((m) => {
           if (!m) return null;
-          const s = JSON.stringify(m satisfies PredictionMessage);
-          this.lastPrediction = s;
-          return s;
+          const text = JSON.stringify(m satisfies PredictionMessage);
+          this.lastPrediction = text;
+          return text;
         })
       : null;
     return { score, prediction };
   }
 
-  /** An OKX `trades` push for the instrument; returns how many items were unusable. */
-  onTrades(_data: readonly OkxTradeData[]): number {
-    return 0;
-  }
-
   /** The book is no longer trusted: restart the feature windows (no forecast spans a resync). */
   reset(): void {
-    if (this.forecaster) forecasterReset(this.forecaster);
+    this.engine?.reset();
   }
 
   /** What a newly connected prediction client gets at once: the latest forecast and score. */
@@ -76,18 +80,18 @@ export class PredictionPart {
     return this.lastPrediction;
   }
 
-  private ensure(): ForecasterState {
-    if (this.forecaster) return this.forecaster;
-    const fc = createForecaster({ instId: this.instId, predictor: this.source.fallback() });
-    this.forecaster = fc;
-    this.model = `${fc.predictor.name}@${fc.predictor.version}`;
+  private ensure(): PredictionEngine {
+    if (this.engine) return this.engine;
+    const e = createPredictionEngine({ instId: this.instId, model: this.source.fallback() });
+    this.engine = e;
+    this.model = `${e.model.name}@${e.model.version}`;
     this.source.load().then(
-      (p) => {
-        fc.predictor = p;
-        this.model = `${p.name}@${p.version}`;
+      (m) => {
+        e.setModel(m);
+        this.model = `${m.name}@${m.version}`;
       },
-      (e: unknown) => this.onLoadError(e),
+      (err: unknown) => this.onLoadError(err),
     );
-    return fc;
+    return e;
   }
 }

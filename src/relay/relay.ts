@@ -10,7 +10,7 @@
  * - Every entry point runs through `guard`: a failure is logged with the entry point's name and never escapes.
  */
 import { DurableObject } from "cloudflare:workers";
-import { fallbackPredictor, loadBundledPredictor } from "../predict/bundled.js";
+import { fallbackMultiModel, loadBundledMultiModel } from "../predict/bundled-v2.js";
 import { DEFAULT_DEPTH } from "../protocol.js";
 import type { BookHistorySnapshot } from "../sim/history.js";
 import type { ClientKind } from "./clients.js";
@@ -32,7 +32,7 @@ export class InstrumentRelay extends DurableObject<Env> {
       reserveConnectSlot: () => dir.reserveConnectSlot(),
       report: (r) => ctx.waitUntil(dir.report(r).catch((e: unknown) => console.warn("relay.report", String(e)))),
       setAlarm: (at) => ctx.storage.setAlarm(at),
-      predictors: { fallback: () => fallbackPredictor(), load: loadBundledPredictor },
+      predictors: { fallback: () => fallbackMultiModel(), load: loadBundledMultiModel },
       log: console,
       defer: (ms, fn) => void setTimeout(fn, ms),
     });

@@ -10,7 +10,7 @@ let ex: Exchange | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   ex = await startExchange({
-    replay: [DATA.btcSwap, DATA.okx20220513],
+    replay: [DATA.btcSwap, DATA.okx20220513, DATA.okcoinTrades],
     port: 0,
     // x2: the 2022-05-13 capture has ~11 s of books in a 37 s loop; faster replay keeps waits short.
     speed: 2,

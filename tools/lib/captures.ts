@@ -21,6 +21,8 @@ export const DATA = {
   okx20220513: resolve(REPO_ROOT, "data/cryptofeed/okx-2022-05-13.OKX.ws.1.0.txt"),
   /** REST `GET /api/v5/public/instruments` responses captured 2022-05-13. */
   instruments20220513: resolve(REPO_ROOT, "data/cryptofeed/okx-2022-05-13.OKX.rest-instruments.txt.gz"),
+  /** 6 minutes of OKCoin BTC/CNY, top-20 books + every trade (MIT; test/fixtures/trades/SOURCE.txt). */
+  okcoinTrades: resolve(REPO_ROOT, "test/fixtures/trades/okcoin-btccny-2016-03-03-6min.txt.gz"),
   checksumVectors: resolve(REPO_ROOT, "data/okx-checksum-vectors/okx_checksum_vectors.json"),
 } as const;
 
