@@ -17,6 +17,20 @@ export interface Upstream {
 /** Opens a connection; rejects when the server refuses the upgrade or cannot be reached. */
 export type UpstreamConnector = (url: string, handlers: UpstreamHandlers) => Promise<Upstream>;
 
+/**
+ * OKX's v5 public socket sends text only. A binary frame (e.g. a deflate-compressed push, as OKX's v3 API sent) is
+ * handed on as its bytes read as UTF-8 where that is possible and as "" otherwise: either way the parser rejects it
+ * as malformed and the relay resyncs, instead of the listener throwing outside every guard.
+ */
+function binaryAsText(data: unknown): string {
+  try {
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  } catch {
+    // not decodable
+  }
+  return "";
+}
+
 /** workerd outbound WebSocket connector. */
 export const connectWebSocket: UpstreamConnector = async (url, handlers) => {
   const httpUrl = url.replace(/^ws(s?):\/\//, "http$1://");
@@ -33,8 +47,7 @@ export const connectWebSocket: UpstreamConnector = async (url, handlers) => {
     handlers.onClose(code, reason);
   };
   ws.addEventListener("message", (ev) => {
-    if (typeof ev.data === "string") handlers.onMessage(ev.data);
-    else handlers.onMessage(new TextDecoder().decode(ev.data as ArrayBuffer));
+    handlers.onMessage(typeof ev.data === "string" ? ev.data : binaryAsText(ev.data));
   });
   ws.addEventListener("close", (ev) => closeOnce(ev.code, ev.reason));
   ws.addEventListener("error", () => closeOnce(1006, "error"));
