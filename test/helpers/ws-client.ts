@@ -7,7 +7,7 @@ import { expect } from "vitest";
 import { okxChecksum } from "../../src/okx/checksum.js";
 import type { BookMessage, ServerMessage } from "../../src/protocol.js";
 import type { RelayStats } from "../../src/relay/stats.js";
-import type { ConnectionLog } from "../../tools/exchange/server.js";
+import type { ConnectionLog } from "../../tools/exchange/connlog.js";
 
 type Env = typeof env & { EXCHANGE_HTTP: string };
 

@@ -26,6 +26,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { applyBook, createBook, toOkxLevels, topLevels, type Book } from "../../src/okx/book.js";
 import { okxChecksum } from "../../src/okx/checksum.js";
 import { NOTICE_SERVICE_UPGRADE, type OkxBookData, type OkxLevel } from "../../src/okx/protocol.js";
+import { ConnectionLogBook, type ConnectionLog, type ConnectionRecord } from "./connlog.js";
 import { handleControl } from "./control.js";
 import { UPDATE_FAULTS, type FaultSpec } from "./faults.js";
 import {
@@ -42,6 +43,7 @@ import {
   type BookFrame,
   type TopChannel,
 } from "./pushes.js";
+import { startPlayer, type Player } from "./player.js";
 import { loadTimeline, type ReplayEvent, type Timeline } from "./replay.js";
 
 export interface ExchangeOptions {
@@ -89,31 +91,6 @@ export interface ExchangeStats {
   readonly position: number;
   readonly events: number;
   readonly instruments: Record<string, { seqId: number; synced: boolean; ts: number; subscribers: number }>;
-}
-
-/** One WebSocket connection as the exchange saw it. */
-export interface ConnectionRecord {
-  /** Increasing per exchange (c1, c2, ... on the wire). */
-  readonly id: number;
-  readonly openedAt: number;
-  closedAt: number | null;
-  closeCode: number | null;
-  /** Subscribe requests per instId (one request naming several channels of an instId counts once). */
-  readonly subscribes: Record<string, number>;
-  /** Subscribe requests refused per instId (unknown instId or channel, subscribe-error fault), counted likewise. */
-  readonly refused: Record<string, number>;
-  readonly unsubscribes: Record<string, number>;
-}
-
-/** What the exchange saw: every connection (last 5,000), and subscribe counts per instId since start. */
-export interface ConnectionLog {
-  readonly opened: number;
-  readonly closed: number;
-  readonly open: number;
-  readonly subscribes: Record<string, number>;
-  readonly refused: Record<string, number>;
-  /** Connections with id > `since`, oldest first. */
-  readonly connections: readonly ConnectionRecord[];
 }
 
 /** A book as the exchange held it after one push (top 400 a side). */
@@ -202,7 +179,6 @@ interface Instrument {
 type Outgoing = { readonly kind: "books"; readonly frame: BookFrame; readonly text: string } | { readonly kind: "other"; readonly text: string };
 
 const WS_PATH = "/ws/v5/public";
-const CONNECTION_LOG_MAX = 5000;
 const HUGE_DEFAULT_BYTES = 4 * 1024 * 1024;
 
 /** The event with its exchange timestamps moved by `offset` ms (live-looking replay). */
@@ -249,16 +225,12 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const conns = new Set<Conn>();
   let nextConnFaults: FaultSpec[] = [];
   let connectionsTotal = 0;
-  let connectionsClosed = 0;
   let rejectedConnections = 0;
   const acceptedAt: number[] = [];
-  const connLog: ConnectionRecord[] = [];
-  const subscribeCounts: Record<string, number> = {};
-  const refusedCounts: Record<string, number> = {};
-  const count = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
+  const connLog = new ConnectionLogBook();
   let pushes = 0;
-  let loops = 0;
   let refuseUntil = 0;
+  let player: Player | undefined;
   const recentUpgrades: number[] = [];
 
   const inst = (instId: string): Instrument => {
@@ -483,65 +455,6 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     return { instId, seqId: i.seqId, ts: b.ts, bids: topLevels(b.bids, depth), asks: topLevels(b.asks, depth), checksum: okxChecksum(b.bids, b.asks) };
   }
 
-  // Each track has its own clock and loops on its own.
-  interface TrackState {
-    readonly events: ReplayEvent[];
-    readonly instruments: Set<string>;
-    position: number;
-    base: number;
-    done: boolean;
-    /** Added to every captured ts of this loop (0 with originalTimestamps). */
-    tsOffset: number;
-  }
-  const firstTs = (events: readonly ReplayEvent[]) => {
-    for (const e of events) if (e.kind === "books") return +e.data.ts;
-    return Date.now();
-  };
-  const offsetFor = (events: readonly ReplayEvent[]) => (opts.originalTimestamps ? 0 : Date.now() - firstTs(events));
-  const tracks: TrackState[] = timeline.tracks.map((tr) => ({ ...tr, position: 0, base: performance.now(), done: false, tsOffset: offsetFor(tr.events) }));
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
-
-  function restart(tr: TrackState): void {
-    tr.position = 0;
-    tr.base = performance.now();
-    tr.tsOffset = offsetFor(tr.events);
-    loops++;
-    for (const id of tr.instruments) {
-      const i = instruments.get(id);
-      if (!i) continue;
-      i.book = createBook(id);
-      i.lastCapturedSeqId = undefined;
-    }
-    log(`replay loop (${[...tr.instruments].join(", ")})`);
-  }
-
-  function tick(): void {
-    timer = undefined;
-    if (closed) return;
-    const now = performance.now();
-    let next = Infinity;
-    for (const tr of tracks) {
-      if (tr.done) continue;
-      let budget = 2000; // yield to the event loop regularly even at infinite speed
-      while (tr.position < tr.events.length && budget-- > 0) {
-        if (tr.base + (tr.events[tr.position]!.t * 1000) / speed > now) break;
-        emit(tr.events[tr.position++]!, tr.tsOffset);
-      }
-      if (tr.position >= tr.events.length) {
-        if (!opts.loop) {
-          tr.done = true;
-          log(`replay finished (${[...tr.instruments].join(", ")})`);
-          continue;
-        }
-        restart(tr);
-      }
-      next = Math.min(next, tr.base + (tr.events[tr.position]!.t * 1000) / speed);
-    }
-    if (next === Infinity) return;
-    timer = setTimeout(tick, Math.max(0, next - performance.now()));
-  }
-
   // ---- connections ----------------------------------------------------------------------------------------------
   function subscribe(c: Conn, channel: string, instId: string): void {
     if (isBookChannel(channel)) {
@@ -602,33 +515,23 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       }
       rawSend(c, JSON.stringify({ event: r.op, arg: { channel, instId }, connId: c.id }));
       if (r.op === "unsubscribe") {
-        count(c.record.unsubscribes, instId);
+        connLog.unsubscribe(c.record, instId);
         unsubscribe(c, channel, instId);
         continue;
       }
       ok.add(instId);
       subscribe(c, channel, instId);
     }
-    for (const id of ok) {
-      count(c.record.subscribes, id);
-      count(subscribeCounts, id);
-    }
-    for (const id of refused) {
-      count(c.record.refused, id);
-      count(refusedCounts, id);
-    }
+    if (r.op === "subscribe") connLog.request(c.record, ok, refused);
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  let connSeq = 0;
 
   function onConnection(ws: WebSocket): void {
     connectionsTotal++;
     acceptedAt.push(Date.now());
     if (acceptedAt.length > 200) acceptedAt.shift();
-    const record: ConnectionRecord = { id: ++connSeq, openedAt: Date.now(), closedAt: null, closeCode: null, subscribes: {}, refused: {}, unsubscribes: {} };
-    connLog.push(record);
-    if (connLog.length > CONNECTION_LOG_MAX) connLog.splice(0, connLog.length - CONNECTION_LOG_MAX);
+    const record = connLog.open();
     const c: Conn = {
       id: `c${record.id}`,
       record,
@@ -656,11 +559,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     log(`connect ${c.id} (${conns.size} open)`);
     ws.on("message", (data, isBinary) => onMessage(c, isBinary ? "" : data.toString()));
     ws.on("close", (code) => {
-      if (record.closedAt === null) {
-        record.closedAt = Date.now();
-        record.closeCode = code;
-        connectionsClosed++;
-      }
+      connLog.close(record, code);
       if (c.clientIdle) clearInterval(c.clientIdle.timer);
       conns.delete(c);
       log(`close ${c.id} (${conns.size} open)`);
@@ -735,11 +634,10 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         for (const c of conns) if (c.books.has(id) || c.tops.has(id)) subscribers++;
         insts[id] = { seqId: i.seqId, synced: i.book.synced, ts: i.book.ts, subscribers };
       }
-      return { connections: conns.size, connectionsTotal, rejectedConnections, acceptedAt: [...acceptedAt], pushes, loops, position: tracks.reduce((n, t) => n + t.position, 0), events: timeline.events.length, instruments: insts };
+      return { connections: conns.size, connectionsTotal, rejectedConnections, acceptedAt: [...acceptedAt], pushes, loops: player?.loops() ?? 0, position: player?.position() ?? 0, events: timeline.events.length, instruments: insts };
     },
     connections(since = 0) {
-      const list = connLog.filter((r) => r.id > since).map((r) => ({ ...r, subscribes: { ...r.subscribes }, refused: { ...r.refused }, unsubscribes: { ...r.unsubscribes } }));
-      return { opened: connectionsTotal, closed: connectionsClosed, open: conns.size, subscribes: { ...subscribeCounts }, refused: { ...refusedCounts }, connections: list };
+      return connLog.snapshot(since, conns.size);
     },
     book: (instId) => instruments.get(instId)?.book,
     view(instId, depth, seqId) {
@@ -755,8 +653,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     },
     recent: (instId) => instruments.get(instId)?.recent ?? [],
     async close() {
-      closed = true;
-      if (timer) clearTimeout(timer);
+      player?.stop();
       clearInterval(idleTimer);
       for (const c of conns) {
         if (c.clientIdle) clearInterval(c.clientIdle.timer);
@@ -777,6 +674,14 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const host = opts.host ?? "127.0.0.1";
   const s = opts.tls ? "s" : "";
   Object.assign(api, { port, url: `ws${s}://${host}:${port}${WS_PATH}`, httpUrl: `http${s}://${host}:${port}` });
-  tick();
+  const onRestart = (ids: ReadonlySet<string>) => {
+    for (const id of ids) {
+      const i = instruments.get(id);
+      if (!i) continue;
+      i.book = createBook(id);
+      i.lastCapturedSeqId = undefined;
+    }
+  };
+  player = startPlayer(timeline, { speed, loop: opts.loop ?? false, originalTimestamps: opts.originalTimestamps ?? false, emit, onRestart, log });
   return api;
 }
