@@ -87,7 +87,7 @@ describe("cryptofeed (Python) against the local exchange over TLS", () => {
       if (r.status !== 0) setupError = `tools/clients/setup.sh failed (${r.status}): ${(r.stderr || r.stdout).slice(-400)}`;
     }
     dir = mkdtempSync(join(tmpdir(), "tradesim-cryptofeed-"));
-    const tls = selfSignedCert(["127.0.0.1"]);
+    const tls = await selfSignedCert(["127.0.0.1"]);
     writeFileSync(join(dir, "cert.pem"), tls.cert);
     ex = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 4, loop: true, connectionsPerSecond: 0, bookHistory: 4000, tls });
   }, 620_000);

@@ -40,7 +40,7 @@ if (values.help) {
   --original-ts        keep the captured timestamps (default: shifted so the replay looks live)
   --idle-timeout MS    close connections with no frame either way this long (default 30000, like OKX; code 4004)
   --conn-rate N        new connections per second (default 3, like OKX; 0 = unlimited)
-  --tls                serve wss:// and https:// with a self-signed certificate made at start (cryptofeed
+  --tls                serve wss:// and https:// with a self-signed certificate made at start (selfsigned; cryptofeed
                        refuses ws://); --tls-cert-out FILE writes it (PEM) for clients, e.g. SSL_CERT_FILE=FILE
 Channels: books (400-level snapshot, then updates; alias books-l2-tbt), books5, bbo-tbt, trades.
 Faults, on every connection: --TYPE-after N (fires after N pushes) or --fault TYPE:N. Types:
@@ -76,7 +76,7 @@ for (const type of FAULT_TYPES) {
 const replay = values.replay ?? [DATA.btcSwap];
 const loop = values.replay === undefined ? true : values.loop;
 const speed = values.speed === "inf" ? Infinity : Number(values.speed);
-const tls = values.tls ? selfSignedCert(["localhost", values.host]) : undefined;
+const tls = values.tls ? await selfSignedCert(["localhost", values.host]) : undefined;
 if (tls && values["tls-cert-out"]) writeFileSync(values["tls-cert-out"], tls.cert);
 
 const ex = await startExchange({
