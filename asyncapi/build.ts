@@ -20,10 +20,13 @@ export const ASYNCAPI_FILE = resolve(ROOT, "asyncapi/asyncapi.json");
 /** Wire types described (and all the types they reference). */
 const ROOT_TYPES = ["ServerMessage", "ClientMessage"] as const;
 
-/** JSON schemas of the wire types, `$ref`s pointing into `components.schemas`. */
-function protocolSchemas(): Record<string, Definition> {
+/** The wire types' source. */
+const PROTOCOL_FILE = resolve(ROOT, "src/protocol.ts");
+
+/** JSON schemas of the wire types in `protocolFile`, `$ref`s pointing into `components.schemas`. */
+function protocolSchemas(protocolFile: string): Record<string, Definition> {
   const gen = createGenerator({
-    path: resolve(ROOT, "src/protocol.ts"),
+    path: protocolFile,
     tsconfig: resolve(ROOT, "tsconfig.json"),
     expose: "export",
     topRef: true,
@@ -45,9 +48,9 @@ const none: [] = [];
 
 const text = (value: string, description: string) => ({ contentType: "text/plain", payload: { type: "string", const: value }, summary: description });
 
-/** The AsyncAPI 3.1 document. */
-export function buildAsyncApi(): Record<string, unknown> {
-  const schemas = protocolSchemas();
+/** The AsyncAPI 3.1 document, its schemas generated from `protocolFile` (default src/protocol.ts). */
+export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unknown> {
+  const schemas = protocolSchemas(protocolFile);
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const msg = (schema: string, title: string, summary: string, example: Record<string, unknown>) => ({
     name: schema,
@@ -76,9 +79,10 @@ export function buildAsyncApi(): Record<string, unknown> {
       book: {
         address: "/ws/okx",
         title: "Order book",
-        description: `One instrument's L2 book. Query: instId (required), depth 1..${MAX_DEPTH} (default ${DEFAULT_DEPTH}). Invalid parameters get an HTTP 400 JSON error before the upgrade; an instrument OKX does not know gets an \`unknown_instrument\` error then close 4004. Flow control: ack the last processed seq; at most ${MAX_IN_FLIGHT} unacknowledged books are in flight, a slower reader is conflated to the latest book. Client frames over ${MAX_CLIENT_FRAME} bytes close the socket (1009), binary frames 1003, more than 10 invalid ones 1008; a client paused by its send budget without acking is closed with 4008.`,
+        description: `One instrument's L2 book. Query: instId (required), depth 1..${MAX_DEPTH} (default ${DEFAULT_DEPTH}). Invalid parameters get an HTTP 400 JSON error before the upgrade; an instrument OKX does not know gets an \`unknown_instrument\` error then close 4004. Flow control: ack the last processed seq; at most ${MAX_IN_FLIGHT} unacknowledged books are in flight, a slower reader is conflated to the latest book. Client frames over ${MAX_CLIENT_FRAME} bytes close the socket (1009), binary frames 1003, more than 10 invalid ones 1008; a client paused by its send budget without acking is closed with 4008; a client whose oldest unacknowledged book stays older than the relay's staleness bound is told (\`lagging\`) and closed with 4009.`,
         messages: {
           book: { $ref: "#/components/messages/book" },
+          lagging: { $ref: "#/components/messages/lagging" },
           status: { $ref: "#/components/messages/status" },
           error: { $ref: "#/components/messages/error" },
           ack: { $ref: "#/components/messages/ack" },
@@ -128,7 +132,13 @@ export function buildAsyncApi(): Record<string, unknown> {
         channel: { $ref: "#/channels/book" },
         title: "Books and state",
         summary: "The relay sends the book on connect (if live) and after every change, status on connect and on every upstream state change, and errors.",
-        messages: [{ $ref: "#/channels/book/messages/book" }, { $ref: "#/channels/book/messages/status" }, { $ref: "#/channels/book/messages/error" }, { $ref: "#/channels/book/messages/pong" }],
+        messages: [
+          { $ref: "#/channels/book/messages/book" },
+          { $ref: "#/channels/book/messages/lagging" },
+          { $ref: "#/channels/book/messages/status" },
+          { $ref: "#/channels/book/messages/error" },
+          { $ref: "#/channels/book/messages/pong" },
+        ],
       },
       receiveBookAck: {
         security: none,
@@ -169,6 +179,9 @@ export function buildAsyncApi(): Record<string, unknown> {
           bids: [["61805.2", "11.4"], ["61805.1", "0.2"]], asks: [["61805.3", "765"], ["61805.4", "3"]],
           mid: 61805.25, spread: 0.1, checksum: -1190460187,
         }),
+        lagging: msg("LaggingMessage", "Lagging", "This client's oldest unacknowledged book is older than the staleness bound: no books until it acks.", {
+          type: "lagging", instId: "BTC-USDT-SWAP", lagMs: 2300, boundMs: 2000, at,
+        }),
         status: msg("StatusMessage", "Status", "The relay's upstream OKX connection state.", { type: "status", instId: "BTC-USDT-SWAP", state: "resyncing", reason: "checksum", at }),
         error: msg("ErrorMessage", "Error", "A problem the client must know about; fatal errors are followed by a close.", {
           type: "error", code: "unknown_instrument", message: "OKX does not know instrument BTC-USDT-FOO", fatal: true,
@@ -190,8 +203,8 @@ export function buildAsyncApi(): Record<string, unknown> {
 }
 
 /** The document as committed: 2-space JSON and a final newline. */
-export function renderAsyncApi(): string {
-  return `${JSON.stringify(buildAsyncApi(), null, 2)}\n`;
+export function renderAsyncApi(protocolFile = PROTOCOL_FILE): string {
+  return `${JSON.stringify(buildAsyncApi(protocolFile), null, 2)}\n`;
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

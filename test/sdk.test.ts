@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { TradeSimApiError, TradeSimClient, type BookMessage, type Emitter } from "../packages/sdk-ts/src/index.js";
+import { TradeSimApiError, TradeSimClient, type BookMessage, type Emitter, type PredictionMessage, type ScoreMessage } from "../packages/sdk-ts/src/index.js";
 import { simulateRoutes, type SimulateBindings } from "../src/routes/simulate.js";
 import { instrumentCache } from "../src/sim/instruments.js";
 import { REPO_ROOT } from "../tools/lib/captures.js";
@@ -166,6 +166,16 @@ describe("subscribeBook: verification and acks", () => {
     sub.close();
   });
 
+  it("reports the relay's `lagging` notice (manual mode: no book until it acks)", () => {
+    const sub = client().subscribeBook(INST, { ack: "manual" });
+    const lagging = record(sub, "lagging");
+    last().open();
+    last().message({ type: "lagging", instId: INST, lagMs: 2300, boundMs: 2000, at: 1 });
+    last().message({ type: "lagging", instId: "ETH-USDT-SWAP", lagMs: 1, boundMs: 1, at: 1 }); // not this subscription's
+    expect(lagging).toEqual([{ type: "lagging", instId: INST, lagMs: 2300, boundMs: 2000, at: 1 }]);
+    sub.close();
+  });
+
   it("rejects a depth the server would refuse before connecting", () => {
     expect(() => client().subscribeBook(INST, { depth: 401 })).toThrow(RangeError);
     expect(() => client().subscribeBook(INST, { depth: 2.5 })).toThrow(/integer from 1 to 400/);
@@ -273,11 +283,16 @@ describe("subscribePredictions", () => {
     expect(ws.url).toBe("ws://tradesim.test/ws/prediction?instId=BTC-USDT-SWAP");
     ws.open();
     const model = { name: "mid60", version: "v" };
+    const h = { horizonSec: 60, predictedReturnBps: 50, predictedMid: 100.5, lowBps: -100, highBps: 100, low: 99, high: 101, gated: false, point: "model" } as const;
     ws.message(status("live"));
-    ws.message({ type: "prediction", instId: INST, ts: 1, mid: 100, horizonSec: 60, predictedMid: 100.5, predictedReturnBps: 50, low: 99, high: 101, model });
-    ws.message({ type: "score", instId: INST, ts: 2, horizonSec: 60, count: 3, maeBps: 1, rmseBps: 2, baselineRmseBps: 2, hitRate: null, coverage: 1, model });
-    expect(preds.map((p) => p.predictedMid)).toEqual([100.5]);
-    expect(sub.score?.count).toBe(3);
+    ws.message({ type: "prediction", instId: INST, ts: 1, mid: 100, horizons: [h], model } satisfies PredictionMessage);
+    const hs = {
+      horizonSec: 60, count: 3, windows: 1, maeBps: 1, rmseBps: 2, baselineRmseBps: 2, skill: 0, modelSkill: null, hitRate: null,
+      coverage: 1, meanWidthBps: 200, gated: false, bandScale: { low: 1, high: 1 }, pointScale: null,
+    };
+    ws.message({ type: "score", instId: INST, ts: 2, horizons: [hs], model } satisfies ScoreMessage);
+    expect(preds.map((p) => p.horizons[0]!.predictedMid)).toEqual([100.5]);
+    expect(sub.score?.horizons[0]!.count).toBe(3);
     expect(ws.acks()).toEqual([0, 0]);
     sub.close();
   });

@@ -27,11 +27,26 @@ const RelayStatsSchema = z
     predictionClients: count("Clients on /ws/prediction."),
     upstreamMessages: count("Frames received from OKX."),
     bookMessages: count("OKX `books` pushes applied."),
+    tradeMessages: count("OKX `trades` pushes received (they feed the forecast features, never the book)."),
+    badTrades: count("Trades the features could not use (malformed items or pushes)."),
     broadcasts: count("Book changes fanned out."),
     sends: count("Frames sent to clients."),
     conflated: count("Times a client that fell behind its ack window was conflated to the latest book."),
     budgetPaused: count("Clients paused because their send budget ran out without an ack."),
     stalledClosed: count("Clients closed with 4008 after staying paused."),
+    staleSkipped: count("Books withheld from clients beyond the staleness bound (each episode once; the client gets `lagging`)."),
+    lagClosed: count("Clients closed with 4009 after staying beyond the staleness bound."),
+    relayLagMs: z.number().openapi({ description: "Relay lag behind the exchange at the last book change, ms (beyond the clocks' offset)." }),
+    coalesced: count("Book changes applied but not broadcast on their own because the relay was behind."),
+    clientLag: z
+      .object({
+        measured: count("Acking book clients measured."),
+        p50Ms: msOrNull("Median age of the oldest unacknowledged book per client, ms."),
+        p99Ms: msOrNull("99th percentile of the same, ms."),
+        maxMs: msOrNull("Largest of the same, ms."),
+        lagging: count("Clients beyond the staleness bound now."),
+      })
+      .openapi({ description: "Lag of acking book clients (age of the oldest book each has not acknowledged)." }),
     resyncs: count("Resyncs (unsubscribe + subscribe on the same socket)."),
     reconnects: count("Upstream reconnects."),
     connectFailures: count("Upstream connection attempts that failed."),
@@ -58,6 +73,11 @@ const RelayStatsSchema = z
     liveSince: msOrNull("Relay clock when the book last became live, Unix ms."),
   })
   .openapi("RelayStats", { description: "One instrument relay (Durable Object): upstream state and counters since it started." });
+
+/** True when A and B are the same type. */
+type Exact<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Compile-time check: the schema documents exactly RelayStats (a new relay counter fails the typecheck here). */
+const _relayStatsDocumented: Exact<z.infer<typeof RelayStatsSchema>, RelayStats> = true;
 
 export const StatusResponseSchema = z
   .object({

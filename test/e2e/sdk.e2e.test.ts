@@ -292,9 +292,12 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       await until(() => sub.prediction !== null, 30_000, "a prediction");
       const p = sub.prediction!;
       expect(p.instId).toBe(INST);
-      expect(p.horizonSec).toBe(60);
-      expect(p.low).toBeLessThanOrEqual(p.predictedMid);
-      expect(p.high).toBeGreaterThanOrEqual(p.predictedMid);
+      expect(p.horizons.length).toBeGreaterThan(0);
+      for (const h of p.horizons) {
+        expect(h.horizonSec).toBeGreaterThan(0);
+        expect(h.low).toBeLessThanOrEqual(h.predictedMid);
+        expect(h.high).toBeGreaterThanOrEqual(h.predictedMid);
+      }
     } finally {
       sub.close();
     }
@@ -334,8 +337,9 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       error: asyncApiValidator(doc, "ErrorMessage"),
       prediction: asyncApiValidator(doc, "PredictionMessage"),
       score: asyncApiValidator(doc, "ScoreMessage"),
+      lagging: asyncApiValidator(doc, "LaggingMessage"),
     };
-    const allowed: Record<string, string[]> = { "/ws/okx": ["book", "status", "error"], "/ws/prediction": ["prediction", "score", "status", "error"] };
+    const allowed: Record<string, string[]> = { "/ws/okx": ["book", "lagging", "status", "error"], "/ws/prediction": ["prediction", "score", "status", "error"] };
     const seen = new Set<string>();
     let checked = 0;
     for (const { path, text } of proxy.fromServer) {

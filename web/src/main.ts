@@ -224,36 +224,48 @@ function frame(): void {
 }
 
 // ---------- prediction feed ----------
+/**
+ * The horizon the panel shows: 60 s when the model serves it (the horizon the chart draws), else the longest.
+ * Forecasts and scores list their horizons the same way.
+ */
+function shownHorizon<T extends { horizonSec: number }>(horizons: readonly T[]): T | undefined {
+  return horizons.find((h) => h.horizonSec === 60) ?? horizons.reduce<T | undefined>((a, h) => (a === undefined || h.horizonSec > a.horizonSec ? h : a), undefined);
+}
+
 function showPrediction(p: PredictionMessage): void {
   midChart.addPrediction(p);
+  const h = shownHorizon(p.horizons);
+  if (h === undefined) return;
   const d = Math.min(pxDecimals + 1, 8);
   ($("pred-empty") as HTMLElement).hidden = true;
   ($("pred-values") as HTMLElement).hidden = false;
-  setText("pv-h", `+${num(p.horizonSec, 0)} s`);
-  setText("pv-mid", fixed(p.predictedMid, d));
+  setText("pv-h", `+${num(h.horizonSec, 0)} s${h.point === "no-change" ? " (no-change)" : ""}`);
+  setText("pv-mid", fixed(h.predictedMid, d));
   const ret = $("pv-ret");
-  ret.textContent = `${signed(p.predictedReturnBps, 2)} bps`;
-  ret.className = p.predictedReturnBps > 0 ? "up" : p.predictedReturnBps < 0 ? "down" : "";
-  setText("pv-band", `${fixed(p.low, d)} – ${fixed(p.high, d)}`);
+  ret.textContent = `${signed(h.predictedReturnBps, 2)} bps`;
+  ret.className = h.predictedReturnBps > 0 ? "up" : h.predictedReturnBps < 0 ? "down" : "";
+  setText("pv-band", `${fixed(h.low, d)} – ${fixed(h.high, d)}`);
   setText("pv-from", fixed(p.mid, d));
   setText("pv-at", `${utcTime(p.ts)} UTC`);
   setText("pv-model", `${p.model.name} ${p.model.version}`);
-  setText("lg-pred", fixed(p.predictedMid, d));
-  setText("lg-band", `${fixed(p.low, d)}–${fixed(p.high, d)}`);
+  setText("lg-pred", fixed(h.predictedMid, d));
+  setText("lg-band", `${fixed(h.low, d)}–${fixed(h.high, d)}`);
 }
 
 function showScore(s: ScoreMessage): void {
+  const h = shownHorizon(s.horizons);
+  if (h === undefined) return;
   ($("score-empty") as HTMLElement).hidden = true;
   ($("score-values") as HTMLElement).hidden = false;
-  setText("sc-count", `${num(s.count, 0)} forecast${s.count === 1 ? "" : "s"}`);
-  setText("sc-mae", `${fixed(s.maeBps, 2)} bps`);
-  setText("sc-rmse", `${fixed(s.rmseBps, 2)} · ${fixed(s.baselineRmseBps, 2)} bps`);
-  const skill = s.baselineRmseBps > 0 ? 1 - s.rmseBps / s.baselineRmseBps : null;
+  setText("sc-count", `${num(h.count, 0)} forecast${h.count === 1 ? "" : "s"}`);
+  $("sc-count").title = `+${num(h.horizonSec, 0)} s horizon, ${num(h.windows, 0)} independent windows`;
+  setText("sc-mae", `${fixed(h.maeBps, 2)} bps`);
+  setText("sc-rmse", `${fixed(h.rmseBps, 2)} · ${fixed(h.baselineRmseBps, 2)} bps`);
   const sk = $("sc-skill");
-  sk.textContent = skill === null ? "–" : `${signed(skill * 100, 1)} %`;
-  sk.className = skill === null ? "" : skill > 0 ? "up" : skill < 0 ? "down" : "";
-  setText("sc-hit", pct(s.hitRate));
-  setText("sc-cov", pct(s.coverage));
+  sk.textContent = h.skill === null ? "–" : `${signed(h.skill * 100, 1)} %`;
+  sk.className = h.skill === null ? "" : h.skill > 0 ? "up" : h.skill < 0 ? "down" : "";
+  setText("sc-hit", pct(h.hitRate));
+  setText("sc-cov", pct(h.coverage));
 }
 
 function resetPrediction(): void {

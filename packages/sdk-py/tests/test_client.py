@@ -16,6 +16,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from tradesim_client import (
     Book,
     ChecksumMismatch,
+    HorizonForecast,
+    Lagging,
     Link,
     Prediction,
     ServerError,
@@ -216,19 +218,33 @@ async def test_stale_once_per_crossing() -> None:
 
 async def test_predictions_are_acked() -> None:
     model = {"name": "mid60", "version": "v"}
+    h = {"horizonSec": 60, "predictedReturnBps": 50, "lowBps": -100, "highBps": 100, "low": 99, "high": 101, "gated": False, "point": "model"}
     async with FakeRelay() as relay, client(relay.base_url) as ts:
         async with ts.subscribe_predictions(INST) as sub:
             ws = await relay.next_conn()
             assert relay.paths == ["/ws/prediction?instId=BTC-USDT-SWAP"]
             for mid in (100.5, 101.0):
-                await ws.send(json.dumps({"type": "prediction", "instId": INST, "ts": 1, "mid": 100, "horizonSec": 60, "predictedMid": mid, "predictedReturnBps": 50, "low": 99, "high": 101, "model": model}))
+                await ws.send(json.dumps({"type": "prediction", "instId": INST, "ts": 1, "mid": 100, "horizons": [{**h, "predictedMid": mid}], "model": model}))
             got = []
             async for p in sub:
                 got.append(p)
                 if len(got) == 2:
                     break
-            assert [p.predicted_mid for p in got] == [100.5, 101.0] and isinstance(got[0], Prediction)
+            assert isinstance(got[0], Prediction) and [p.horizon(60).predicted_mid for p in got] == [100.5, 101.0]
+            assert got[0].horizons[0] == HorizonForecast(60, 50, 100.5, -100, 100, 99, 101, False, "model")
+            assert got[0].horizon(5) is None
             await until(lambda: relay.acks() == [0])
+
+
+async def test_lagging_notice() -> None:
+    async with FakeRelay() as relay, client(relay.base_url) as ts:
+        async with ts.subscribe_book(INST) as sub:
+            ws = await relay.next_conn()
+            await ws.send(json.dumps({"type": "lagging", "instId": INST, "lagMs": 2300, "boundMs": 2000, "at": 5}))
+            events = sub.events()
+            while not isinstance(e := await asyncio.wait_for(events.__anext__(), 5), Lagging):
+                pass
+            assert e == Lagging(INST, 2300, 2000, 5)
 
 
 def test_book_exports() -> None:

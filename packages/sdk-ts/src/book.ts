@@ -7,7 +7,16 @@
  * and hands out the `depth` the caller asked for: every book it emits has been verified.
  */
 import { CHECKSUM_DEPTH } from "../../../src/okx/checksum.js";
-import { DEFAULT_DEPTH, MAX_DEPTH, type BookMessage, type ClientMessage, type ErrorMessage, type ServerMessage, type StatusMessage } from "../../../src/protocol.js";
+import {
+  DEFAULT_DEPTH,
+  MAX_DEPTH,
+  type BookMessage,
+  type ClientMessage,
+  type ErrorMessage,
+  type LaggingMessage,
+  type ServerMessage,
+  type StatusMessage,
+} from "../../../src/protocol.js";
 import { Emitter } from "./emitter.js";
 import { Link, type LinkOptions, type LinkState } from "./link.js";
 import { bookChecksum } from "./verify.js";
@@ -56,6 +65,11 @@ export interface BookEvents {
   mismatch: ChecksumMismatch;
   /** The book held is older than `staleAfterMs` (emitted once per crossing; a newer book clears it). */
   stale: StaleEvent;
+  /**
+   * The relay's own staleness bound: this client's oldest unacknowledged book is too old, so it gets no book until
+   * it acks (manual mode: call `ack`), and is closed if it stays behind.
+   */
+  lagging: LaggingMessage;
   /** An error the server sent, or the server's 400 for a rejected subscription (`fatal`: the link stopped). */
   error: ErrorMessage;
 }
@@ -213,6 +227,9 @@ export class BookSubscription extends Emitter<BookEvents> {
           this.emitMismatch({ source: "relay", instId: this.instId, seq: null, expected: null, computed: null, at: Date.now() });
         }
         this.setState(m.state, m.reason);
+        break;
+      case "lagging":
+        if (m.instId === this.instId) this.emit("lagging", m);
         break;
       case "error":
         if (m.fatal) this.link.markFatal(m.message || m.code);

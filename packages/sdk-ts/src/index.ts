@@ -19,7 +19,18 @@ export type { Emitter } from "./emitter.js";
 export type { LinkOptions, LinkState } from "./link.js";
 export type { PredictionEvents } from "./predictions.js";
 export type { SimulateResponse, SimulateTradeRequest } from "./http.js";
-export type { BookMessage, ErrorMessage, PredictionMessage, ScoreMessage, StatusMessage, UpstreamState, WireLevel } from "../../../src/protocol.js";
+export type {
+  BookMessage,
+  ErrorMessage,
+  HorizonForecast,
+  HorizonScore,
+  LaggingMessage,
+  PredictionMessage,
+  ScoreMessage,
+  StatusMessage,
+  UpstreamState,
+  WireLevel,
+} from "../../../src/protocol.js";
 export { BookSubscription, PredictionSubscription };
 export { TradeSimApiError } from "./http.js";
 export { bookChecksum } from "./verify.js";

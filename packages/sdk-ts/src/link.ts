@@ -2,9 +2,10 @@
  * A WebSocket to the relay that stays up: exponential backoff with equal jitter on every close (the relay's own
  * upstream reconnect rule, src/relay/backoff.ts), the text `ping` every 20 s (the runtime answers `pong` without
  * waking the Durable Object; it gives the round-trip time and detects a dead link), and an immediate retry when a
- * browser comes back online. A fatal server error (unknown instrument, close 4004) stops it: retrying would be
+ * browser comes back online. A fatal server error (unknown instrument, CLOSE.unknownInstrument) stops it: retrying would be
  * refused anyway. Uses the global `WebSocket` (browsers, Node >= 22) unless one is injected.
  */
+import { CLOSE } from "../../../src/protocol.js";
 import { backoffDelay } from "../../../src/relay/backoff.js";
 
 export type LinkState =
@@ -45,14 +46,16 @@ const OPEN = 1;
 const CONNECTING = 0;
 
 const CLOSE_REASONS: Record<number, string> = {
-  1000: "closed",
+  [CLOSE.normal]: "closed",
   1001: "server going away",
+  [CLOSE.binary]: "binary frame refused",
   1006: "connection lost",
-  1008: "policy violation",
-  1009: "frame too big",
-  1011: "server error",
-  4004: "unknown instrument",
-  4008: "not reading (no ack)",
+  [CLOSE.badClient]: "policy violation",
+  [CLOSE.tooBig]: "frame too big",
+  [CLOSE.sendFailed]: "server error",
+  [CLOSE.unknownInstrument]: "unknown instrument",
+  [CLOSE.notReading]: "not reading (no ack)",
+  [CLOSE.lagging]: "too far behind (no ack)",
 };
 
 /** The part of `globalThis` a browser has and Node lacks: the `online` event. */
@@ -193,7 +196,7 @@ export class Link {
       if (this.ws !== ws) return;
       this.detach();
       if (this.stopped) return;
-      const reason = this.fatalReason ?? (ev.code === 4004 ? ev.reason || "unknown instrument" : null);
+      const reason = this.fatalReason ?? (ev.code === CLOSE.unknownInstrument ? ev.reason || "unknown instrument" : null);
       if (reason !== null) {
         this.stopped = true;
         this.setState({ kind: "stopped", reason });

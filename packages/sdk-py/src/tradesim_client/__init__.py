@@ -2,13 +2,30 @@
 
 from .checksum import checksum_string, okx_checksum
 from .client import BookSubscription, PredictionSubscription, TradeSimApiError, TradeSimClient, backoff_delay
-from .models import Book, ChecksumMismatch, Event, Link, Prediction, Score, ServerError, Stale, State, Status
+from .models import (
+    Book,
+    ChecksumMismatch,
+    Event,
+    HorizonForecast,
+    HorizonScore,
+    Lagging,
+    Link,
+    Prediction,
+    Score,
+    ServerError,
+    Stale,
+    State,
+    Status,
+)
 
 __all__ = [
     "Book",
     "BookSubscription",
     "ChecksumMismatch",
     "Event",
+    "HorizonForecast",
+    "HorizonScore",
+    "Lagging",
     "Link",
     "Prediction",
     "PredictionSubscription",

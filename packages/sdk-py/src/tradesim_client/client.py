@@ -26,10 +26,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from .checksum import CHECKSUM_DEPTH, okx_checksum
-from .models import Book, ChecksumMismatch, Event, Link, Prediction, Score, ServerError, Stale, State, Status
+from .models import Book, ChecksumMismatch, Event, Lagging, Link, Prediction, Score, ServerError, Stale, State, Status
 
 DEFAULT_DEPTH = 25
 MAX_DEPTH = 400
+CLOSE_UNKNOWN_INSTRUMENT = 4004
+"""Close code after an ``unknown_instrument`` error (src/protocol.ts CLOSE.unknownInstrument)."""
 
 
 class TradeSimApiError(Exception):
@@ -209,7 +211,7 @@ class _Subscription:
             except ConnectionClosed as e:
                 code = e.rcvd.code if e.rcvd is not None else 1006
                 reason = f"closed {code}" + (f": {e.rcvd.reason}" if e.rcvd is not None and e.rcvd.reason else "")
-                if code == 4004 and self._fatal is None:
+                if code == CLOSE_UNKNOWN_INSTRUMENT and self._fatal is None:
                     self._fatal = (e.rcvd.reason if e.rcvd is not None else "") or "unknown instrument"
             except (OSError, WebSocketException, asyncio.TimeoutError) as e:
                 reason = f"{type(e).__name__}: {e}"
@@ -298,6 +300,8 @@ class BookSubscription(_Subscription):
             if st.state == "resyncing" and st.reason == "checksum":
                 self._emit(ChecksumMismatch("relay", self.inst_id))
             self._set_state(State(st.state, st.reason))
+        elif t == "lagging" and m.get("instId") == self.inst_id:
+            self._emit(Lagging(m["instId"], m["lagMs"], m["boundMs"], m["at"]))
         elif t == "error":
             err = ServerError(str(m.get("code")), str(m.get("message", "")), bool(m.get("fatal")))
             if err.fatal:

@@ -137,45 +137,95 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class HorizonForecast:
+    """One horizon of a forecast: the served point (the model's, or no-change when gated) and its 10 %/90 % band."""
+
+    horizon_sec: int
+    predicted_return_bps: float
+    predicted_mid: float
+    low_bps: float
+    high_bps: float
+    low: float
+    high: float
+    gated: bool
+    point: Literal["model", "no-change"]
+
+    @classmethod
+    def from_message(cls, h: dict[str, Any]) -> HorizonForecast:
+        return cls(
+            h["horizonSec"], h["predictedReturnBps"], h["predictedMid"], h["lowBps"], h["highBps"], h["low"], h["high"],
+            h["gated"], h["point"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
-    """A mid-price forecast ``horizon_sec`` ahead (``/ws/prediction``)."""
+    """A multi-horizon mid-price forecast made on the book at ``ts`` (``/ws/prediction``)."""
 
     inst_id: str
     ts: int
     mid: float
-    horizon_sec: int
-    predicted_mid: float
-    predicted_return_bps: float
-    low: float
-    high: float
+    horizons: tuple[HorizonForecast, ...]
     model: dict[str, str]
 
     @classmethod
     def from_message(cls, m: dict[str, Any]) -> Prediction:
-        return cls(m["instId"], m["ts"], m["mid"], m["horizonSec"], m["predictedMid"], m["predictedReturnBps"], m["low"], m["high"], m["model"])
+        return cls(m["instId"], m["ts"], m["mid"], tuple(HorizonForecast.from_message(h) for h in m["horizons"]), m["model"])
+
+    def horizon(self, seconds: int) -> HorizonForecast | None:
+        """The forecast for ``seconds`` ahead, if the model serves that horizon."""
+        return next((h for h in self.horizons if h.horizon_sec == seconds), None)
+
+
+@dataclass(frozen=True, slots=True)
+class HorizonScore:
+    """Rolling live score of one horizon's served forecasts against no-change."""
+
+    horizon_sec: int
+    count: int
+    windows: int
+    """Independent outcomes in the window (its span / horizon)."""
+    mae_bps: float
+    rmse_bps: float
+    baseline_rmse_bps: float
+    skill: float | None
+    model_skill: float | None
+    hit_rate: float | None
+    coverage: float | None
+    mean_width_bps: float | None
+    gated: bool
+
+    @classmethod
+    def from_message(cls, h: dict[str, Any]) -> HorizonScore:
+        return cls(
+            h["horizonSec"], h["count"], h["windows"], h["maeBps"], h["rmseBps"], h["baselineRmseBps"], h.get("skill"),
+            h.get("modelSkill"), h.get("hitRate"), h.get("coverage"), h.get("meanWidthBps"), h["gated"],
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """Rolling live score of the forecasts whose horizon has passed."""
+    """Per-horizon live scores (``/ws/prediction``)."""
 
     inst_id: str
     ts: int
-    horizon_sec: int
-    count: int
-    mae_bps: float
-    rmse_bps: float
-    baseline_rmse_bps: float
-    hit_rate: float | None
-    coverage: float | None
+    horizons: tuple[HorizonScore, ...]
     model: dict[str, str]
 
     @classmethod
     def from_message(cls, m: dict[str, Any]) -> Score:
-        return cls(
-            m["instId"], m["ts"], m["horizonSec"], m["count"], m["maeBps"], m["rmseBps"], m["baselineRmseBps"],
-            m.get("hitRate"), m.get("coverage"), m["model"],
-        )
+        return cls(m["instId"], m["ts"], tuple(HorizonScore.from_message(h) for h in m["horizons"]), m["model"])
 
 
-Event = Book | State | Status | ChecksumMismatch | Stale | ServerError | Link | Prediction | Score
+@dataclass(frozen=True, slots=True)
+class Lagging:
+    """The relay's staleness bound: this client's oldest unacknowledged book is too old; it gets no book until it
+    acks (asking for the next event does), and is closed (4009) if it stays behind."""
+
+    inst_id: str
+    lag_ms: float
+    bound_ms: float
+    at: int
+
+
+Event = Book | State | Status | ChecksumMismatch | Stale | ServerError | Link | Lagging | Prediction | Score
