@@ -239,7 +239,8 @@ function showPrediction(p: PredictionMessage): void {
   const d = Math.min(pxDecimals + 1, 8);
   ($("pred-empty") as HTMLElement).hidden = true;
   ($("pred-values") as HTMLElement).hidden = false;
-  setText("pv-h", `+${num(h.horizonSec, 0)} s${h.point === "no-change" ? " (no-change)" : ""}`);
+  setText("pv-h", `+${num(h.horizonSec, 0)} s`);
+  $("pv-h").title = h.point === "no-change" ? "The no-change forecast is served at this horizon (the model is gated or ships as no-change)." : "The model's forecast.";
   setText("pv-mid", fixed(h.predictedMid, d));
   const ret = $("pv-ret");
   ret.textContent = `${signed(h.predictedReturnBps, 2)} bps`;
