@@ -12,10 +12,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** URL path of the assets (keep in sync with DOCS_ASSETS in src/routes/docs.ts). */
-export const DOCS_ASSETS_PATH = "/docs/assets";
-
-/** Copy the docs assets into `<dist>/docs/assets/`. */
+/** Copy the docs assets into `<dist>/docs/assets/` (served at /docs/assets/, DOCS_ASSETS in src/routes/docs.ts). */
 export function copyDocsAssets(dist) {
   const swagger = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
   const out = resolve(dist, "docs/assets");

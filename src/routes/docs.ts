@@ -13,7 +13,7 @@ import { statusRoutes } from "./status.js";
 
 const VERSION = "0.1.0";
 const LICENCE = { name: "MIT", url: "https://opensource.org/license/mit" };
-/** Where web/build.mjs puts the docs assets (asyncapi/docs-assets.mjs DOCS_ASSETS_PATH). */
+/** Where web/build.mjs puts the docs assets (asyncapi/docs-assets.mjs). */
 const DOCS_ASSETS = "/docs/assets";
 
 /**
