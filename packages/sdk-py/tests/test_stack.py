@@ -136,3 +136,15 @@ def test_checksum_formula_on_a_live_book(stack: dict[str, str]) -> None:
 
     b = asyncio.run(one())
     assert len(b.bids) == 25 and okx_checksum(b.bids, b.asks) == b.checksum
+
+
+async def test_protocol_pings_are_answered_by_the_runtime(stack: dict[str, str]) -> None:
+    """Keepalive: websockets' protocol-level pings (every 0.3 s here, timeout 0.3 s) get their pongs from workerd
+    without the relay's help, so the link never drops for a missing pong."""
+    async with TradeSimClient(stack["baseUrl"], ping_interval=0.3) as ts, ts.subscribe_book(INST) as sub:
+        await collect(sub, lambda e: len(books(e)) >= 1, 60)
+        t0 = time.monotonic()
+        before = sub.verified
+        await collect(sub, lambda e: time.monotonic() - t0 > 3, 30)
+        assert sub.reconnects == 0 and sub.link == Link("open")
+        assert sub.verified > before
