@@ -161,6 +161,9 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       const age = sub.ageMs()!;
       expect(age).toBeGreaterThanOrEqual(0);
       expect(age).toBeLessThan(10_000);
+      // Keepalive: the text ping sent on open was answered `pong` (by the runtime, without waking the relay).
+      expect(sub.rttMs).not.toBeNull();
+      expect(sub.rttMs!).toBeLessThan(5_000);
     } finally {
       sub.close();
     }
