@@ -1,12 +1,14 @@
 /** The local OKX exchange, driven by a real WebSocket client in Node. */
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import WebSocket from "ws";
-import { applyBook, createBook, topLevels, type Book } from "../src/okx/book.js";
+import { applyBook, createBook, topLevels } from "../src/okx/book.js";
 import { okxChecksum } from "../src/okx/checksum.js";
 import { parseOkxMessage, type OkxMessage } from "../src/okx/protocol.js";
 import { startExchange, type Exchange } from "../tools/exchange/server.js";
-import { parseFault } from "../tools/exchange/faults.js";
-import { DATA } from "../tools/lib/captures.js";
+import { FAULT_TYPES, parseFault } from "../tools/exchange/faults.js";
+import { DATA, REPO_ROOT } from "../tools/lib/captures.js";
 
 class Client {
   readonly frames: string[] = [];
@@ -243,6 +245,13 @@ describe("local OKX exchange", () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(c.frames.length).toBe(n);
     c.ws.close();
+  });
+
+  it("documents every fault type in `npm run exchange -- --help`", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", resolve(REPO_ROOT, "tools/exchange/cli.ts"), "--help"], { encoding: "utf8", cwd: REPO_ROOT });
+    expect(r.status).toBe(0);
+    for (const t of FAULT_TYPES) expect(r.stdout, t).toMatch(new RegExp(`^  ${t} +\\S`, "m"));
+    expect(r.stdout).toContain("/__control/connections");
   });
 
   it("rejects faults it does not know", () => {
