@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { Env } from "./env.js";
 import { notFound, onError } from "./errors.js";
 import { apiCors, wsOriginGuard } from "./routes/cors.js";
+import { docsRoutes } from "./routes/docs.js";
 import { rateLimit } from "./routes/limits.js";
 import { liveBookProvider } from "./routes/livebook.js";
 import { simulateRoutes } from "./routes/simulate.js";
@@ -20,12 +21,13 @@ export const app = new Hono<{ Bindings: Env }>();
 
 app.onError(onError);
 app.notFound(notFound);
-for (const path of ["/simulate/*", "/status", "/health", "/openapi.json"]) app.use(path, apiCors);
+for (const path of ["/simulate/*", "/status", "/health", "/openapi.json", "/asyncapi.json"]) app.use(path, apiCors);
 app.use("/ws/*", wsOriginGuard);
 app.use("/ws/*", rateLimit("UPGRADE_LIMITER", "WebSocket connections"));
 app.post("/simulate/*", rateLimit("SIMULATE_LIMITER", "simulations"));
 app.use("/simulate/*", liveBookProvider);
 app.route("/", statusRoutes);
+app.route("/", docsRoutes);
 app.route("/", wsRoutes);
 app.route("/", simulateRoutes);
 

@@ -7,6 +7,7 @@
  * `npm test`. web/dist is a build output and is not committed.
  */
 import { build } from "esbuild";
+import { copyDocsAssets } from "../asyncapi/docs-assets.mjs";
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +51,8 @@ for (const [placeholder, file] of [["/assets/app.js", js], ["/assets/app.css", c
 }
 writeFileSync(resolve(dist, "index.html"), html);
 if (existsSync(resolve(web, "public"))) cpSync(resolve(web, "public"), dist, { recursive: true });
+// Swagger UI for GET /docs, served from the bundle (pinned swagger-ui-dist, no CDN).
+copyDocsAssets(dist);
 // dist/.gitkeep is committed so a fresh clone has the directory before its first build (see .assetsignore).
 writeFileSync(resolve(dist, ".gitkeep"), "");
 

@@ -1,6 +1,6 @@
 /**
- * `POST /simulate/trade` (market-order execution simulator), `GET /openapi.json` (generated from the same zod
- * schemas) and `GET /docs` (Swagger UI over it).
+ * `POST /simulate/trade` (market-order execution simulator). Its OpenAPI definition (generated from the same zod
+ * schemas) is merged into `GET /openapi.json` by src/routes/docs.ts.
  *
  * The route does the I/O and the gatekeeping; the math is the pure engine in src/sim. Order of checks, cheapest
  * first: Content-Type (415), body size (413, 1 MiB), JSON syntax (400), schema (400 with the field's path), then
@@ -13,7 +13,6 @@
  * - `SIM_FETCH`: fetch used for the instruments REST call (default: global fetch); base URL from `OKX_REST_URL`.
  */
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -126,6 +125,7 @@ const route = createRoute({
   method: "post",
   path: "/simulate/trade",
   operationId: "simulateTrade",
+  tags: ["Simulation"],
   summary: "Simulate a market order against an OKX order book",
   description:
     "Walks the book level by level in OKX's native units (contracts for SWAP/FUTURES, base currency for SPOT), rounds the size down to lotSz, checks minSz, and returns the fill (VWAP, best/mid/worst, levels), slippage vs mid and best, the taker fee in the currency OKX charges it, walk-the-book impact plus a square-root-law pre-trade estimate, and the net cost. Stateless: the request carries the book; omit `orderbook` to use the relay's live book.",
@@ -243,17 +243,3 @@ simulateRoutes.post(route.path, requireJson, limitBody, async (c) => {
   if (!out.ok) simError(out.error.status, out.error);
   return c.json(out.response, 200);
 });
-
-simulateRoutes.doc31("/openapi.json", {
-  openapi: "3.1.0",
-  servers: [{ url: "/", description: "The Worker serving this document" }],
-  security: [],
-  info: {
-    title: "TradeSim execution simulator",
-    version: "0.1.0",
-    description:
-      "Market-order execution simulation on OKX order books: contracts-aware fills, OKX fee tiers, walk-the-book impact and a square-root-law estimate on a 24/7 clock. Errors are `{ error: { code, message, path } }`.",
-  },
-});
-
-simulateRoutes.get("/docs", swaggerUI({ url: "/openapi.json", title: "TradeSim simulator API" }));

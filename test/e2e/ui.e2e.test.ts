@@ -253,6 +253,13 @@ describe("web UI against the local exchange", () => {
     const probe = (await page.evaluate("window.tradesim.probe(0)")) as { pred: number; mid: number };
     expect(probe.pred).toBeGreaterThan(0);
     expect(probe.mid).toBeGreaterThan(0);
+    // The horizon selector lists the model's horizons; choosing one redraws the forecast for it.
+    const options = await page.locator("#horizon option").evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
+    expect(options).toEqual(["5", "10", "60"]);
+    await page.locator("#horizon").selectOption("5");
+    await page.locator("#pv-h").filter({ hasText: /^\+5 s/ }).waitFor({ timeout: 5_000 });
+    await page.locator("#horizon").selectOption("60");
+    await page.locator("#pv-h").filter({ hasText: /^\+60 s/ }).waitFor({ timeout: 5_000 });
   });
 
   it("simulates a market order on the live book and marks the fill on the ladder", async () => {
@@ -457,6 +464,15 @@ describe("web UI against the local exchange", () => {
     expect(await page.locator("#sc-mae").textContent()).toMatch(/^\d[\d,]*\.\d\d bps$/);
     expect(await page.locator("#sc-rmse").textContent()).toMatch(/^\d[\d,]*\.\d\d · \d[\d,]*\.\d\d bps$/);
     expect(await page.locator("#sc-hit").textContent()).toMatch(/^(\d+\.\d %|—)$/);
+    // The per-horizon skill table: one row per horizon with an RMSE ratio, hit rate, coverage and the gate.
+    const rows = await page.locator("#skill-rows tr").evaluateAll((trs) =>
+      trs.map((tr) => [...tr.children].map((c) => c.textContent ?? "")),
+    );
+    expect(rows.map((r) => r[0])).toEqual(["5 s", "10 s", "60 s"]);
+    for (const r of rows) {
+      expect(r[1]).toMatch(/^(\d\.\d{4}|—)$/);
+      expect(r[4]).toMatch(/^(yes|no)$/);
+    }
     const perf = (await page.evaluate(`(() => {
       const g = window.__frameGaps.slice(1).sort((a, b) => a - b);
       return { frames: g.length, p50: g[Math.floor(g.length / 2)], p99: g[Math.floor(g.length * 0.99)], longTasks: window.__longTasks.length, maxLongTask: Math.max(0, ...window.__longTasks) };

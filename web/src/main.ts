@@ -82,6 +82,7 @@ rowsSelect.addEventListener("change", () => {
   scheduleFrame();
 });
 $("mid-chart").addEventListener("dblclick", () => midChart.fit());
+$("horizon").addEventListener("change", (e) => selectHorizon(Number((e.target as HTMLSelectElement).value)));
 
 // ---------- connection state ----------
 function upstreamView(s: StatusMessage | null): { state: string; text: string } {
@@ -224,22 +225,51 @@ function frame(): void {
 }
 
 // ---------- prediction feed ----------
-/**
- * The horizon the panel shows: 60 s when the model serves it (the horizon the chart draws), else the longest.
- * Forecasts and scores list their horizons the same way.
- */
+/** The horizon the chart and the panel show (the selector); 60 s, the product's headline, until changed. */
+let horizonSec = 60;
+/** Recent forecasts (bounded), so a change of horizon redraws the chart at once. */
+const recentPredictions: PredictionMessage[] = [];
+const MAX_RECENT_PREDICTIONS = 900;
+
 function shownHorizon<T extends { horizonSec: number }>(horizons: readonly T[]): T | undefined {
-  return horizons.find((h) => h.horizonSec === 60) ?? horizons.reduce<T | undefined>((a, h) => (a === undefined || h.horizonSec > a.horizonSec ? h : a), undefined);
+  return horizons.find((h) => h.horizonSec === horizonSec) ?? horizons.at(-1);
 }
 
-function showPrediction(p: PredictionMessage): void {
-  midChart.addPrediction(p);
+/** Keep the selector's options equal to the horizons the model serves. */
+function syncHorizonOptions(horizons: readonly { horizonSec: number }[]): void {
+  const sel = $("horizon") as HTMLSelectElement;
+  const want = horizons.map((h) => String(h.horizonSec));
+  const have = [...sel.options].map((o) => o.value);
+  if (want.join() === have.join()) return;
+  sel.replaceChildren(...want.map((v) => new Option(`${v} s`, v, false, Number(v) === horizonSec)));
+  if (!want.includes(String(horizonSec)) && want.length > 0) selectHorizon(Number(want.at(-1)));
+}
+
+function selectHorizon(h: number): void {
+  horizonSec = h;
+  ($("horizon") as HTMLSelectElement).value = String(h);
+  midChart.clearPredictions();
+  for (const p of recentPredictions) {
+    const f = p.horizons.find((x) => x.horizonSec === h);
+    if (f) midChart.addPrediction(p.ts, f);
+  }
+  const last = recentPredictions.at(-1);
+  if (last) showPrediction(last, false);
+}
+
+function showPrediction(p: PredictionMessage, record = true): void {
+  if (record) {
+    recentPredictions.push(p);
+    if (recentPredictions.length > MAX_RECENT_PREDICTIONS) recentPredictions.shift();
+    syncHorizonOptions(p.horizons);
+  }
   const h = shownHorizon(p.horizons);
   if (h === undefined) return;
+  if (record) midChart.addPrediction(p.ts, h);
   const d = Math.min(pxDecimals + 1, 8);
   ($("pred-empty") as HTMLElement).hidden = true;
   ($("pred-values") as HTMLElement).hidden = false;
-  setText("pv-h", `+${num(h.horizonSec, 0)} s`);
+  setText("pv-h", `+${num(h.horizonSec, 0)} s${h.gated ? " (gated)" : ""}`);
   $("pv-h").title = h.point === "no-change" ? "The no-change forecast is served at this horizon (the model is gated or ships as no-change)." : "The model's forecast.";
   setText("pv-mid", fixed(h.predictedMid, d));
   const ret = $("pv-ret");
@@ -267,9 +297,28 @@ function showScore(s: ScoreMessage): void {
   sk.className = h.skill === null ? "" : h.skill > 0 ? "up" : h.skill < 0 ? "down" : "";
   setText("sc-hit", pct(h.hitRate));
   setText("sc-cov", pct(h.coverage));
+  // Every horizon side by side: RMSE ratio (< 1 beats no-change), hit rate, coverage, gated.
+  const rows = s.horizons.map((x) => {
+    const tr = document.createElement("tr");
+    const ratio = x.baselineRmseBps > 0 ? x.rmseBps / x.baselineRmseBps : null;
+    const cells = [`${num(x.horizonSec, 0)} s`, fixed(ratio, 4), pct(x.hitRate), pct(x.coverage), x.gated ? "yes" : "no"];
+    for (const [i, text] of cells.entries()) {
+      const td = document.createElement(i === 0 ? "th" : "td");
+      if (i === 0) td.setAttribute("scope", "row");
+      td.textContent = text;
+      if (i === 1 && ratio !== null) td.className = ratio < 1 ? "up" : ratio > 1 ? "down" : "";
+      tr.append(td);
+    }
+    tr.dataset.horizon = String(x.horizonSec);
+    return tr;
+  });
+  $("skill-rows").replaceChildren(...rows);
+  ($("skill-table") as HTMLElement).hidden = false;
 }
 
 function resetPrediction(): void {
+  recentPredictions.length = 0;
+  ($("skill-table") as HTMLElement).hidden = true;
   ($("pred-empty") as HTMLElement).hidden = false;
   ($("pred-values") as HTMLElement).hidden = true;
   ($("score-empty") as HTMLElement).hidden = false;
@@ -358,7 +407,7 @@ function openInstrument(instId: string): void {
     renderConn();
   });
   const pred = client.subscribePredictions(instId);
-  pred.on("prediction", showPrediction);
+  pred.on("prediction", (p) => showPrediction(p));
   pred.on("score", showScore);
   pred.on("error", onServerError);
   pred.on("link", renderConn);

@@ -9,7 +9,7 @@
  * loops its replay): the chart then starts over.
  */
 import { ColorType, createChart, CrosshairMode, LineSeries, LineStyle, type IChartApi, type ISeriesApi, type Time, type UTCTimestamp } from "lightweight-charts";
-import type { PredictionMessage } from "../../src/protocol.js";
+import type { HorizonForecast } from "../../src/protocol.js";
 import { BandSeries, type BandData, type BandOptions } from "./band.js";
 import { CHART_LAYOUT, THEME } from "./theme.js";
 
@@ -71,6 +71,15 @@ export class MidChart {
     this.pred.applyOptions({ priceFormat });
   }
 
+  /** Forget the drawn forecasts (e.g. the horizon shown changed); the mid line stays. */
+  clearPredictions(): void {
+    this.predPoints = [];
+    this.bandPoints = [];
+    this.pred.setData([]);
+    this.band.setData([]);
+    this.predLast = null;
+  }
+
   clear(): void {
     this.axis.setData([]);
     this.mid.setData([]);
@@ -109,8 +118,9 @@ export class MidChart {
     this.midLast = t;
   }
 
-  addPrediction(m: PredictionMessage): void {
-    const t = Math.floor(m.ts / 1000) + Math.round(m.horizonSec);
+  /** Draw one horizon's forecast made at exchange time `ts` (plotted at ts + horizon). */
+  addPrediction(ts: number, m: HorizonForecast): void {
+    const t = Math.floor(ts / 1000) + Math.round(m.horizonSec);
     if (this.predLast !== null && t < this.predLast) {
       if (t < this.predLast - 2) {
         // Forecast clock went back (replay loop): drop the old forecasts only.
