@@ -24,7 +24,10 @@ function runTradeSim(msgs: readonly string[], verifyChecksum: boolean): { faults
     const m = parseOkxMessage(msgs[i]!);
     if (m.kind !== "books") continue;
     let b = books.get(m.arg.instId);
-    if (b === undefined) books.set(m.arg.instId, (b = createBook(m.arg.instId)));
+    if (b === undefined) {
+      b = createBook(m.arg.instId);
+      books.set(m.arg.instId, b);
+    }
     if (!applyBook(b, m.action, m.data, { verifyChecksum }).ok) faults++;
   }
   return { faults };
@@ -32,7 +35,12 @@ function runTradeSim(msgs: readonly string[], verifyChecksum: boolean): { faults
 
 /** A ccxt exchange instance wired for offline replay: a fake client that accepts every subscription. */
 function ccxtHarness(lib: typeof ccxt, checksum: boolean, instIds: readonly string[]) {
-  const Ex = (lib as unknown as { pro: Record<string, new (o: unknown) => any> }).pro.okx!;
+  /** The two methods of ccxt.pro's okx class this harness drives (ccxt ships them untyped for the pro side). */
+  interface OkxPro {
+    setMarkets(markets: unknown[]): void;
+    handleMessage(client: unknown, message: unknown): void;
+  }
+  const Ex = (lib as unknown as { pro: Record<string, new (o: unknown) => OkxPro> }).pro.okx!;
   const ex = new Ex({ options: { watchOrderBook: { checksum } } });
   // Markets set by hand (no network): one minimal market per instrument, symbol = instId.
   ex.setMarkets(
@@ -84,7 +92,9 @@ function rate(msgs: number, run: () => void, ms: number): number {
 function compare(msgs: number, cases: readonly Case[], rounds: number, roundMs: number): Result[] {
   for (const c of cases) rate(msgs, c.run, Math.min(300, roundMs)); // warm-up (JIT)
   const rates = cases.map(() => [] as number[]);
-  for (let r = 0; r < rounds; r++) cases.forEach((c, i) => rates[i]!.push(rate(msgs, c.run, roundMs)));
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of cases.entries()) rates[i]!.push(rate(msgs, c.run, roundMs));
+  }
   return cases.map((c, i) => {
     const xs = rates[i]!;
     const range = `median of ${rounds} rounds, ${fmt(Math.min(...xs), 0)}-${fmt(Math.max(...xs), 0)}`;
@@ -107,7 +117,10 @@ export function benchBook(quick: boolean): Result[] {
   const out = compare(
     msgs.length,
     [
-      { name: `JSON.parse only (floor) [${tag}]`, run: () => msgs.forEach((m) => JSON.parse(m)) },
+      { name: `JSON.parse only (floor) [${tag}]`, run: () => {
+          for (const m of msgs) JSON.parse(m);
+        },
+      },
       { name: "TradeSim parse + apply + checksum verify", run: () => runTradeSim(msgs, true) },
       { name: "TradeSim parse + apply, no checksum", run: () => runTradeSim(msgs, false) },
       { name: `ccxt ${version(ccxt)} handleMessage (no checksum: dropped upstream)`, run: () => cur.feed(msgs) },

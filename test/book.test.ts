@@ -16,7 +16,10 @@ function replay(path: string, maxLevels?: number) {
     if (m.kind !== "books") continue;
     messages++;
     let book = books.get(m.arg.instId);
-    if (!book) books.set(m.arg.instId, (book = createBook(m.arg.instId)));
+    if (!book) {
+      book = createBook(m.arg.instId);
+      books.set(m.arg.instId, book);
+    }
     const r = applyBook(book, m.action, m.data, { maxLevels });
     if (!r.ok) {
       faults.push(`${m.arg.instId} ${r.fault} ${r.detail}`);
@@ -125,7 +128,7 @@ describe("applyBook semantics", () => {
   });
 
   it.each([
-    ["update before snapshot", (b: Book) => applyBook(createBook("A-B"), "update", snap([L("1", "1")], [])), "no-snapshot"],
+    ["update before snapshot", (_b: Book) => applyBook(createBook("A-B"), "update", snap([L("1", "1")], [])), "no-snapshot"],
     ["sequence gap", (b: Book) => applyBook(b, "update", snap([L("99", "1")], [], { seqId: 13, prevSeqId: 12 })), "gap"],
     ["crossed book", (b: Book) => applyBook(b, "update", snap([L("100.5", "1")], [], { seqId: 11, prevSeqId: 10 })), "crossed"],
     ["checksum mismatch", (b: Book) => applyBook(b, "update", snap([L("99", "4")], [], { seqId: 11, prevSeqId: 10, checksum: 12345 })), "checksum"],
@@ -181,7 +184,10 @@ describe("applyBook semantics", () => {
       const m = parseOkxMessage(json);
       if (m.kind !== "books") continue;
       let b = books.get(m.arg.instId);
-      if (!b) books.set(m.arg.instId, (b = createBook(m.arg.instId)));
+      if (!b) {
+        b = createBook(m.arg.instId);
+        books.set(m.arg.instId, b);
+      }
       applyBook(b, m.action, m.data, { verifyChecksum: n % 3 === 0 }); // leave the cache stale sometimes
       expect(bookChecksum(b)).toBe(okxChecksum(b.bids, b.asks));
       n++;

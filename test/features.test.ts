@@ -201,7 +201,7 @@ describe("trade features on a hand-checked sequence", () => {
 describe("features: edge cases", () => {
   it("names and indices agree", () => {
     expect(FEATURE_NAMES.length).toBe(NUM_FEATURES);
-    FEATURE_NAMES.forEach((n, i) => expect(F[n]).toBe(i));
+    for (const [i, n] of FEATURE_NAMES.entries()) expect(F[n]).toBe(i);
   });
 
   it("a book with an empty side records nothing", () => {

@@ -145,9 +145,15 @@ describe("impact in simulateTrade", () => {
       fc.property(sideArb, sideArb, fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 3000 }), fc.constantFrom<"buy" | "sell">("buy", "sell"), (bidL, askL, spreadTicks, contracts, side) => {
         const bestBidTicks = 300_000;
         let t = bestBidTicks;
-        const bids = bidL.map(({ gap, size }, i) => ({ px: (i === 0 ? t : (t -= gap)) / 10, size }));
+        const bids = bidL.map(({ gap, size }, i) => {
+          if (i > 0) t -= gap;
+          return { px: t / 10, size };
+        });
         t = bestBidTicks + spreadTicks;
-        const asks = askL.map(({ gap, size }, i) => ({ px: (i === 0 ? t : (t += gap)) / 10, size }));
+        const asks = askL.map(({ gap, size }, i) => {
+          if (i > 0) t += gap;
+          return { px: t / 10, size };
+        });
         const book = { bids: bids.map((l) => [String(l.px), String(l.size)]), asks: asks.map((l) => [String(l.px), String(l.size)]) };
         const out = simulateTrade({ request: { instId: "BTC-USDT-SWAP", side, contracts, orderbook: book }, instrument: SWAP, instrumentSource: "request", nowMs: 0 });
         if (!out.ok) throw new Error(out.error.message);

@@ -25,7 +25,10 @@ function replayBooks(path: string) {
     const m = parseOkxMessage(rec.json);
     if (m.kind !== "books") continue;
     let b = books.get(m.arg.instId);
-    if (!b) books.set(m.arg.instId, (b = createBook(m.arg.instId)));
+    if (!b) {
+      b = createBook(m.arg.instId);
+      books.set(m.arg.instId, b);
+    }
     const r = applyBook(b, m.action, m.data);
     if (!r.ok) faults.push(`${r.fault}: ${r.detail}`);
     if (m.action === "snapshot") snapshots++;

@@ -16,7 +16,6 @@ import {
   relayStats,
   sleep,
   uniqueName,
-  until,
 } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";

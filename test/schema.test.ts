@@ -190,6 +190,6 @@ describe("parseBookSide", () => {
     const raw = deep(["30040", "0.01"]) as [string, string][];
     const r = parseBookSide(raw, "asks") as { price: number; size: number }[];
     expect(r.length).toBe(400);
-    r.forEach((l, i) => expect([l.price, l.size]).toEqual([Number(raw[i]![0]), Number(raw[i]![1])]));
+    for (const [i, l] of r.entries()) expect([l.price, l.size]).toEqual([Number(raw[i]![0]), Number(raw[i]![1])]);
   });
 });

@@ -292,7 +292,7 @@ describe("subscribePredictions", () => {
     };
     ws.message({ type: "score", instId: INST, ts: 2, horizons: [hs], model } satisfies ScoreMessage);
     expect(preds.map((p) => p.horizons[0]!.predictedMid)).toEqual([100.5]);
-    expect(sub.score?.horizons[0]!.count).toBe(3);
+    expect(sub.score?.horizons[0]?.count).toBe(3);
     expect(ws.acks()).toEqual([0, 0]);
     sub.close();
   });

@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openApiDocument } from "../src/routes/docs.js";
-import { simulateRoutes } from "../src/routes/simulate.js";
 import { ERROR_CODES } from "../src/sim/schema.js";
 
 const BIN = resolve(import.meta.dirname, "../node_modules/.bin");

@@ -7,6 +7,13 @@ import { describe, expect, it } from "vitest";
 import { app } from "../src/index.js";
 import { TestClient } from "./helpers/ws-client.js";
 
+/** The parts of the response these tests read. */
+interface SimBody {
+  fill: { avgPrice: number; filledQuote: number; bestPrice: number; [k: string]: unknown };
+  order: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
 const post = (body: unknown) =>
   app.request("/simulate/trade", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }, env);
 
@@ -18,7 +25,7 @@ describe("POST /simulate/trade in the Worker", () => {
       size: 0.5,
       orderbook: { bids: [["30000", "1"]], asks: [["30001", "0.2"], ["30002", "1"]] },
     });
-    const body = (await res.json()) as Record<string, any>;
+    const body = (await res.json()) as SimBody;
     expect(res.status, JSON.stringify(body)).toBe(200);
     // 0.2 @ 30001 + 0.3 @ 30002 = 15000.8 quote; VWAP 30001.6
     expect(body.fill).toMatchObject({ filledBase: 0.5, bestPrice: 30001, worstPrice: 30002, levelsConsumed: 2, fullyFilled: true });
@@ -32,7 +39,7 @@ describe("POST /simulate/trade in the Worker", () => {
     const c = await TestClient.open("/ws/okx?instId=BTC-USDT-SWAP");
     const book = await c.nextBook();
     const res = await post({ instId: "BTC-USDT-SWAP", side: "sell", contracts: 10 });
-    const body = (await res.json()) as Record<string, any>;
+    const body = (await res.json()) as SimBody;
     expect(res.status, JSON.stringify(body)).toBe(200);
     expect(JSON.stringify(body)).toMatch(/live/i);
     // A sell walks the bids of the relay's book: best price within a few ticks of the book the client saw.

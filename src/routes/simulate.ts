@@ -20,7 +20,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { apiError, notFound, onError } from "../errors.js";
 import type { BookHistorySnapshot } from "../sim/history.js";
 import { fetchInstrument, fetchPriceLimit, inferInstType, isSpotLike, parsePriceLimit, specFromInput, type FetchLike, type InstrumentSpec } from "../sim/instruments.js";
-import { ErrorSchema, MAX_BODY_BYTES, MAX_LEVELS_PER_SIDE, SimulateRequestSchema, SimulateResponseSchema, type ErrorCode } from "../sim/schema.js";
+import { ErrorSchema, MAX_BODY_BYTES, MAX_LEVELS_PER_SIDE, SimulateRequestSchema, SimulateResponseSchema, } from "../sim/schema.js";
 import { simulateTrade, type BookHistoryFn, type LiveBook, type LiveBookFn, type PriceLimit, type Problem, type SimError } from "../sim/simulate.js";
 
 /** Bindings this sub-app reads (all optional; the Worker's Env provides OKX_REST_URL). */

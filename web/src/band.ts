@@ -40,7 +40,10 @@ class BandRenderer implements ICustomSeriesPaneRenderer {
     if (upper.length === 0) return;
     target.useBitmapCoordinateSpace(({ context: ctx, horizontalPixelRatio: hr, verticalPixelRatio: vr }) => {
       ctx.beginPath();
-      upper.forEach(([x, y], i) => (i === 0 ? ctx.moveTo(x * hr, y * vr) : ctx.lineTo(x * hr, y * vr)));
+      for (const [i, [x, y]] of upper.entries()) {
+        if (i === 0) ctx.moveTo(x * hr, y * vr);
+        else ctx.lineTo(x * hr, y * vr);
+      }
       for (let i = lower.length - 1; i >= 0; i--) ctx.lineTo(lower[i]![0] * hr, lower[i]![1] * vr);
       ctx.closePath();
       ctx.fillStyle = opts.fillColor;
@@ -49,7 +52,10 @@ class BandRenderer implements ICustomSeriesPaneRenderer {
       ctx.strokeStyle = opts.edgeColor;
       for (const edge of [upper, lower]) {
         ctx.beginPath();
-        edge.forEach(([x, y], i) => (i === 0 ? ctx.moveTo(x * hr, y * vr) : ctx.lineTo(x * hr, y * vr)));
+        for (const [i, [x, y]] of edge.entries()) {
+          if (i === 0) ctx.moveTo(x * hr, y * vr);
+          else ctx.lineTo(x * hr, y * vr);
+        }
         ctx.stroke();
       }
     });

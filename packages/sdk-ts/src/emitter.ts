@@ -9,7 +9,10 @@ export class Emitter<E extends object> {
   /** Calls `fn` on every `type` event; returns a function that removes it. */
   on<K extends keyof E>(type: K, fn: (ev: E[K]) => void): () => void {
     let set = this.listeners.get(type);
-    if (set === undefined) this.listeners.set(type, (set = new Set()));
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(type, set);
+    }
     set.add(fn as (ev: never) => void);
     return () => set.delete(fn as (ev: never) => void);
   }
