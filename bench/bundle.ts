@@ -12,17 +12,17 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 import { gzipSync } from "node:zlib";
 import { REPO_ROOT } from "../tools/lib/captures.js";
 import type { Result } from "./lib.js";
 
 const KIB = 1024;
 /** Workers script size limits, compressed (gzip), in KiB. */
-export const FREE_LIMIT_KIB = 3 * KIB;
-export const PAID_LIMIT_KIB = 10 * KIB;
+const FREE_LIMIT_KIB = 3 * KIB;
+const PAID_LIMIT_KIB = 10 * KIB;
 
-export interface BundleSize {
+interface BundleSize {
   rawBytes: number;
   gzipBytes: number;
   /** wrangler's own "Total Upload" figures in KiB, when it printed them. */
@@ -31,15 +31,19 @@ export interface BundleSize {
 }
 
 /** Run the dry-run deploy into a temporary directory and measure it. */
-export async function measureBundle(): Promise<BundleSize> {
+async function measureBundle(): Promise<BundleSize> {
   const out = mkdtempSync(join(tmpdir(), "tradesim-bundle-"));
   try {
     const { stdout, stderr } = await promisify(execFile)(
       resolve(REPO_ROOT, "node_modules/.bin/wrangler"),
       ["deploy", "--dry-run", "--outdir", out],
-      { cwd: REPO_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" }, maxBuffer: 16 * 1024 * 1024 },
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+        maxBuffer: 16 * 1024 * 1024,
+      },
     );
-    const text = (stdout + stderr).replace(/\x1b\[[0-9;]*m/g, "");
+    const text = stripVTControlCharacters(stdout + stderr);
     const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(text);
     const files = readdirSync(out).filter((f) => f !== "README.md" && !f.endsWith(".map"));
     if (files.length === 0) throw new Error(`wrangler deploy --dry-run wrote no modules:\n${text.slice(-2000)}`);
@@ -52,7 +56,11 @@ export async function measureBundle(): Promise<BundleSize> {
       rawBytes: all.length,
       gzipBytes: gzipSync(all).length,
       wrangler: m ? { rawKiB: Number(m[1]), gzipKiB: Number(m[2]) } : undefined,
-      modules: ordered.map((f, i) => ({ name: f.replace(/^[0-9a-f]{40}-/, ""), rawBytes: contents[i]!.length, gzipBytes: gzipSync(contents[i]!).length })),
+      modules: ordered.map((f, i) => ({
+        name: f.replace(/^[0-9a-f]{40}-/, ""),
+        rawBytes: contents[i]!.length,
+        gzipBytes: gzipSync(contents[i]!).length,
+      })),
     };
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -88,12 +96,22 @@ export async function benchBundle(quick: boolean): Promise<Result[]> {
       unit: "KiB",
       note: `${check}; ${gzipKiB <= FREE_LIMIT_KIB ? "within" : "OVER"} the free plan, ${gzipKiB <= PAID_LIMIT_KIB ? "within" : "OVER"} the paid plan`,
     },
-    { name: "bundle: free-plan headroom (3 MiB gzip limit minus total)", value: headroom, unit: "KiB", note: headroom >= 0 ? "fits" : "over the limit" },
+    {
+      name: "bundle: free-plan headroom (3 MiB gzip limit minus total)",
+      value: headroom,
+      unit: "KiB",
+      note: headroom >= 0 ? "fits" : "over the limit",
+    },
     { name: "bundle: free-plan limit (gzip)", value: FREE_LIMIT_KIB, unit: "KiB" },
     { name: "bundle: paid-plan limit (gzip)", value: PAID_LIMIT_KIB, unit: "KiB" },
   ];
   for (const m of b.modules) {
-    results.push({ name: `bundle: module ${m.name}, raw`, value: kib(m.rawBytes), unit: "KiB", note: `gzip alone ${kib(m.gzipBytes).toFixed(1)} KiB` });
+    results.push({
+      name: `bundle: module ${m.name}, raw`,
+      value: kib(m.rawBytes),
+      unit: "KiB",
+      note: `gzip alone ${kib(m.gzipBytes).toFixed(1)} KiB`,
+    });
   }
   return results;
 }

@@ -23,7 +23,14 @@ const num = (ls: readonly [string, string][]) => ls.map(([px, sz]) => [Number(px
 describe("ccxt pro (okx) against the local exchange", () => {
   let ex: Exchange;
   beforeAll(async () => {
-    ex = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 4, loop: true, connectionsPerSecond: 0, bookHistory: 4000 });
+    ex = await startExchange({
+      replay: [DATA.btcSwap],
+      port: 0,
+      speed: 4,
+      loop: true,
+      connectionsPerSecond: 0,
+      bookHistory: 4000,
+    });
   });
   afterAll(async () => ex.close());
 
@@ -63,10 +70,17 @@ describe("ccxt pro (okx) against the local exchange", () => {
         // ccxt keeps no seqId for these channels: find the exchange's book this top came from
         const bids = ob.bids.map(([p, s]) => [p, s]);
         const asks = ob.asks.map(([p, s]) => [p, s]);
-        const match = ex.recent(INST).slice(-400).some((r) => {
-          const v = ex.view(INST, limit, r.seqId);
-          return v !== undefined && JSON.stringify(num(v.bids)) === JSON.stringify(bids) && JSON.stringify(num(v.asks)) === JSON.stringify(asks);
-        });
+        const match = ex
+          .recent(INST)
+          .slice(-400)
+          .some((r) => {
+            const v = ex.view(INST, limit, r.seqId);
+            return (
+              v !== undefined &&
+              JSON.stringify(num(v.bids)) === JSON.stringify(bids) &&
+              JSON.stringify(num(v.asks)) === JSON.stringify(asks)
+            );
+          });
         expect(match, `top ${JSON.stringify([bids, asks])} is no recent book of the exchange`).toBe(true);
       }
     } finally {
@@ -83,13 +97,25 @@ describe("cryptofeed (Python) against the local exchange over TLS", () => {
   beforeAll(async () => {
     // The venv (git-ignored) is made once from PyPI; only a failed install skips this test.
     if (!existsSync(python) || spawnSync(python, ["-c", "import cryptofeed"]).status !== 0) {
-      const r = spawnSync("bash", [resolve(REPO_ROOT, "tools/clients/setup.sh")], { encoding: "utf8", timeout: 600_000 });
-      if (r.status !== 0) setupError = `tools/clients/setup.sh failed (${r.status}): ${(r.stderr || r.stdout).slice(-400)}`;
+      const r = spawnSync("bash", [resolve(REPO_ROOT, "tools/clients/setup.sh")], {
+        encoding: "utf8",
+        timeout: 600_000,
+      });
+      if (r.status !== 0)
+        setupError = `tools/clients/setup.sh failed (${r.status}): ${(r.stderr || r.stdout).slice(-400)}`;
     }
     dir = mkdtempSync(join(tmpdir(), "tradesim-cryptofeed-"));
     const tls = await selfSignedCert(["127.0.0.1"]);
     writeFileSync(join(dir, "cert.pem"), tls.cert);
-    ex = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 4, loop: true, connectionsPerSecond: 0, bookHistory: 4000, tls });
+    ex = await startExchange({
+      replay: [DATA.btcSwap],
+      port: 0,
+      speed: 4,
+      loop: true,
+      connectionsPerSecond: 0,
+      bookHistory: 4000,
+      tls,
+    });
   }, 620_000);
   afterAll(async () => {
     await ex?.close();
@@ -102,10 +128,14 @@ describe("cryptofeed (Python) against the local exchange over TLS", () => {
       ctx.skip();
     }
     expect(ex.url).toMatch(/^wss:\/\//);
-    const child = spawn(python, [resolve(REPO_ROOT, "tools/clients/cryptofeed_okx.py"), ex.httpUrl, "BTC-USDT-PERP", "40", "400"], {
-      env: { ...process.env, SSL_CERT_FILE: join(dir, "cert.pem"), XDG_CACHE_HOME: dir },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      python,
+      [resolve(REPO_ROOT, "tools/clients/cryptofeed_okx.py"), ex.httpUrl, "BTC-USDT-PERP", "40", "400"],
+      {
+        env: { ...process.env, SSL_CERT_FILE: join(dir, "cert.pem"), XDG_CACHE_HOME: dir },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const lines: { seqId: number; checksum: number; bids: [string, string][]; asks: [string, string][] }[] = [];

@@ -37,12 +37,16 @@ class Client {
   async until(pred: () => boolean, timeoutMs = 20_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (!pred()) {
-      if (Date.now() > end) throw new Error(`timeout; ${this.frames.length} frames, last ${this.frames.at(-1)?.slice(0, 120)}`);
+      if (Date.now() > end)
+        throw new Error(`timeout; ${this.frames.length} frames, last ${this.frames.at(-1)?.slice(0, 120)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
   books(): Books[] {
-    return this.frames.filter((f) => f.startsWith('{"arg"')).map((f) => parseOkxMessage(f)).filter((m): m is Books => m.kind === "books");
+    return this.frames
+      .filter((f) => f.startsWith('{"arg"'))
+      .map((f) => parseOkxMessage(f))
+      .filter((m): m is Books => m.kind === "books");
   }
   updates(): Books[] {
     return this.books().filter((b) => b.action === "update");
@@ -88,7 +92,9 @@ describe("exchange-side upstream surprises", () => {
   it("snapshot: a fresh snapshot mid-stream without a resubscribe, equal to the book after the previous update", async () => {
     const c = await Client.subscribed(ex.url);
     ex.inject(parseFault("snapshot:0"), "all", INST);
-    await c.until(() => c.books().filter((b) => b.action === "snapshot").length >= 2 && c.books().at(-1)!.action === "update");
+    await c.until(
+      () => c.books().filter((b) => b.action === "snapshot").length >= 2 && c.books().at(-1)!.action === "update",
+    );
     c.ws.close();
     const books = c.books();
     const k = books.findIndex((b, i) => i > 0 && b.action === "snapshot");

@@ -38,7 +38,8 @@ class Client {
   async until(pred: () => boolean, timeoutMs = 20_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (!pred()) {
-      if (Date.now() > end) throw new Error(`timeout; ${this.frames.length} frames, last ${this.frames.at(-1)?.slice(0, 120)}`);
+      if (Date.now() > end)
+        throw new Error(`timeout; ${this.frames.length} frames, last ${this.frames.at(-1)?.slice(0, 120)}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 50);
@@ -64,17 +65,28 @@ class Client {
 
 let ex: Exchange;
 beforeAll(async () => {
-  ex = await startExchange({ replay: [DATA.okx20220227, DATA.okx20220513], port: 0, speed: 4, loop: true, idleTimeoutMs: 1500, connectionsPerSecond: 0 });
+  ex = await startExchange({
+    replay: [DATA.okx20220227, DATA.okx20220513],
+    port: 0,
+    speed: 4,
+    loop: true,
+    idleTimeoutMs: 1500,
+    connectionsPerSecond: 0,
+  });
 });
 afterAll(async () => ex.close());
 
 describe("local OKX exchange", () => {
   it("loads the real captures: 10 + 3 book instruments, UNI-USD-SWAP in both (played one after the other)", () => {
     expect(ex.timeline.bookInstruments.size).toBe(12);
-    const uni = ex.timeline.events.filter((e) => e.kind === "books" && e.instId === "UNI-USD-SWAP" && e.action === "snapshot");
+    const uni = ex.timeline.events.filter(
+      (e) => e.kind === "books" && e.instId === "UNI-USD-SWAP" && e.action === "snapshot",
+    );
     // 2 snapshots in the 2022-02-27 capture, then the 2022-05-13 one, strictly later in replay time
     expect(uni.length).toBe(3);
-    const firstFileEnd = Math.max(...ex.timeline.events.filter((e) => e.kind === "books" && e.instId === "ELON-USDT").map((e) => e.t));
+    const firstFileEnd = Math.max(
+      ...ex.timeline.events.filter((e) => e.kind === "books" && e.instId === "ELON-USDT").map((e) => e.t),
+    );
     expect(uni[2]!.t).toBeGreaterThan(firstFileEnd);
     expect(ex.timeline.bookInstruments.has("ELON-USDT")).toBe(true);
     expect(ex.timeline.bookInstruments.has("BTC-USDT")).toBe(true);
@@ -115,7 +127,13 @@ describe("local OKX exchange", () => {
 
   it("late subscribers get a snapshot equal to the exchange's book (same checksum)", async () => {
     // Own exchange: in the shared one ELON-USDT is silent while the second capture plays.
-    const ex = await startExchange({ replay: [DATA.okx20220227], port: 0, speed: 4, loop: true, connectionsPerSecond: 0 });
+    const ex = await startExchange({
+      replay: [DATA.okx20220227],
+      port: 0,
+      speed: 4,
+      loop: true,
+      connectionsPerSecond: 0,
+    });
     onTestFinished(() => ex.close());
     const a = await Client.open(ex.url);
     a.subscribe("ELON-USDT");
@@ -149,7 +167,13 @@ describe("local OKX exchange", () => {
     const ts = c.books().map((b) => +b.data.ts);
     for (const t of ts) expect(Math.abs(t - Date.now())).toBeLessThan(120_000);
     c.ws.close();
-    const orig = await startExchange({ replay: [DATA.okx20220513], port: 0, speed: 4, originalTimestamps: true, connectionsPerSecond: 0 });
+    const orig = await startExchange({
+      replay: [DATA.okx20220513],
+      port: 0,
+      speed: 4,
+      originalTimestamps: true,
+      connectionsPerSecond: 0,
+    });
     try {
       const d = await Client.open(orig.url);
       d.subscribe("BTC-USDT");
@@ -162,10 +186,21 @@ describe("local OKX exchange", () => {
   });
 
   it("serves OKX REST instruments from the real capture, with BTC-USDT-SWAP's current lot size", async () => {
-    const r = (await (await fetch(`${ex.httpUrl}/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP`)).json()) as { code: string; data: Record<string, string>[] };
+    const r = (await (
+      await fetch(`${ex.httpUrl}/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP`)
+    ).json()) as { code: string; data: Record<string, string>[] };
     expect(r.code).toBe("0");
-    expect(r.data[0]).toMatchObject({ instId: "BTC-USDT-SWAP", ctVal: "0.01", ctType: "linear", lotSz: "0.01", minSz: "0.01", tickSz: "0.1" });
-    const spot = (await (await fetch(`${ex.httpUrl}/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT`)).json()) as { data: Record<string, string>[] };
+    expect(r.data[0]).toMatchObject({
+      instId: "BTC-USDT-SWAP",
+      ctVal: "0.01",
+      ctType: "linear",
+      lotSz: "0.01",
+      minSz: "0.01",
+      tickSz: "0.1",
+    });
+    const spot = (await (
+      await fetch(`${ex.httpUrl}/api/v5/public/instruments?instType=SPOT&instId=BTC-USDT`)
+    ).json()) as { data: Record<string, string>[] };
     expect(spot.data[0]).toMatchObject({ lotSz: "0.00000001", minSz: "0.00001" });
   });
 
@@ -219,7 +254,10 @@ describe("local OKX exchange", () => {
     ex.inject(parseFault("checksum:0"), "all", "ELON-USDT");
     await c.until(() => c.books().length >= 6);
     const book = createBook("X");
-    const faults = c.books().map((m) => applyBook(book, m.action, m.data)).filter((r) => !r.ok);
+    const faults = c
+      .books()
+      .map((m) => applyBook(book, m.action, m.data))
+      .filter((r) => !r.ok);
     expect(faults[0]).toMatchObject({ ok: false, fault: "checksum" });
     c.ws.close();
   });
@@ -248,7 +286,10 @@ describe("local OKX exchange", () => {
   });
 
   it("documents every fault type in `npm run exchange -- --help`", () => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", resolve(REPO_ROOT, "tools/exchange/cli.ts"), "--help"], { encoding: "utf8", cwd: REPO_ROOT });
+    const r = spawnSync(process.execPath, ["--import", "tsx", resolve(REPO_ROOT, "tools/exchange/cli.ts"), "--help"], {
+      encoding: "utf8",
+      cwd: REPO_ROOT,
+    });
     expect(r.status).toBe(0);
     for (const t of FAULT_TYPES) expect(r.stdout, t).toMatch(new RegExp(`^  ${t} +\\S`, "m"));
     expect(r.stdout).toContain("/__control/connections");
@@ -284,7 +325,14 @@ describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients
   // The bundled BTC-USDT-SWAP stream holds 1,600+ levels a side: deeper than OKX's 400-level `books` view.
   let btc: Exchange;
   beforeAll(async () => {
-    btc = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 8, loop: true, connectionsPerSecond: 0, bookHistory: 4000 });
+    btc = await startExchange({
+      replay: [DATA.btcSwap],
+      port: 0,
+      speed: 8,
+      loop: true,
+      connectionsPerSecond: 0,
+      bookHistory: 4000,
+    });
   });
   afterAll(async () => btc.close());
 
@@ -322,10 +370,15 @@ describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients
     c.subscribe("BTC-USDT-SWAP");
     c.subscribe("BTC-USDT-SWAP", "books5");
     c.subscribe("BTC-USDT-SWAP", "bbo-tbt");
-    const raw = () => c.frames.filter((f) => f.startsWith('{"arg"')).map((f) => JSON.parse(f) as { arg: { channel: string }; action?: string; data: Record<string, unknown>[] });
+    const raw = () =>
+      c.frames
+        .filter((f) => f.startsWith('{"arg"'))
+        .map((f) => JSON.parse(f) as { arg: { channel: string }; action?: string; data: Record<string, unknown>[] });
     await c.until(() => raw().filter((m) => m.arg.channel === "bbo-tbt").length >= 30, 30_000);
     c.ws.close();
-    const acks = c.frames.filter((f) => f.startsWith('{"event":"subscribe"')).map((f) => (JSON.parse(f) as { arg: { channel: string } }).arg.channel);
+    const acks = c.frames
+      .filter((f) => f.startsWith('{"event":"subscribe"'))
+      .map((f) => (JSON.parse(f) as { arg: { channel: string } }).arg.channel);
     expect(acks).toEqual(["books", "books5", "bbo-tbt"]);
     // Replay the books channel to know the exchange's book at every seqId, then check each top push against it.
     const book = createBook("BTC-USDT-SWAP");
@@ -342,7 +395,10 @@ describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients
       if (channel === "books") {
         applyBook(book, m.action as "snapshot" | "update", d as never);
         tops.set(d.seqId as number, { bids: topLevels(book.bids, 5), asks: topLevels(book.asks, 5) });
-        const now = { books5: JSON.stringify(tops.get(d.seqId as number)), "bbo-tbt": JSON.stringify([book.bids[0], book.asks[0]].map((l) => [l!.px, l!.sz])) };
+        const now = {
+          books5: JSON.stringify(tops.get(d.seqId as number)),
+          "bbo-tbt": JSON.stringify([book.bids[0], book.asks[0]].map((l) => [l!.px, l!.sz])),
+        };
         for (const ch of ["books5", "bbo-tbt"] as const) if (now[ch] !== prevTop[ch]) due[ch]!.push(d.seqId as number);
         prevTop = now;
         continue;
@@ -350,14 +406,22 @@ describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients
       pushed[channel]!.push(d.seqId as number);
       const n = channel === "books5" ? 5 : 1;
       expect(m.action).toBeUndefined();
-      expect(Object.keys(d)).toEqual(channel === "books5" ? ["asks", "bids", "instId", "ts", "seqId"] : ["asks", "bids", "ts", "seqId"]);
+      expect(Object.keys(d)).toEqual(
+        channel === "books5" ? ["asks", "bids", "instId", "ts", "seqId"] : ["asks", "bids", "ts", "seqId"],
+      );
       expect(typeof d.seqId).toBe("number");
       expect(d.ts).toMatch(/^\d{13}$/);
       const bids = d.bids as string[][];
       const asks = d.asks as string[][];
       expect(bids.length).toBe(n);
       expect(asks.length).toBe(n);
-      for (const l of [...bids, ...asks]) expect(l).toEqual([expect.stringMatching(/^\d+(\.\d+)?$/), expect.stringMatching(/^\d+(\.\d+)?$/), "0", expect.stringMatching(/^\d+$/)]);
+      for (const l of [...bids, ...asks])
+        expect(l).toEqual([
+          expect.stringMatching(/^\d+(\.\d+)?$/),
+          expect.stringMatching(/^\d+(\.\d+)?$/),
+          "0",
+          expect.stringMatching(/^\d+$/),
+        ]);
       const want = tops.get(d.seqId as number);
       if (want) {
         expect(bids.map((l) => [l[0], l[1]])).toEqual(want.bids.slice(0, n));
@@ -374,7 +438,9 @@ describe("local OKX exchange: books depth, books5 and bbo-tbt (what real clients
     const lastBook = Math.max(...tops.keys());
     for (const ch of ["books5", "bbo-tbt"] as const) {
       const from = pushed[ch]![0]!;
-      expect(due[ch]!.filter((q) => q > from && q < lastBook)).toEqual(pushed[ch]!.filter((q) => q > from && q < lastBook));
+      expect(due[ch]!.filter((q) => q > from && q < lastBook)).toEqual(
+        pushed[ch]!.filter((q) => q > from && q < lastBook),
+      );
     }
   });
 });

@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from "vitest";
 import type { BookMessage, ErrorMessage, StatusMessage } from "../src/protocol.js";
-import { TestClient, compareWithExchange, exchange, relayStats, sleep, uniqueName, until } from "./helpers/ws-client.js";
+import {
+  TestClient,
+  compareWithExchange,
+  exchange,
+  relayStats,
+  sleep,
+  uniqueName,
+  until,
+} from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 
@@ -91,7 +99,11 @@ describe("upstream fault matrix", () => {
     const before = await c.nextBook();
     const resyncsBefore = (await relayStats(name)).resyncs;
     await exchange.seqReset(SWAP);
-    const after = await c.next<BookMessage>((m) => m.type === "book" && m.seqId !== null && m.seqId < before.seqId!, 10_000, "book after reset");
+    const after = await c.next<BookMessage>(
+      (m) => m.type === "book" && m.seqId !== null && m.seqId < before.seqId!,
+      10_000,
+      "book after reset",
+    );
     expect(after.seqId).toBeLessThan(before.seqId!);
     // the book across the reset is the exchange's, level for level
     expect(await compareWithExchange([after])).toBe(1);
@@ -154,7 +166,11 @@ describe("client handling", () => {
     slow.send(JSON.stringify({ op: "ack", seq: first.seq }));
     await fast.nextBook();
     // ~19 msg/s: wait until the relay is well past the window
-    await fast.next<BookMessage>((m) => m.type === "book" && m.seq > first.seq + 16 + 8, 15_000, "fast client far ahead");
+    await fast.next<BookMessage>(
+      (m) => m.type === "book" && m.seq > first.seq + 16 + 8,
+      15_000,
+      "fast client far ahead",
+    );
     const slowBooks = slow.books().filter((b) => b.seq > first.seq);
     expect(slowBooks.length).toBeLessThanOrEqual(16);
     const st = await relayStats(name);
@@ -204,7 +220,11 @@ describe("client handling", () => {
     await c.nextBook();
     for (let i = 0; i < 10; i++) c.send("nope");
     await until(() => c.messages.filter((m) => m.type === "error").length === 10, 5000, "10 bad_message errors");
-    expect(c.messages.filter((m) => m.type === "error").every((m) => m.type === "error" && m.code === "bad_message" && !m.fatal)).toBe(true);
+    expect(
+      c.messages
+        .filter((m) => m.type === "error")
+        .every((m) => m.type === "error" && m.code === "bad_message" && !m.fatal),
+    ).toBe(true);
     const last = c.books().at(-1)!.seq;
     await c.next<BookMessage>((m) => m.type === "book" && m.seq > last, 10_000, "a book after the 10th"); // still served
     expect(c.closed).toBeNull();

@@ -18,7 +18,9 @@ describe("upstream connection rate", () => {
     // The exchange's log: exactly one upstream connection per relay, each subscribing its instrument once.
     const log = await exchange.connections(since);
     expect(log.connections.length).toBe(INSTRUMENTS.length);
-    expect(log.connections.map((r) => Object.entries(r.subscribes)).sort()).toEqual(INSTRUMENTS.map((id) => [[id, 1]]).sort());
+    expect(log.connections.map((r) => Object.entries(r.subscribes)).sort()).toEqual(
+      INSTRUMENTS.map((id) => [[id, 1]]).sort(),
+    );
     const opened = log.connections.map((r) => r.openedAt).sort((a, b) => a - b);
     for (let i = 3; i < opened.length; i++) expect(opened[i]! - opened[i - 3]!).toBeGreaterThanOrEqual(1000);
     for (const c of clients) c.close();

@@ -18,7 +18,12 @@ describe("relay: /ws/okx fed by the local exchange", () => {
     expect(Number(first.bids[0]![0])).toBeLessThan(Number(first.asks[0]![0]));
     expect(first.mid).toBeCloseTo((Number(first.bids[0]![0]) + Number(first.asks[0]![0])) / 2, 9);
     // The client can verify its copy: the message's levels hash to its checksum.
-    expect(okxChecksum(first.bids.map(([px, sz]) => ({ px, sz })), first.asks.map(([px, sz]) => ({ px, sz })))).toBe(first.checksum);
+    expect(
+      okxChecksum(
+        first.bids.map(([px, sz]) => ({ px, sz })),
+        first.asks.map(([px, sz]) => ({ px, sz })),
+      ),
+    ).toBe(first.checksum);
     // Collect updates, then compare with the checksums recorded in the real OKX capture (2022-05-13, BTC-USDT).
     for (let i = 0; i < 10; i++) await c.nextBook(30_000);
     const recent = new Map((await exchange.recent("BTC-USDT")).map((r) => [r.seqId, r.checksum]));
@@ -40,7 +45,9 @@ describe("relay: /ws/okx fed by the local exchange", () => {
 
   it("200 clients all receive the same updates (one serialization, same bytes)", async () => {
     const name = uniqueName("fanout");
-    const clients = await Promise.all(Array.from({ length: 200 }, () => TestClient.openRelay(name, SWAP, "book", 25, 200)));
+    const clients = await Promise.all(
+      Array.from({ length: 200 }, () => TestClient.openRelay(name, SWAP, "book", 25, 200)),
+    );
     await Promise.all(clients.map((c) => c.nextBook()));
     await sleep(1500);
     const ref = clients[0]!.books();

@@ -76,9 +76,11 @@ async function until(p: Page, expr: string, timeoutMs: number): Promise<void> {
 /** Top `n` levels per side as the ladder shows them: asks best first (the ladder lists them best at the bottom). */
 async function ladderTop(p: Page, n: number): Promise<{ bids: Level[]; asks: Level[] }> {
   const read = async (sel: string) =>
-    (await p.locator(sel).evaluateAll((rows) =>
-      rows.map((r) => [r.querySelector(".px")?.textContent ?? "", r.querySelector(".sz")?.textContent ?? ""]),
-    )) as [string, string][];
+    (await p
+      .locator(sel)
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.querySelector(".px")?.textContent ?? "", r.querySelector(".sz")?.textContent ?? ""]),
+      )) as [string, string][];
   const asks = (await read("#ladder .lside.asks .lrow")).filter(([px]) => px !== "").reverse();
   const bids = (await read("#ladder .lside.bids .lrow")).filter(([px]) => px !== "");
   const lv = ([px, sz]: [string, string]) => ({ px, sz });
@@ -89,13 +91,19 @@ async function ladderTop(p: Page, n: number): Promise<{ bids: Level[]; asks: Lev
 async function exchangeTop(n: number): Promise<{ bids: Level[]; asks: Level[]; seqId: number }> {
   const r = await fetch(`${stack.exchange.httpUrl}/__control/book?instId=${INST}&depth=${n}`);
   expect(r.status).toBe(200);
-  const b = (await r.json()) as { bids: Level[] | [string, string][]; asks: Level[] | [string, string][]; seqId: number };
-  const norm = (ls: Level[] | [string, string][]) => ls.map((l) => (Array.isArray(l) ? { px: l[0], sz: l[1] } : { px: l.px, sz: l.sz }));
+  const b = (await r.json()) as {
+    bids: Level[] | [string, string][];
+    asks: Level[] | [string, string][];
+    seqId: number;
+  };
+  const norm = (ls: Level[] | [string, string][]) =>
+    ls.map((l) => (Array.isArray(l) ? { px: l[0], sz: l[1] } : { px: l.px, sz: l.sz }));
   return { bids: norm(b.bids), asks: norm(b.asks), seqId: b.seqId };
 }
 
 /** Numeric equality of decimal strings (the ladder pads "61818" to "61818.0" for alignment). */
-const sameLevels = (a: Level[], b: Level[]) => a.length === b.length && a.every((l, i) => Number(l.px) === Number(b[i]!.px) && Number(l.sz) === Number(b[i]!.sz));
+const sameLevels = (a: Level[], b: Level[]) =>
+  a.length === b.length && a.every((l, i) => Number(l.px) === Number(b[i]!.px) && Number(l.sz) === Number(b[i]!.sz));
 
 /** Does /ws/prediction produce a prediction within `ms`? (Decides between "UI bug" and "not wired yet".) */
 async function endpointPredicts(ms: number): Promise<{ ok: boolean; detail: string }> {
@@ -110,7 +118,10 @@ async function endpointPredicts(ms: number): Promise<{ ok: boolean; detail: stri
       ws.terminate();
       res({ ok, detail });
     };
-    const timer = setTimeout(() => done(false, `no prediction message in ${ms} ms (got: ${seen.join(", ") || "nothing"})`), ms);
+    const timer = setTimeout(
+      () => done(false, `no prediction message in ${ms} ms (got: ${seen.join(", ") || "nothing"})`),
+      ms,
+    );
     ws.on("message", (d) => {
       const text = String(d);
       let type = "?";
@@ -134,7 +145,16 @@ beforeAll(async () => {
   stack = await startStack({ vars: { ALLOWED_INSTRUMENTS: ALLOWED.join(",") } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
   });
   laptop = await browser.newContext({ viewport: LAPTOP, deviceScaleFactor: 1, colorScheme: "dark" });
   page = await laptop.newPage();
@@ -143,7 +163,9 @@ beforeAll(async () => {
     if (ws.url().includes("/ws/okx")) ws.on("framesent", (f) => sentFrames.push(String(f.payload)));
   });
   await page.goto(`${stack.baseUrl}/`);
-  console.log(`[e2e] stack + browser + page up in ${Date.now() - t0} ms (Worker ${stack.baseUrl}, exchange ${stack.exchange.httpUrl})`);
+  console.log(
+    `[e2e] stack + browser + page up in ${Date.now() - t0} ms (Worker ${stack.baseUrl}, exchange ${stack.exchange.httpUrl})`,
+  );
 }, 150_000);
 
 afterAll(async () => {
@@ -180,7 +202,11 @@ describe("web UI against the local exchange", () => {
     const ws = await fetch(`${stack.baseUrl}/ws/okx?instId=${INST}`);
     expect(ws.status).toBe(426);
     expect(((await ws.json()) as { error: { code: string } }).error.code).toBe("upgrade_required");
-    const sim = await fetch(`${stack.baseUrl}/simulate/trade`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const sim = await fetch(`${stack.baseUrl}/simulate/trade`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(sim.headers.get("content-type")).toMatch(/json/);
   });
 
@@ -195,7 +221,8 @@ describe("web UI against the local exchange", () => {
     expect(s.checksum.verified).toBeGreaterThan(0);
     expect(s.checksum.mismatches).toBe(0);
     // The states are announced to screen readers (the running counts are not).
-    for (const id of ["#upstream-pill", "#link-pill", "#crc-badge"]) expect(await page.locator(id).getAttribute("aria-live")).toBe("polite");
+    for (const id of ["#upstream-pill", "#link-pill", "#crc-badge"])
+      expect(await page.locator(id).getAttribute("aria-live")).toBe("polite");
     expect(await page.locator("#crc-sr").textContent()).toBe("all book checksums verified");
     expect(await page.locator("#crc-text").getAttribute("aria-hidden")).toBe("true");
   });
@@ -254,12 +281,20 @@ describe("web UI against the local exchange", () => {
     expect(probe.pred).toBeGreaterThan(0);
     expect(probe.mid).toBeGreaterThan(0);
     // The horizon selector lists the model's horizons; choosing one redraws the forecast for it.
-    const options = await page.locator("#horizon option").evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
+    const options = await page
+      .locator("#horizon option")
+      .evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
     expect(options).toEqual(["5", "10", "60"]);
     await page.locator("#horizon").selectOption("5");
-    await page.locator("#pv-h").filter({ hasText: /^\+5 s/ }).waitFor({ timeout: 5_000 });
+    await page
+      .locator("#pv-h")
+      .filter({ hasText: /^\+5 s/ })
+      .waitFor({ timeout: 5_000 });
     await page.locator("#horizon").selectOption("60");
-    await page.locator("#pv-h").filter({ hasText: /^\+60 s/ }).waitFor({ timeout: 5_000 });
+    await page
+      .locator("#pv-h")
+      .filter({ hasText: /^\+60 s/ })
+      .waitFor({ timeout: 5_000 });
   });
 
   it("simulates a market order on the live book and marks the fill on the ladder", async () => {
@@ -267,8 +302,14 @@ describe("web UI against the local exchange", () => {
     await page.locator("#sim-unit").selectOption("contracts");
     await page.locator("#sim-size").fill("500");
     await page.locator("#sim-fee").selectOption("Lv1");
-    const [resp] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/simulate/trade")), page.locator("#sim-submit").click()]);
-    const body = (await resp.json()) as { fill?: { avgPrice: number; levelsConsumed: number; bestPrice: number; worstPrice: number }; error?: unknown };
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/simulate/trade")),
+      page.locator("#sim-submit").click(),
+    ]);
+    const body = (await resp.json()) as {
+      fill?: { avgPrice: number; levelsConsumed: number; bestPrice: number; worstPrice: number };
+      error?: unknown;
+    };
     expect(resp.status(), `simulate answered ${resp.status()}: ${JSON.stringify(body)}`).toBe(200);
     await page.locator("#sim-result").waitFor({ state: "visible", timeout: 5_000 });
     const vwap = Number((await page.locator("#r-vwap").textContent())!.replace(/,/g, ""));
@@ -290,9 +331,15 @@ describe("web UI against the local exchange", () => {
 
   it("shows the API's validation error next to the size field", async () => {
     const size = page.locator("#sim-size");
-    for (const [input, field] of [["-5", "contracts"], ["abc", "contracts"]] as const) {
+    for (const [input, field] of [
+      ["-5", "contracts"],
+      ["abc", "contracts"],
+    ] as const) {
       await size.fill(input);
-      const [resp] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/simulate/trade")), page.locator("#sim-submit").click()]);
+      const [resp] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith("/simulate/trade")),
+        page.locator("#sim-submit").click(),
+      ]);
       expect(resp.status()).toBe(400);
       const api = (await resp.json()) as { error: { code: string; message: string; path?: string } };
       expect(api.error.path).toBe(field);
@@ -345,7 +392,9 @@ describe("web UI against the local exchange", () => {
       await p.locator("#inst-input").press("Enter");
       await p.locator('#link-pill[data-state="down"]').waitFor({ timeout: 20_000 });
       expect(await p.locator("#upstream-text").textContent()).toBe("unknown instId");
-      expect(await p.locator("#banner-text").textContent()).toMatch(/SOL-USDT-SWAP is not served here; allowed: BTC-USDT-SWAP, ETH-USDT-SWAP/);
+      expect(await p.locator("#banner-text").textContent()).toMatch(
+        /SOL-USDT-SWAP is not served here; allowed: BTC-USDT-SWAP, ETH-USDT-SWAP/,
+      );
       // Switch back with the picker (keyboard only).
       await p.locator("#inst-input").fill("btc-usdt-swap"); // normalised to upper case like OKX ids
       await p.locator("#inst-input").press("Enter");
@@ -404,7 +453,11 @@ describe("web UI against the local exchange", () => {
         new MutationObserver(() => window.__linkTexts.push(t.textContent)).observe(t, { childList: true, characterData: true, subtree: true });
       })()`);
       await pageSide!.close({ code: 1012, reason: "test: service restart" });
-      await until(p, "window.__linkTexts.includes('reconnecting') && window.__linkTexts.at(-1) === 'connected'", 20_000);
+      await until(
+        p,
+        "window.__linkTexts.includes('reconnecting') && window.__linkTexts.at(-1) === 'connected'",
+        20_000,
+      );
       expect(connections).toBe(2);
       await p.locator('#link-pill[data-state="live"]').waitFor({ timeout: 10_000 });
       // Books flow again on the new socket.
@@ -417,7 +470,13 @@ describe("web UI against the local exchange", () => {
 
   it("works at phone width (390 px): no horizontal overflow; saves the phone screenshot", async () => {
     mkdirSync(RESULTS, { recursive: true });
-    const phone = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: "dark" });
+    const phone = await browser.newContext({
+      viewport: PHONE,
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      colorScheme: "dark",
+    });
     try {
       const p = await phone.newPage();
       watch(p, "phone");
@@ -427,7 +486,9 @@ describe("web UI against the local exchange", () => {
       await p.locator("#sim-submit").click();
       await p.locator("#sim-result").waitFor({ state: "visible", timeout: 10_000 });
       await p.waitForTimeout(1_000);
-      const overflow = (await p.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")) as number;
+      const overflow = (await p.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+      )) as number;
       expect(overflow, "horizontal overflow at 390 px").toBeLessThanOrEqual(0);
       // Nothing sticks out of its panel either.
       const wide = (await p.evaluate(
@@ -440,7 +501,9 @@ describe("web UI against the local exchange", () => {
     }
   });
 
-  it("shows the live score once forecasts mature; saves the laptop screenshot (also docs/screenshot.png)", { timeout: 150_000 }, async () => {
+  it("shows the live score once forecasts mature; saves the laptop screenshot (also docs/screenshot.png)", {
+    timeout: 150_000,
+  }, async () => {
     mkdirSync(RESULTS, { recursive: true });
     // Forecasts are scored 60 s (the horizon) after they were made, so this waits about a minute; meanwhile,
     // measure how smoothly the page keeps up with the feed (animation-frame intervals, long tasks).
@@ -458,16 +521,18 @@ describe("web UI against the local exchange", () => {
       .waitFor({ state: "visible", timeout: 110_000 })
       .then(() => true)
       .catch(() => false);
-    expect(shown, "no score message reached the page within 110 s (is the scorer emitting on /ws/prediction?)").toBe(true);
+    expect(shown, "no score message reached the page within 110 s (is the scorer emitting on /ws/prediction?)").toBe(
+      true,
+    );
     expect(await page.locator("#score-empty").isHidden()).toBe(true);
     expect(await page.locator("#sc-count").textContent()).toMatch(/^\d[\d,]* forecasts?$/);
     expect(await page.locator("#sc-mae").textContent()).toMatch(/^\d[\d,]*\.\d\d bps$/);
     expect(await page.locator("#sc-rmse").textContent()).toMatch(/^\d[\d,]*\.\d\d · \d[\d,]*\.\d\d bps$/);
     expect(await page.locator("#sc-hit").textContent()).toMatch(/^(\d+\.\d %|—)$/);
     // The per-horizon skill table: one row per horizon with an RMSE ratio, hit rate, coverage and the gate.
-    const rows = await page.locator("#skill-rows tr").evaluateAll((trs) =>
-      trs.map((tr) => [...tr.children].map((c) => c.textContent ?? "")),
-    );
+    const rows = await page
+      .locator("#skill-rows tr")
+      .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? "")));
     expect(rows.map((r) => r[0])).toEqual(["5 s", "10 s", "60 s"]);
     for (const r of rows) {
       expect(r[1]).toMatch(/^(\d\.\d{4}|—)$/);
@@ -478,7 +543,9 @@ describe("web UI against the local exchange", () => {
       return { frames: g.length, p50: g[Math.floor(g.length / 2)], p99: g[Math.floor(g.length * 0.99)], longTasks: window.__longTasks.length, maxLongTask: Math.max(0, ...window.__longTasks) };
     })()`)) as { frames: number; p50: number; p99: number; longTasks: number; maxLongTask: number };
     const rendered = (await snapshot(page)).renderedBooks - booksBefore;
-    console.log(`[e2e] rendering while live: ${perf.frames} frames, frame gap p50 ${perf.p50.toFixed(1)} ms / p99 ${perf.p99.toFixed(1)} ms, ${perf.longTasks} long tasks (max ${perf.maxLongTask.toFixed(0)} ms), ${rendered} books rendered`);
+    console.log(
+      `[e2e] rendering while live: ${perf.frames} frames, frame gap p50 ${perf.p50.toFixed(1)} ms / p99 ${perf.p99.toFixed(1)} ms, ${perf.longTasks} long tasks (max ${perf.maxLongTask.toFixed(0)} ms), ${rendered} books rendered`,
+    );
     // Lenient bounds (shared CI machines): smooth at the median, never frozen.
     expect(perf.p50).toBeLessThan(50);
     expect(perf.maxLongTask).toBeLessThan(500);
@@ -501,7 +568,11 @@ describe("web UI against the local exchange", () => {
     })()`);
     // A push with a wrong checksum: the relay detects it and resyncs (unsubscribe, subscribe, snapshot).
     expect(stack.exchange.inject({ type: "checksum", after: 0 }, "all", INST)).toBeGreaterThan(0);
-    await until(page, "window.__upstreamStates.includes('resyncing') && window.__upstreamStates.at(-1) === 'live'", 20_000);
+    await until(
+      page,
+      "window.__upstreamStates.includes('resyncing') && window.__upstreamStates.at(-1) === 'live'",
+      20_000,
+    );
     const s = await snapshot(page);
     expect(s.upstream).toBe("live");
     expect(s.checksum.mismatches).toBe(0);

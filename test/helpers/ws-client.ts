@@ -12,7 +12,7 @@ import type { ConnectionLog } from "../../tools/exchange/connlog.js";
 type Env = typeof env & { EXCHANGE_HTTP: string };
 
 /** GET /__control/book (tools/exchange/control.ts). */
-export interface ExchangeBook {
+interface ExchangeBook {
   seqId: number;
   ts: number;
   checksum: number;
@@ -68,16 +68,28 @@ export class TestClient {
   }
 
   /** Open a socket straight to a relay Durable Object with a unique name (isolated from other tests). */
-  static async openRelay(doName: string, instId: string, kind: "book" | "prediction" = "book", depth = 25, maxKept = Infinity): Promise<TestClient> {
+  static async openRelay(
+    doName: string,
+    instId: string,
+    kind: "book" | "prediction" = "book",
+    depth = 25,
+    maxKept = Infinity,
+  ): Promise<TestClient> {
     const stub = env.RELAY.get(env.RELAY.idFromName(doName));
-    const res = await stub.fetch(`https://relay/connect?instId=${instId}&kind=${kind}&depth=${depth}`, { headers: { Upgrade: "websocket" } });
+    const res = await stub.fetch(`https://relay/connect?instId=${instId}&kind=${kind}&depth=${depth}`, {
+      headers: { Upgrade: "websocket" },
+    });
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
     res.webSocket.accept();
     return new TestClient(res.webSocket, maxKept);
   }
 
   /** The next message after the previous `next()` match that satisfies `pred`, waiting up to `timeoutMs`. */
-  async next<T extends ServerMessage = ServerMessage>(pred: (m: ServerMessage) => boolean, timeoutMs = 10_000, label = "message"): Promise<T> {
+  async next<T extends ServerMessage = ServerMessage>(
+    pred: (m: ServerMessage) => boolean,
+    timeoutMs = 10_000,
+    label = "message",
+  ): Promise<T> {
     for (let i = this.cursor; i < this.messages.length; i++) {
       if (pred(this.messages[i]!)) {
         this.cursor = i + 1;
@@ -88,7 +100,11 @@ export class TestClient {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; got ${this.messages.length} messages, last: ${JSON.stringify(this.messages.at(-1))?.slice(0, 200)}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${label}; got ${this.messages.length} messages, last: ${JSON.stringify(this.messages.at(-1))?.slice(0, 200)}`,
+          ),
+        );
       }, timeoutMs);
       const waiter: Waiter = {
         pred,
@@ -136,8 +152,17 @@ export class TestClient {
 
 /** The local exchange's control API. */
 export const exchange = {
-  async fault(spec: { type: string; after?: number; scope?: "all" | "next"; instId?: string; closeAfterMs?: number }): Promise<number> {
-    const res = await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/fault`, { method: "POST", body: JSON.stringify(spec) });
+  async fault(spec: {
+    type: string;
+    after?: number;
+    scope?: "all" | "next";
+    instId?: string;
+    closeAfterMs?: number;
+  }): Promise<number> {
+    const res = await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/fault`, {
+      method: "POST",
+      body: JSON.stringify(spec),
+    });
     return ((await res.json()) as { armed: number }).armed;
   },
   async refuse(ms: number): Promise<void> {
@@ -154,7 +179,9 @@ export const exchange = {
   },
   /** The exchange's connection log: connections with an id above `since`, subscribe counts per instId. */
   async connections(since = 0): Promise<ConnectionLog> {
-    return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/connections?since=${since}`)).json()) as ConnectionLog;
+    return (await (
+      await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/connections?since=${since}`)
+    ).json()) as ConnectionLog;
   },
   /** The id of the last connection the exchange accepted (pass to `connections` to see only later ones). */
   async lastConnectionId(): Promise<number> {
@@ -163,7 +190,11 @@ export const exchange = {
   async recent(instId: string): Promise<{ seqId: number; checksum: number | undefined }[]> {
     return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/recent?instId=${instId}`)).json()) as never;
   },
-  async state(): Promise<{ connections: number; acceptedAt: number[]; instruments: Record<string, { subscribers: number }> }> {
+  async state(): Promise<{
+    connections: number;
+    acceptedAt: number[];
+    instruments: Record<string, { subscribers: number }>;
+  }> {
     return (await (await fetch(`${(env as Env).EXCHANGE_HTTP}/__control/state`)).json()) as never;
   },
 };
@@ -196,7 +227,12 @@ export const uniqueName = (prefix: string) => `${prefix}-${Date.now()}-${++count
 export async function compareWithExchange(books: readonly BookMessage[]): Promise<number> {
   let compared = 0;
   for (const b of books) {
-    expect(okxChecksum(b.bids.map(([px, sz]) => ({ px, sz })), b.asks.map(([px, sz]) => ({ px, sz })))).toBe(b.checksum);
+    expect(
+      okxChecksum(
+        b.bids.map(([px, sz]) => ({ px, sz })),
+        b.asks.map(([px, sz]) => ({ px, sz })),
+      ),
+    ).toBe(b.checksum);
     if (b.seqId === null) continue;
     const ex = await exchange.book(b.instId, b.depth, b.seqId);
     if (!ex) continue;

@@ -8,10 +8,17 @@
 import ccxt from "ccxt";
 
 /** ccxt.pro.okx talking to a local OKX-protocol exchange at `httpUrl` (ws on the same port, unless `wsUrl`). */
-export async function okxClient(httpUrl: string, wsUrl = `${httpUrl.replace(/^http/, "ws")}/ws/v5`): Promise<InstanceType<typeof ccxt.pro.okx>> {
+export async function okxClient(
+  httpUrl: string,
+  wsUrl = `${httpUrl.replace(/^http/, "ws")}/ws/v5`,
+): Promise<InstanceType<typeof ccxt.pro.okx>> {
   const ex = new ccxt.pro.okx({ options: { fetchMarkets: { types: ["swap"] } } });
   // ccxt builds REST urls from urls.api.rest and ws urls as urls.api.ws + "/public".
-  (ex.urls as { api: Record<string, string> }).api = { ...(ex.urls as { api: Record<string, string> }).api, rest: httpUrl, ws: wsUrl };
+  (ex.urls as { api: Record<string, string> }).api = {
+    ...(ex.urls as { api: Record<string, string> }).api,
+    rest: httpUrl,
+    ws: wsUrl,
+  };
   // ccxt refuses plain ws:// ("use proxy with non-ssl ws:// urls") until its http agent is loaded.
   if (wsUrl.startsWith("ws:")) await ex.loadHttpProxyAgent();
   return ex;

@@ -44,7 +44,15 @@ export class ConnectionLogBook {
 
   /** A connection was accepted: its record (ids start at 1). */
   open(): ConnectionRecord {
-    const r: ConnectionRecord = { id: ++this.opened, openedAt: Date.now(), closedAt: null, closeCode: null, subscribes: {}, refused: {}, unsubscribes: {} };
+    const r: ConnectionRecord = {
+      id: ++this.opened,
+      openedAt: Date.now(),
+      closedAt: null,
+      closeCode: null,
+      subscribes: {},
+      refused: {},
+      unsubscribes: {},
+    };
     this.records.push(r);
     if (this.records.length > this.max) this.records.splice(0, this.records.length - this.max);
     return r;
@@ -77,7 +85,19 @@ export class ConnectionLogBook {
   snapshot(since: number, openNow: number): ConnectionLog {
     const connections = this.records
       .filter((r) => r.id > since)
-      .map((r) => ({ ...r, subscribes: { ...r.subscribes }, refused: { ...r.refused }, unsubscribes: { ...r.unsubscribes } }));
-    return { opened: this.opened, closed: this.closed, open: openNow, subscribes: { ...this.subscribes }, refused: { ...this.refused }, connections };
+      .map((r) => ({
+        ...r,
+        subscribes: { ...r.subscribes },
+        refused: { ...r.refused },
+        unsubscribes: { ...r.unsubscribes },
+      }));
+    return {
+      opened: this.opened,
+      closed: this.closed,
+      open: openNow,
+      subscribes: { ...this.subscribes },
+      refused: { ...this.refused },
+      connections,
+    };
   }
 }

@@ -24,7 +24,7 @@ import type { Exchange, ExchangeOptions } from "./server.js";
 const SPEC_UPDATES: Record<string, Record<string, string>> = { "BTC-USDT-SWAP": { lotSz: "0.01", minSz: "0.01" } };
 
 function withSpecUpdates(r: { status: number; body: string } | null): { status: number; body: string } | null {
-  if (!r || r.status !== 200 || !Object.keys(SPEC_UPDATES).some((id) => r.body.includes(`"${id}"`))) return r;
+  if (r?.status !== 200 || !Object.keys(SPEC_UPDATES).some((id) => r.body.includes(`"${id}"`))) return r;
   const body = JSON.parse(r.body) as { data?: Record<string, unknown>[] };
   for (const d of body.data ?? []) Object.assign(d, SPEC_UPDATES[String(d.instId)] ?? {});
   return { status: r.status, body: JSON.stringify(body) };
@@ -59,7 +59,12 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** Answer one HTTP request (REST or control API). */
-export async function handleControl(api: Exchange, rest: ExchangeOptions["rest"], req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleControl(
+  api: Exchange,
+  rest: ExchangeOptions["rest"],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://x");
   const q = (k: string) => url.searchParams.get(k);
   try {
@@ -72,12 +77,17 @@ export async function handleControl(api: Exchange, rest: ExchangeOptions["rest"]
       const instId = q("instId") ?? "";
       const seqId = q("seqId");
       const v = api.view(instId, Number(q("depth") ?? 25), seqId === null ? undefined : Number(seqId));
-      if (!v) return json(res, 404, { error: seqId === null ? `unknown instId ${instId}` : `no book of ${instId} at seqId ${seqId} kept` });
+      if (!v)
+        return json(res, 404, {
+          error: seqId === null ? `unknown instId ${instId}` : `no book of ${instId} at seqId ${seqId} kept`,
+        });
       const b = api.book(instId)!;
       return json(res, 200, { ...v, synced: b.synced });
     }
-    if (url.pathname === "/__control/recent" && req.method === "GET") return json(res, 200, api.recent(q("instId") ?? ""));
-    if (url.pathname === "/__control/connections" && req.method === "GET") return json(res, 200, api.connections(Number(q("since") ?? 0)));
+    if (url.pathname === "/__control/recent" && req.method === "GET")
+      return json(res, 200, api.recent(q("instId") ?? ""));
+    if (url.pathname === "/__control/connections" && req.method === "GET")
+      return json(res, 200, api.connections(Number(q("since") ?? 0)));
     if (url.pathname === "/__control/fault" && req.method === "POST") {
       const body = JSON.parse(await readBody(req)) as { scope?: "all" | "next"; instId?: string };
       return json(res, 200, { armed: api.inject(parseFault(body), body.scope ?? "all", body.instId) });
@@ -93,7 +103,11 @@ export async function handleControl(api: Exchange, rest: ExchangeOptions["rest"]
     }
     if (url.pathname === "/" || url.pathname === "/health") {
       const ws = `${api.url.split(":")[0]}://${req.headers.host}/ws/v5/public`;
-      return json(res, 200, { exchange: "tradesim local OKX exchange", ws, instruments: [...api.timeline.instruments] });
+      return json(res, 200, {
+        exchange: "tradesim local OKX exchange",
+        ws,
+        instruments: [...api.timeline.instruments],
+      });
     }
     json(res, 404, { code: "404", msg: "Not Found" });
   } catch (e) {

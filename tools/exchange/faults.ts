@@ -61,7 +61,15 @@ export const FAULT_TYPES: readonly FaultType[] = [
 ];
 
 /** Faults that act on a `books` update and wait for one. */
-export const UPDATE_FAULTS: ReadonlySet<FaultType> = new Set(["gap", "checksum", "duplicate", "snapshot", "reorder", "delete-missing", "huge"]);
+export const UPDATE_FAULTS: ReadonlySet<FaultType> = new Set([
+  "gap",
+  "checksum",
+  "duplicate",
+  "snapshot",
+  "reorder",
+  "delete-missing",
+  "huge",
+]);
 
 export interface FaultSpec {
   readonly type: FaultType;
@@ -79,7 +87,12 @@ export interface FaultSpec {
   readonly jumpMs?: number;
 }
 
-function optNumber(o: Record<string, unknown>, key: string, ok: (n: number) => boolean, what: string): number | undefined {
+function optNumber(
+  o: Record<string, unknown>,
+  key: string,
+  ok: (n: number) => boolean,
+  what: string,
+): number | undefined {
   if (o[key] === undefined) return undefined;
   const n = Number(o[key]);
   if (!ok(n)) throw new Error(`fault.${key} must be ${what}`);
@@ -94,14 +107,21 @@ export function parseFault(v: unknown): FaultSpec {
   }
   if (typeof v !== "object" || v === null) throw new Error("fault must be an object or TYPE[:AFTER]");
   const o = v as Record<string, unknown>;
-  if (!FAULT_TYPES.includes(o.type as FaultType)) throw new Error(`unknown fault type ${String(o.type)}; one of ${FAULT_TYPES.join(", ")}`);
+  if (!FAULT_TYPES.includes(o.type as FaultType))
+    throw new Error(`unknown fault type ${String(o.type)}; one of ${FAULT_TYPES.join(", ")}`);
   const after = o.after === undefined ? 0 : Number(o.after);
   if (!Number.isInteger(after) || after < 0) throw new Error("fault.after must be a non-negative integer");
   const closeAfterMs = optNumber(o, "closeAfterMs", (n) => n >= 0, ">= 0");
-  const bytes = optNumber(o, "bytes", (n) => Number.isInteger(n) && n > 0 && n <= 64 * 1024 * 1024, "an integer in 1..64 MiB");
+  const bytes = optNumber(
+    o,
+    "bytes",
+    (n) => Number.isInteger(n) && n > 0 && n <= 64 * 1024 * 1024,
+    "an integer in 1..64 MiB",
+  );
   const idleMs = optNumber(o, "idleMs", (n) => n > 0, "> 0");
   const jumpMs = optNumber(o, "jumpMs", (n) => Number.isInteger(n), "an integer");
-  if (o.code !== undefined && (typeof o.code !== "string" || !/^\d{5}$/.test(o.code))) throw new Error("fault.code must be a 5-digit string");
+  if (o.code !== undefined && (typeof o.code !== "string" || !/^\d{5}$/.test(o.code)))
+    throw new Error("fault.code must be a 5-digit string");
   return {
     type: o.type as FaultType,
     after,

@@ -5,7 +5,7 @@
  */
 import type { ReplayEvent, Timeline } from "./replay.js";
 
-export interface PlayerOptions {
+interface PlayerOptions {
   /** Pace multiplier (> 0; Infinity = as fast as possible, yielding to the event loop every 2,000 events). */
   readonly speed: number;
   readonly loop: boolean;
@@ -45,7 +45,13 @@ function firstBookTs(events: readonly ReplayEvent[]): number {
 /** Start playing `timeline` now. */
 export function startPlayer(timeline: Timeline, o: PlayerOptions): Player {
   const offsetFor = (events: readonly ReplayEvent[]) => (o.originalTimestamps ? 0 : Date.now() - firstBookTs(events));
-  const tracks: TrackState[] = timeline.tracks.map((tr) => ({ ...tr, position: 0, base: performance.now(), done: false, tsOffset: offsetFor(tr.events) }));
+  const tracks: TrackState[] = timeline.tracks.map((tr) => ({
+    ...tr,
+    position: 0,
+    base: performance.now(),
+    done: false,
+    tsOffset: offsetFor(tr.events),
+  }));
   let loops = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

@@ -9,7 +9,7 @@ import { toOkxLevels, type Level } from "../../src/okx/book.js";
 import type { OkxBookData, OkxLevel, OkxWireBooks } from "../../src/okx/protocol.js";
 
 /** Full-depth channels (OKX: 400 levels a side in the snapshot, then tick-by-tick increments). */
-export const BOOK_CHANNELS = ["books", "books-l2-tbt"] as const;
+const BOOK_CHANNELS = ["books", "books-l2-tbt"] as const;
 export type BookChannel = (typeof BOOK_CHANNELS)[number];
 /** Top-of-book channels: each push is the whole top `TOP_DEPTH[channel]` levels. */
 export const TOP_CHANNELS = ["books5", "bbo-tbt"] as const;
@@ -52,13 +52,30 @@ export function serializeBooks(f: BookFrame): string {
     ...(d.seqId !== undefined && { seqId: d.seqId }),
     ...(d.prevSeqId !== undefined && { prevSeqId: d.prevSeqId }),
   };
-  return JSON.stringify({ arg: { channel: f.channel, instId: f.instId }, action: f.action, data: [data] } satisfies OkxWireBooks);
+  return JSON.stringify({
+    arg: { channel: f.channel, instId: f.instId },
+    action: f.action,
+    data: [data],
+  } satisfies OkxWireBooks);
 }
 
 /** A `books5` or `bbo-tbt` push of the book's current top levels. */
-export function serializeTop(channel: TopChannel, instId: string, bids: readonly Level[], asks: readonly Level[], ts: number, seqId: number): string {
+export function serializeTop(
+  channel: TopChannel,
+  instId: string,
+  bids: readonly Level[],
+  asks: readonly Level[],
+  ts: number,
+  seqId: number,
+): string {
   const n = TOP_DEPTH[channel];
-  const data = { asks: toOkxLevels(asks, n), bids: toOkxLevels(bids, n), ...(channel === "books5" && { instId }), ts: String(ts), seqId };
+  const data = {
+    asks: toOkxLevels(asks, n),
+    bids: toOkxLevels(bids, n),
+    ...(channel === "books5" && { instId }),
+    ts: String(ts),
+    seqId,
+  };
   return JSON.stringify({ arg: { channel, instId }, data: [data] } satisfies OkxWireTop);
 }
 
@@ -79,7 +96,12 @@ export function viewBoundary(side: readonly Level[]): number | undefined {
  * @param desc true for bids
  * @param updated the update's levels for this side
  */
-export function reentries(side: readonly Level[], boundary: number | undefined, desc: boolean, updated: readonly OkxLevel[]): OkxLevel[] {
+export function reentries(
+  side: readonly Level[],
+  boundary: number | undefined,
+  desc: boolean,
+  updated: readonly OkxLevel[],
+): OkxLevel[] {
   if (boundary === undefined) return [];
   const out: Level[] = [];
   let sent: Set<number> | undefined;

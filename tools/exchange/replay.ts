@@ -6,11 +6,17 @@ import { parseOkxMessage, type OkxBookData, type OkxTradeData } from "../../src/
 import { readCapture } from "../lib/captures.js";
 
 export type ReplayEvent =
-  | { readonly t: number; readonly kind: "books"; readonly instId: string; readonly action: "snapshot" | "update"; readonly data: OkxBookData }
+  | {
+      readonly t: number;
+      readonly kind: "books";
+      readonly instId: string;
+      readonly action: "snapshot" | "update";
+      readonly data: OkxBookData;
+    }
   | { readonly t: number; readonly kind: "trades"; readonly instId: string; readonly data: readonly OkxTradeData[] };
 
 /** Events that replay (and loop) together: one capture file, or several that share an instrument, in sequence. */
-export interface Track {
+interface Track {
   readonly events: ReplayEvent[];
   readonly instruments: Set<string>;
 }
@@ -46,7 +52,7 @@ export function loadTimeline(files: readonly string[]): Timeline {
     let t0: number | null = null;
     for (const rec of readCapture(file)) {
       if (rec.kind !== "recv") continue;
-      let m;
+      let m: ReturnType<typeof parseOkxMessage>;
       try {
         m = parseOkxMessage(rec.json);
       } catch {
@@ -79,5 +85,12 @@ export function loadTimeline(files: readonly string[]): Timeline {
   }
   const events = tracks.flatMap((tr) => tr.events).sort((a, b) => a.t - b.t);
   const span = Math.max(0, ...tracks.map((tr) => tr.end));
-  return { tracks: tracks.map(({ events, instruments }) => ({ events, instruments })), events, span, instruments, bookInstruments, skipped };
+  return {
+    tracks: tracks.map(({ events, instruments }) => ({ events, instruments })),
+    events,
+    span,
+    instruments,
+    bookInstruments,
+    skipped,
+  };
 }

@@ -80,7 +80,7 @@ export interface ExchangeOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface ExchangeStats {
+interface ExchangeStats {
   readonly connections: number;
   readonly connectionsTotal: number;
   readonly rejectedConnections: number;
@@ -94,7 +94,7 @@ export interface ExchangeStats {
 }
 
 /** A book as the exchange held it after one push (top 400 a side). */
-export interface BookView {
+interface BookView {
   readonly instId: string;
   readonly seqId: number;
   readonly ts: number;
@@ -176,7 +176,9 @@ interface Instrument {
 }
 
 /** A push on its way to one connection: `books` pushes keep their frame so faults can re-serialize them. */
-type Outgoing = { readonly kind: "books"; readonly frame: BookFrame; readonly text: string } | { readonly kind: "other"; readonly text: string };
+type Outgoing =
+  | { readonly kind: "books"; readonly frame: BookFrame; readonly text: string }
+  | { readonly kind: "other"; readonly text: string };
 
 const WS_PATH = "/ws/v5/public";
 const HUGE_DEFAULT_BYTES = 4 * 1024 * 1024;
@@ -236,7 +238,15 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   const inst = (instId: string): Instrument => {
     let i = instruments.get(instId);
     if (!i) {
-      i = { book: createBook(instId), seqId: 0, lastCapturedSeqId: undefined, resetPending: false, recent: [], history: [], lastTop: new Map() };
+      i = {
+        book: createBook(instId),
+        seqId: 0,
+        lastCapturedSeqId: undefined,
+        resetPending: false,
+        recent: [],
+        history: [],
+        lastTop: new Map(),
+      };
       instruments.set(instId, i);
     }
     return i;
@@ -270,7 +280,10 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     const idx = c.faults.findIndex((f) => f.firesAt <= c.pushes && (isUpdate || !UPDATE_FAULTS.has(f.spec.type)));
     c.pushes++;
     pushes++;
-    if (idx < 0) return deliver(c, out);
+    if (idx < 0) {
+      deliver(c, out);
+      return;
+    }
     const spec = c.faults[idx]!.spec;
     c.faults.splice(idx, 1);
     log(`fault ${spec.type} on ${c.id} after ${c.pushes - 1} pushes`);
@@ -282,25 +295,42 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       case "gap":
         return; // the update is silently lost
       case "checksum":
-        return deliver(c, { ...books!, text: withData(books!, { checksum: (books!.frame.data.checksum || 1) ^ 0x5a5a5a5a }) });
+        deliver(c, {
+          ...books!,
+          text: withData(books!, { checksum: (books!.frame.data.checksum || 1) ^ 0x5a5a5a5a }),
+        });
+        return;
       case "malformed":
-        return rawSend(c, out.text.slice(0, Math.max(1, out.text.length >> 1)));
+        rawSend(c, out.text.slice(0, Math.max(1, out.text.length >> 1)));
+        return;
       case "notice":
-        rawSend(c, JSON.stringify({ event: "notice", code: NOTICE_SERVICE_UPGRADE, msg: "The connection will soon be closed for a service upgrade. Please reconnect.", connId: c.id }));
+        rawSend(
+          c,
+          JSON.stringify({
+            event: "notice",
+            code: NOTICE_SERVICE_UPGRADE,
+            msg: "The connection will soon be closed for a service upgrade. Please reconnect.",
+            connId: c.id,
+          }),
+        );
         setTimeout(() => c.ws.close(1001, "service upgrade"), spec.closeAfterMs ?? 1000).unref();
-        return deliver(c, out);
+        deliver(c, out);
+        return;
       case "stall":
         c.stalled = true;
         return;
       case "subscribe-error":
         c.subscribeError = true;
-        return deliver(c, out);
+        deliver(c, out);
+        return;
       case "seq-reset": // instrument-wide: handled by resetSequence; per connection it has no meaning
       case "client-idle": // armed at injection (armClientIdle)
-        return deliver(c, out);
+        deliver(c, out);
+        return;
       case "duplicate":
         deliver(c, out);
-        return rawSend(c, out.text);
+        rawSend(c, out.text);
+        return;
       case "snapshot": {
         deliver(c, out);
         const snap = snapshotFor(books!.frame.instId, books!.frame.channel);
@@ -308,12 +338,17 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         return;
       }
       case "reorder":
-        if (c.held) deliver(c, out); // one held update at a time
+        if (c.held)
+          deliver(c, out); // one held update at a time
         else c.held = { instId: books!.frame.instId, text: out.text };
         return;
       case "delete-missing": {
         const b = instruments.get(books!.frame.instId)!.book;
-        return deliver(c, { ...books!, text: withData(books!, { asks: [...books!.frame.data.asks, ...absentDeletes(b, 1)] }) });
+        deliver(c, {
+          ...books!,
+          text: withData(books!, { asks: [...books!.frame.data.asks, ...absentDeletes(b, 1)] }),
+        });
+        return;
       }
       case "huge": {
         const b = instruments.get(books!.frame.instId)!.book;
@@ -326,7 +361,8 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
           pad = absentDeletes(b, pad.length + Math.ceil((target - text.length) / per) + 1);
           text = withData(books!, { asks: [...books!.frame.data.asks, ...pad] });
         }
-        return deliver(c, { ...books!, text });
+        deliver(c, { ...books!, text });
+        return;
       }
       case "binary": {
         const text = c.tsJump === 0 ? out.text : jumpTs(out.text, c.tsJump);
@@ -335,11 +371,22 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         return;
       }
       case "error-event":
-        rawSend(c, okxError(spec.code ?? "60018", spec.code === undefined ? unknownChannelMsg("books", [...c.books.keys()][0] ?? "") : `injected error ${spec.code}`, c.id));
-        return deliver(c, out);
+        rawSend(
+          c,
+          okxError(
+            spec.code ?? "60018",
+            spec.code === undefined
+              ? unknownChannelMsg("books", [...c.books.keys()][0] ?? "")
+              : `injected error ${spec.code}`,
+            c.id,
+          ),
+        );
+        deliver(c, out);
+        return;
       case "clock-jump":
         c.tsJump += spec.jumpMs ?? 3_600_000;
-        return deliver(c, out);
+        deliver(c, out);
+        return;
     }
   }
 
@@ -363,15 +410,22 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   // ---- replay ---------------------------------------------------------------------------------------------------
   function snapshotFor(instId: string, channel: BookChannel): string | null {
     const i = instruments.get(instId);
-    if (!i || !i.book.synced) return null;
+    if (!i?.book.synced) return null;
     const b = i.book;
-    const data = { asks: toOkxLevels(b.asks, BOOKS_DEPTH), bids: toOkxLevels(b.bids, BOOKS_DEPTH), ts: String(b.ts), checksum: okxChecksum(b.bids, b.asks), seqId: i.seqId, prevSeqId: -1 };
+    const data = {
+      asks: toOkxLevels(b.asks, BOOKS_DEPTH),
+      bids: toOkxLevels(b.bids, BOOKS_DEPTH),
+      ts: String(b.ts),
+      checksum: okxChecksum(b.bids, b.asks),
+      seqId: i.seqId,
+      prevSeqId: -1,
+    };
     return serializeBooks({ channel, instId, action: "snapshot", data });
   }
 
   function topFor(instId: string, channel: TopChannel): string | null {
     const i = instruments.get(instId);
-    if (!i || !i.book.synced) return null;
+    if (!i?.book.synced) return null;
     return serializeTop(channel, instId, i.book.bids, i.book.asks, i.book.ts, i.seqId);
   }
 
@@ -379,7 +433,9 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   function emitTops(instId: string, i: Instrument): void {
     for (const channel of TOP_CHANNELS) {
       const n = TOP_DEPTH[channel];
-      const top = [...i.book.bids.slice(0, n), ...i.book.asks.slice(0, n)].map((l) => `${l.px}:${l.sz}:${l.orders}`).join(",");
+      const top = [...i.book.bids.slice(0, n), ...i.book.asks.slice(0, n)]
+        .map((l) => `${l.px}:${l.sz}:${l.orders}`)
+        .join(",");
       if (i.lastTop.get(channel) === top) continue;
       i.lastTop.set(channel, top);
       let text: string | undefined;
@@ -408,7 +464,10 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     }
     // Synthesize the chain: advance by the captured delta when the capture has seqIds, else by 1.
     const cap = ev.data.seqId;
-    const delta = cap !== undefined && i.lastCapturedSeqId !== undefined && ev.action === "update" ? Math.max(1, cap - i.lastCapturedSeqId) : 1;
+    const delta =
+      cap !== undefined && i.lastCapturedSeqId !== undefined && ev.action === "update"
+        ? Math.max(1, cap - i.lastCapturedSeqId)
+        : 1;
     i.lastCapturedSeqId = cap;
     const prev = ev.action === "snapshot" ? -1 : i.seqId;
     if (i.resetPending && ev.action === "update") {
@@ -433,7 +492,14 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       if (rb.length > 0) bids = [...bids, ...rb];
       if (ra.length > 0) asks = [...asks, ...ra];
     }
-    const data: OkxBookData = { asks, bids, ts: ev.data.ts, checksum: ev.data.checksum, seqId: i.seqId, prevSeqId: prev };
+    const data: OkxBookData = {
+      asks,
+      bids,
+      ts: ev.data.ts,
+      checksum: ev.data.checksum,
+      seqId: i.seqId,
+      prevSeqId: prev,
+    };
     const cache = new Map<BookChannel, Outgoing>();
     for (const c of conns) {
       const channel = c.books.get(ev.instId);
@@ -452,7 +518,14 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
 
   function viewOf(instId: string, i: Instrument, depth: number): BookView {
     const b = i.book;
-    return { instId, seqId: i.seqId, ts: b.ts, bids: topLevels(b.bids, depth), asks: topLevels(b.asks, depth), checksum: okxChecksum(b.bids, b.asks) };
+    return {
+      instId,
+      seqId: i.seqId,
+      ts: b.ts,
+      bids: topLevels(b.bids, depth),
+      asks: topLevels(b.asks, depth),
+      checksum: okxChecksum(b.bids, b.asks),
+    };
   }
 
   // ---- connections ----------------------------------------------------------------------------------------------
@@ -463,7 +536,10 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       if (snap) push(c, { kind: "other", text: snap });
     } else if (isTopChannel(channel)) {
       let set = c.tops.get(instId);
-      if (!set) c.tops.set(instId, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        c.tops.set(instId, set);
+      }
       set.add(channel);
       const top = topFor(instId, channel);
       if (top) push(c, { kind: "other", text: top });
@@ -484,16 +560,21 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     touch(c);
     c.lastClientFrame = Date.now();
     if (c.stalled) return;
-    if (text === "ping") return rawSend(c, "pong");
+    if (text === "ping") {
+      rawSend(c, "pong");
+      return;
+    }
     let req: unknown;
     try {
       req = JSON.parse(text);
     } catch {
-      return rawSend(c, okxError("60012", `Invalid request: ${text.slice(0, 100)}`, c.id));
+      rawSend(c, okxError("60012", `Invalid request: ${text.slice(0, 100)}`, c.id));
+      return;
     }
     const r = req as { op?: unknown; args?: unknown };
     if ((r.op !== "subscribe" && r.op !== "unsubscribe") || !Array.isArray(r.args) || r.args.length === 0) {
-      return rawSend(c, okxError("60012", `Invalid request: ${text.slice(0, 100)}`, c.id));
+      rawSend(c, okxError("60012", `Invalid request: ${text.slice(0, 100)}`, c.id));
+      return;
     }
     // Counted once per request and instId (a relay subscribes books and trades of one instrument in one request).
     const ok = new Set<string>();
@@ -506,7 +587,9 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       }
       const { channel, instId } = arg;
       const isBooks = isBookChannel(channel) || isTopChannel(channel);
-      const known = isBooks ? timeline.bookInstruments.has(instId) : channel === "trades" && timeline.instruments.has(instId);
+      const known = isBooks
+        ? timeline.bookInstruments.has(instId)
+        : channel === "trades" && timeline.instruments.has(instId);
       if (!known || c.subscribeError) {
         c.subscribeError = false;
         if (r.op === "subscribe") refused.add(instId);
@@ -583,16 +666,19 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
     wss.handleUpgrade(req, socket, head, onConnection);
   });
 
-  const idleTimer = setInterval(() => {
-    const limit = Date.now() - idleTimeoutMs;
-    for (const c of conns) {
-      if (c.lastActivity < limit) {
-        log(`idle close ${c.id}`);
-        c.ws.close(4004, "no data for 30s");
-        conns.delete(c);
+  const idleTimer = setInterval(
+    () => {
+      const limit = Date.now() - idleTimeoutMs;
+      for (const c of conns) {
+        if (c.lastActivity < limit) {
+          log(`idle close ${c.id}`);
+          c.ws.close(4004, "no data for 30s");
+          conns.delete(c);
+        }
       }
-    }
-  }, Math.min(1000, idleTimeoutMs)).unref();
+    },
+    Math.min(1000, idleTimeoutMs),
+  ).unref();
 
   const api: Exchange = {
     port: 0,
@@ -634,7 +720,17 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         for (const c of conns) if (c.books.has(id) || c.tops.has(id)) subscribers++;
         insts[id] = { seqId: i.seqId, synced: i.book.synced, ts: i.book.ts, subscribers };
       }
-      return { connections: conns.size, connectionsTotal, rejectedConnections, acceptedAt: [...acceptedAt], pushes, loops: player?.loops() ?? 0, position: player?.position() ?? 0, events: timeline.events.length, instruments: insts };
+      return {
+        connections: conns.size,
+        connectionsTotal,
+        rejectedConnections,
+        acceptedAt: [...acceptedAt],
+        pushes,
+        loops: player?.loops() ?? 0,
+        position: player?.position() ?? 0,
+        events: timeline.events.length,
+        instruments: insts,
+      };
     },
     connections(since = 0) {
       return connLog.snapshot(since, conns.size);
@@ -682,6 +778,13 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
       i.lastCapturedSeqId = undefined;
     }
   };
-  player = startPlayer(timeline, { speed, loop: opts.loop ?? false, originalTimestamps: opts.originalTimestamps ?? false, emit, onRestart, log });
+  player = startPlayer(timeline, {
+    speed,
+    loop: opts.loop ?? false,
+    originalTimestamps: opts.originalTimestamps ?? false,
+    emit,
+    onRestart,
+    log,
+  });
   return api;
 }

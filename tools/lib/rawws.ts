@@ -30,7 +30,11 @@ export interface RawWs {
  * Connect to `ws://host:port/path` and complete the opening handshake; `onFrame` gets every complete frame
  * (opcode 1 text, 2 binary, 8 close, 9 ping, 10 pong; pings are answered). Rejects on a non-101 answer.
  */
-export function openRawWs(url: string, onFrame: (f: RawFrame) => void, opts: { timeoutMs?: number } = {}): Promise<RawWs> {
+export function openRawWs(
+  url: string,
+  onFrame: (f: RawFrame) => void,
+  opts: { timeoutMs?: number } = {},
+): Promise<RawWs> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: u.hostname, port: Number(u.port || 80) });
@@ -50,7 +54,10 @@ export function openRawWs(url: string, onFrame: (f: RawFrame) => void, opts: { t
       const mask = randomBytes(4);
       const len = payload.length;
       if (len > 0xffff) throw new Error("rawws sends frames up to 64 KiB (16-bit length) only");
-      const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len]) : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+      const head =
+        len < 126
+          ? Buffer.from([0x80 | opcode, 0x80 | len])
+          : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
       const body = Buffer.allocUnsafe(len);
       for (let i = 0; i < len; i++) body[i] = payload[i]! ^ mask[i & 3]!;
       if (!socket.destroyed) socket.write(Buffer.concat([head, mask, body]));
