@@ -8,6 +8,7 @@ import { okxChecksum } from "../src/okx/checksum.js";
 import { parseOkxMessage, type OkxMessage } from "../src/okx/protocol.js";
 import { startExchange, type Exchange } from "../tools/exchange/server.js";
 import { FAULT_TYPES, parseFault } from "../tools/exchange/faults.js";
+import { selfSignedCert } from "../tools/exchange/tls.js";
 import { DATA, REPO_ROOT } from "../tools/lib/captures.js";
 
 class Client {
@@ -477,5 +478,38 @@ describe("local OKX exchange: connection log", () => {
     const http = (await (await fetch(`${ex.httpUrl}/__control/connections?since=${since}`)).json()) as typeof log;
     expect(http.connections.map((r) => r.id)).toEqual(log.connections.map((r) => r.id));
     b.ws.close();
+  });
+});
+
+describe("local OKX exchange: TLS", () => {
+  it("serves wss:// and https:// with the self-signed certificate; a client trusting it gets books, one that does not is refused", async () => {
+    const tls = await selfSignedCert(["127.0.0.1"]);
+    const sx = await startExchange({
+      replay: [DATA.okx20220513],
+      port: 0,
+      speed: 4,
+      loop: true,
+      connectionsPerSecond: 0,
+      tls,
+    });
+    try {
+      expect(sx.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/ws\/v5\/public$/);
+      const ws = new WebSocket(sx.url, { ca: tls.cert });
+      const frames: string[] = [];
+      ws.on("message", (d) => frames.push(d.toString()));
+      await new Promise((r, j) => ws.once("open", r).once("error", j));
+      ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+      const end = Date.now() + 20_000;
+      while (!frames.some((f) => f.includes('"action":"snapshot"')) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(frames.some((f) => f.includes('"action":"snapshot"'))).toBe(true);
+      ws.close();
+      const untrusted = new WebSocket(sx.url);
+      await expect(new Promise((r, j) => untrusted.once("open", r).once("error", j))).rejects.toThrow(
+        /self[- ]signed/i,
+      );
+    } finally {
+      await sx.close();
+    }
   });
 });
