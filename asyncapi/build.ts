@@ -37,16 +37,28 @@ function protocolSchemas(protocolFile: string): Record<string, Definition> {
   const out: Record<string, Definition> = {};
   for (const t of ROOT_TYPES) Object.assign(out, gen.createSchema(t).definitions);
   // Re-root the generator's `#/definitions/X` references.
-  return JSON.parse(JSON.stringify(out).replaceAll('"#/definitions/', '"#/components/schemas/')) as Record<string, Definition>;
+  return JSON.parse(JSON.stringify(out).replaceAll('"#/definitions/', '"#/components/schemas/')) as Record<
+    string,
+    Definition
+  >;
 }
 
-const INST_ID = { type: "string", pattern: "^[A-Z0-9]{1,12}(-[A-Z0-9]{1,12}){1,3}$", examples: ["BTC-USDT-SWAP"], description: "OKX instrument id." };
+const INST_ID = {
+  type: "string",
+  pattern: "^[A-Z0-9]{1,12}(-[A-Z0-9]{1,12}){1,3}$",
+  examples: ["BTC-USDT-SWAP"],
+  description: "OKX instrument id.",
+};
 const licence = { name: "MIT", url: "https://opensource.org/license/mit" };
 
 /** Public API: no authentication (an explicit empty requirement list). */
 const none: [] = [];
 
-const text = (value: string, description: string) => ({ contentType: "text/plain", payload: { type: "string", const: value }, summary: description });
+const text = (value: string, description: string) => ({
+  contentType: "text/plain",
+  payload: { type: "string", const: value },
+  summary: description,
+});
 
 /** The AsyncAPI 3.1 document, its schemas generated from `protocolFile` (default src/protocol.ts). */
 export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unknown> {
@@ -73,7 +85,12 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
     },
     defaultContentType: "application/json",
     servers: {
-      local: { host: "127.0.0.1:8787", protocol: "ws", description: "`npm start`: wrangler dev + the local OKX exchange replaying real data.", security: none },
+      local: {
+        host: "127.0.0.1:8787",
+        protocol: "ws",
+        description: "`npm start`: wrangler dev + the local OKX exchange replaying real data.",
+        security: none,
+      },
     },
     channels: {
       book: {
@@ -94,7 +111,16 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
             method: "GET",
             query: {
               type: "object",
-              properties: { instId: INST_ID, depth: { type: "integer", minimum: 1, maximum: MAX_DEPTH, default: DEFAULT_DEPTH, description: "Levels per side." } },
+              properties: {
+                instId: INST_ID,
+                depth: {
+                  type: "integer",
+                  minimum: 1,
+                  maximum: MAX_DEPTH,
+                  default: DEFAULT_DEPTH,
+                  description: "Levels per side.",
+                },
+              },
               required: ["instId"],
               additionalProperties: false,
             },
@@ -119,7 +145,12 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
         bindings: {
           ws: {
             method: "GET",
-            query: { type: "object", properties: { instId: INST_ID }, required: ["instId"], additionalProperties: false },
+            query: {
+              type: "object",
+              properties: { instId: INST_ID },
+              required: ["instId"],
+              additionalProperties: false,
+            },
             bindingVersion: "0.1.0",
           },
         },
@@ -131,7 +162,8 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
         action: "send",
         channel: { $ref: "#/channels/book" },
         title: "Books and state",
-        summary: "The relay sends the book on connect (if live) and after every change, status on connect and on every upstream state change, and errors.",
+        summary:
+          "The relay sends the book on connect (if live) and after every change, status on connect and on every upstream state change, and errors.",
         messages: [
           { $ref: "#/channels/book/messages/book" },
           { $ref: "#/channels/book/messages/lagging" },
@@ -174,28 +206,91 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
     components: {
       schemas,
       messages: {
-        book: msg("BookMessage", "Book", "Top-N book after an upstream change, with OKX's checksum of the top 25 levels.", {
-          type: "book", instId: "BTC-USDT-SWAP", seq: 42, ts: 1723161280800, seqId: 1926248, depth: 2,
-          bids: [["61805.2", "11.4"], ["61805.1", "0.2"]], asks: [["61805.3", "765"], ["61805.4", "3"]],
-          mid: 61805.25, spread: 0.1, checksum: -1190460187,
+        book: msg(
+          "BookMessage",
+          "Book",
+          "Top-N book after an upstream change, with OKX's checksum of the top 25 levels.",
+          {
+            type: "book",
+            instId: "BTC-USDT-SWAP",
+            seq: 42,
+            ts: 1723161280800,
+            seqId: 1926248,
+            depth: 2,
+            bids: [
+              ["61805.2", "11.4"],
+              ["61805.1", "0.2"],
+            ],
+            asks: [
+              ["61805.3", "765"],
+              ["61805.4", "3"],
+            ],
+            mid: 61805.25,
+            spread: 0.1,
+            checksum: -1190460187,
+          },
+        ),
+        lagging: msg(
+          "LaggingMessage",
+          "Lagging",
+          "This client's oldest unacknowledged book is older than the staleness bound: no books until it acks.",
+          {
+            type: "lagging",
+            instId: "BTC-USDT-SWAP",
+            lagMs: 2300,
+            boundMs: 2000,
+            at,
+          },
+        ),
+        status: msg("StatusMessage", "Status", "The relay's upstream OKX connection state.", {
+          type: "status",
+          instId: "BTC-USDT-SWAP",
+          state: "resyncing",
+          reason: "checksum",
+          at,
         }),
-        lagging: msg("LaggingMessage", "Lagging", "This client's oldest unacknowledged book is older than the staleness bound: no books until it acks.", {
-          type: "lagging", instId: "BTC-USDT-SWAP", lagMs: 2300, boundMs: 2000, at,
-        }),
-        status: msg("StatusMessage", "Status", "The relay's upstream OKX connection state.", { type: "status", instId: "BTC-USDT-SWAP", state: "resyncing", reason: "checksum", at }),
-        error: msg("ErrorMessage", "Error", "A problem the client must know about; fatal errors are followed by a close.", {
-          type: "error", code: "unknown_instrument", message: "OKX does not know instrument BTC-USDT-FOO", fatal: true,
-        }),
+        error: msg(
+          "ErrorMessage",
+          "Error",
+          "A problem the client must know about; fatal errors are followed by a close.",
+          {
+            type: "error",
+            code: "unknown_instrument",
+            message: "OKX does not know instrument BTC-USDT-FOO",
+            fatal: true,
+          },
+        ),
         prediction: msg("PredictionMessage", "Prediction", "Mid-price forecast with its 10 % / 90 % quantile band.", {
-          type: "prediction", instId: "BTC-USDT-SWAP", ts: 1723161280800, mid: 61805.25, horizonSec: 60, predictedMid: 61805.25,
-          predictedReturnBps: 0, low: 61734.2, high: 61876.3, model,
+          type: "prediction",
+          instId: "BTC-USDT-SWAP",
+          ts: 1723161280800,
+          mid: 61805.25,
+          horizonSec: 60,
+          predictedMid: 61805.25,
+          predictedReturnBps: 0,
+          low: 61734.2,
+          high: 61876.3,
+          model,
         }),
         score: msg("ScoreMessage", "Score", "Rolling live score of matured forecasts vs the no-change forecast.", {
-          type: "score", instId: "BTC-USDT-SWAP", ts: 1723161341000, horizonSec: 60, count: 61, maeBps: 7.6, rmseBps: 8.5,
-          baselineRmseBps: 8.5, hitRate: null, coverage: 0.84, model,
+          type: "score",
+          instId: "BTC-USDT-SWAP",
+          ts: 1723161341000,
+          horizonSec: 60,
+          count: 61,
+          maeBps: 7.6,
+          rmseBps: 8.5,
+          baselineRmseBps: 8.5,
+          hitRate: null,
+          coverage: 0.84,
+          model,
         }),
         ack: msg("ClientMessage", "Ack", "The client processed every message up to seq.", { op: "ack", seq: 42 }),
-        ping: { name: "ping", title: "Ping", ...text("ping", "Keepalive; answered `pong` by the runtime without waking the relay.") },
+        ping: {
+          name: "ping",
+          title: "Ping",
+          ...text("ping", "Keepalive; answered `pong` by the runtime without waking the relay."),
+        },
         pong: { name: "pong", title: "Pong", ...text("pong", "Answer to `ping`.") },
       },
     },

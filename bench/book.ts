@@ -47,7 +47,19 @@ function ccxtHarness(lib: typeof ccxt, checksum: boolean, instIds: readonly stri
     instIds.map((id) => {
       const [base, quote] = id.split("-");
       const option = /-[CP]$/.test(id);
-      return { id, symbol: id, base, quote, type: option ? "option" : "spot", spot: !option, option, active: true, precision: {}, limits: {}, info: {} };
+      return {
+        id,
+        symbol: id,
+        base,
+        quote,
+        type: option ? "option" : "spot",
+        spot: !option,
+        option,
+        active: true,
+        precision: {},
+        limits: {},
+        info: {},
+      };
     }),
   );
   let rejects = 0;
@@ -117,7 +129,9 @@ export function benchBook(quick: boolean): Result[] {
   const out = compare(
     msgs.length,
     [
-      { name: `JSON.parse only (floor) [${tag}]`, run: () => {
+      {
+        name: `JSON.parse only (floor) [${tag}]`,
+        run: () => {
           for (const m of msgs) JSON.parse(m);
         },
       },
@@ -130,8 +144,16 @@ export function benchBook(quick: boolean): Result[] {
     quick ? 100 : 1000,
   );
   const [, withCs, , ccxtCur, ccxtLeg] = out.map((r) => r.value) as [number, number, number, number, number];
-  out.push({ name: `ratio: TradeSim with checksum / ccxt ${version(ccxt)} without`, value: withCs / ccxtCur, unit: "x" });
-  out.push({ name: `ratio: TradeSim with checksum / ccxt ${version(ccxtLegacy)} with checksum`, value: withCs / ccxtLeg, unit: "x" });
+  out.push({
+    name: `ratio: TradeSim with checksum / ccxt ${version(ccxt)} without`,
+    value: withCs / ccxtCur,
+    unit: "x",
+  });
+  out.push({
+    name: `ratio: TradeSim with checksum / ccxt ${version(ccxtLegacy)} with checksum`,
+    value: withCs / ccxtLeg,
+    unit: "x",
+  });
   const sanity = runTradeSim(msgs, true);
   if (sanity.faults !== 0) throw new Error(`TradeSim rejected ${sanity.faults} messages of a valid capture`);
   return out;

@@ -15,7 +15,11 @@ const now = () => performance.timeOrigin + performance.now();
 /** One seqId's delivery record: when the last client got it, and how many did. */
 export type Delivery = [seqId: number, lastAt: number, count: number];
 
-type Cmd = { cmd: "open"; url: string; n: number; ackEvery: number } | { cmd: "reset" } | { cmd: "report" } | { cmd: "close" };
+type Cmd =
+  | { cmd: "open"; url: string; n: number; ackEvery: number }
+  | { cmd: "reset" }
+  | { cmd: "report" }
+  | { cmd: "close" };
 
 const BOOK = Buffer.from('{"type":"book"');
 const SEQ = Buffer.from('"seq":');
@@ -45,7 +49,8 @@ function child(): void {
         if (t > e.t) e.t = t;
       } else bySeqId.set(id, { t, count: 1 });
     }
-    if (++state.books % ackEvery === 0) ws.send(`{"op":"ack","seq":${intAt(payload, payload.indexOf(SEQ) + SEQ.length)}}`);
+    if (++state.books % ackEvery === 0)
+      ws.send(`{"op":"ack","seq":${intAt(payload, payload.indexOf(SEQ) + SEQ.length)}}`);
   };
   process.on("message", async (m: Cmd) => {
     try {
@@ -70,7 +75,14 @@ function child(): void {
         process.send!({ ok: true, at: now() });
       } else if (m.cmd === "report") {
         const rows: Delivery[] = [...bySeqId].map(([id, e]) => [id, e.t, e.count]);
-        process.send!({ ok: true, at: now(), deliveries, bytes, rows, closed: sockets.filter((s) => s.closeCode() !== null).length });
+        process.send!({
+          ok: true,
+          at: now(),
+          deliveries,
+          bytes,
+          rows,
+          closed: sockets.filter((s) => s.closeCode() !== null).length,
+        });
       } else if (m.cmd === "close") {
         for (const s of sockets) s.socket.destroy();
         process.send!({ ok: true });
@@ -94,7 +106,10 @@ export interface ClientsProcess {
 
 /** Fork the clients process (tsx loader) and wait until it is ready. */
 export async function spawnClients(): Promise<ClientsProcess> {
-  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child"], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child"], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const replies: ((m: Record<string, unknown>) => void)[] = [];
   proc.on("message", (m: Record<string, unknown>) => replies.shift()?.(m));
   const call = (cmd: Cmd | null) =>

@@ -19,7 +19,12 @@ const now = () => performance.timeOrigin + performance.now();
  * the exchange replaying at `speed`; latency = last client's receive time - exchange send time, per book that
  * reached all N clients within the window.
  */
-async function measure(n: number, seconds: number, speed: number, direct: boolean): Promise<{ p50: number; p99: number; msgs: number; deliveries: number; complete: number; secs: number }> {
+async function measure(
+  n: number,
+  seconds: number,
+  speed: number,
+  direct: boolean,
+): Promise<{ p50: number; p99: number; msgs: number; deliveries: number; complete: number; secs: number }> {
   const sent = new Map<number, number>();
   const stack = await startStack({ speed, onBookPush: (_id, seqId) => sent.set(seqId, now()) });
   const clients = await spawnClients();
@@ -38,7 +43,14 @@ async function measure(n: number, seconds: number, speed: number, direct: boolea
       msgs++;
       if (count === n) lat.push(lastAt - s);
     }
-    return { p50: percentile(lat, 50), p99: percentile(lat, 99), msgs, deliveries: r.deliveries, complete: lat.length, secs };
+    return {
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      msgs,
+      deliveries: r.deliveries,
+      complete: lat.length,
+      secs,
+    };
   } finally {
     await clients.close();
     await stack.stop();
@@ -60,18 +72,41 @@ async function measureWithin(deadlineMs: number, n: number, seconds: number, spe
  */
 export async function benchFanout(quick: boolean): Promise<Result[]> {
   const out: Result[] = [];
-  const runs: [n: number, direct: boolean][] = quick ? [[1, true], [10, true]] : [[1, true], [100, true], [1000, true], [1000, false]];
+  const runs: [n: number, direct: boolean][] = quick
+    ? [
+        [1, true],
+        [10, true],
+      ]
+    : [
+        [1, true],
+        [100, true],
+        [1000, true],
+        [1000, false],
+      ];
   for (const [n, direct] of runs) {
     const via = direct ? "" : " via wrangler dev's proxy";
     const r = await measureWithin(120_000, n, quick ? 3 : 15, 1, direct);
     if (r === null) {
-      out.push({ name: `fan-out exchange->last of ${n} clients${via}`, value: NaN, unit: "ms", note: "stalled: did not finish within 120 s on this machine" });
+      out.push({
+        name: `fan-out exchange->last of ${n} clients${via}`,
+        value: NaN,
+        unit: "ms",
+        note: "stalled: did not finish within 120 s on this machine",
+      });
       continue;
     }
-    out.push({ name: `fan-out exchange->last of ${n} clients${via} p50 (x1 replay, ${r.complete}/${r.msgs} books reached all)`, value: r.p50, unit: "ms" });
+    out.push({
+      name: `fan-out exchange->last of ${n} clients${via} p50 (x1 replay, ${r.complete}/${r.msgs} books reached all)`,
+      value: r.p50,
+      unit: "ms",
+    });
     out.push({ name: `fan-out exchange->last of ${n} clients${via} p99`, value: r.p99, unit: "ms" });
     if (n === SUSTAINED_N && direct) {
-      out.push({ name: `sustained deliveries, ${n} clients, x1 replay (${(r.msgs / r.secs).toFixed(0)} books/s offered, ${r.complete}/${r.msgs} reached all)`, value: r.deliveries / r.secs, unit: "msgs/s" });
+      out.push({
+        name: `sustained deliveries, ${n} clients, x1 replay (${(r.msgs / r.secs).toFixed(0)} books/s offered, ${r.complete}/${r.msgs} reached all)`,
+        value: r.deliveries / r.secs,
+        unit: "msgs/s",
+      });
     }
   }
   if (!quick) {

@@ -8,7 +8,11 @@ export interface Result {
 }
 
 /** Run `fn` repeatedly for at least `minMs` (after a warm-up) and return the mean time per call in ns. */
-export function timePerCall(fn: () => void, minMs: number, warmupMs = Math.min(200, minMs)): { nsPerCall: number; calls: number } {
+export function timePerCall(
+  fn: () => void,
+  minMs: number,
+  warmupMs = Math.min(200, minMs),
+): { nsPerCall: number; calls: number } {
   const until = performance.now() + warmupMs;
   while (performance.now() < until) fn();
   let calls = 0;
@@ -26,7 +30,11 @@ export function timePerCall(fn: () => void, minMs: number, warmupMs = Math.min(2
  * `timePerCall` in `rounds` rounds of `roundMs`: the median round, and the fastest and slowest. On this shared
  * 2-core VM one measurement swings by ±20 % with the machine; the median of several is the figure to report.
  */
-export function medianPerCall(fn: () => void, rounds: number, roundMs: number): { nsPerCall: number; minNs: number; maxNs: number } {
+export function medianPerCall(
+  fn: () => void,
+  rounds: number,
+  roundMs: number,
+): { nsPerCall: number; minNs: number; maxNs: number } {
   const xs: number[] = [];
   for (let r = 0; r < rounds; r++) xs.push(timePerCall(fn, roundMs, r === 0 ? Math.min(300, roundMs) : 0).nsPerCall);
   return { nsPerCall: percentile(xs, 50), minNs: Math.min(...xs), maxNs: Math.max(...xs) };

@@ -9,7 +9,10 @@ import type { Result } from "./lib.js";
 import { startStack, type Stack } from "./stack.js";
 
 async function heapUsed(stack: Stack): Promise<number> {
-  const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
+  const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as {
+    webSocketDebuggerUrl: string;
+    title?: string;
+  }[];
   const target = targets[0];
   if (!target) throw new Error("no inspector target");
   const ws = new WebSocket(target.webSocketDebuggerUrl);
@@ -59,7 +62,9 @@ export async function benchMemory(quick: boolean): Promise<Result[]> {
     const burst = await heapUsed(stack);
     await new Promise((r) => setTimeout(r, 12000));
     const many = await heapUsed(stack);
-    const st = (await (await fetch(`${stack.base}/status?instId=BTC-USDT-SWAP`)).json()) as { instruments: { clients: number; bookLevels: { bids: number; asks: number } }[] };
+    const st = (await (await fetch(`${stack.base}/status?instId=BTC-USDT-SWAP`)).json()) as {
+      instruments: { clients: number; bookLevels: { bids: number; asks: number } }[];
+    };
     const { bookLevels: bl, clients: connected } = st.instruments[0]!;
     if (connected !== n) throw new Error(`expected ${n} clients on the relay, it has ${connected}`);
     const mb = (b: number) => b / (1024 * 1024);

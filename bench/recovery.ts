@@ -18,7 +18,11 @@ interface Msg {
   checksum?: number;
 }
 
-async function recoverOnce(stack: Stack, fault: FaultType | "refuse", timeoutMs: number): Promise<{ ms: number; detectedMs: number; states: string[] }> {
+async function recoverOnce(
+  stack: Stack,
+  fault: FaultType | "refuse",
+  timeoutMs: number,
+): Promise<{ ms: number; detectedMs: number; states: string[] }> {
   const ws = new WebSocket(`${stack.ws}/ws/okx?instId=${INST}`);
   const msgs: { t: number; m: Msg }[] = [];
   ws.on("message", (d) => msgs.push({ t: performance.now(), m: JSON.parse(d.toString()) as Msg }));
@@ -29,7 +33,8 @@ async function recoverOnce(stack: Stack, fault: FaultType | "refuse", timeoutMs:
   const until = async (pred: () => boolean, ms: number) => {
     const end = performance.now() + ms;
     while (!pred()) {
-      if (performance.now() > end) throw new Error(`timeout (${fault}); last: ${JSON.stringify(msgs.at(-1)?.m).slice(0, 200)}`);
+      if (performance.now() > end)
+        throw new Error(`timeout (${fault}); last: ${JSON.stringify(msgs.at(-1)?.m).slice(0, 200)}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   };
@@ -66,20 +71,30 @@ async function recoverOnce(stack: Stack, fault: FaultType | "refuse", timeoutMs:
     }
     return false;
   }, timeoutMs);
-  const states = msgs.slice(from).filter((x) => x.m.type === "status").map((x) => `${x.m.state}${x.m.reason ? `(${x.m.reason.slice(0, 40)})` : ""}`);
+  const states = msgs
+    .slice(from)
+    .filter((x) => x.m.type === "status")
+    .map((x) => `${x.m.state}${x.m.reason ? `(${x.m.reason.slice(0, 40)})` : ""}`);
   ws.terminate();
   return { ms: recoveredAt - t0, detectedMs: detectedAt - t0, states };
 }
 
 /** Recovery time per fault (production timers). Quick mode: gap only. */
 export async function benchRecovery(quick: boolean): Promise<Result[]> {
-  const faults: (FaultType | "refuse")[] = quick ? ["gap"] : ["gap", "checksum", "malformed", "drop", "notice", "refuse", "stall"];
+  const faults: (FaultType | "refuse")[] = quick
+    ? ["gap"]
+    : ["gap", "checksum", "malformed", "drop", "notice", "refuse", "stall"];
   const out: Result[] = [];
   const stack = await startStack();
   try {
     for (const f of faults) {
       const r = await recoverOnce(stack, f, f === "stall" ? 60_000 : 20_000);
-      out.push({ name: `recover from ${f}`, value: r.ms, unit: "ms", note: `clients told after ${r.detectedMs.toFixed(1)} ms; ${r.states.join(" -> ")}` });
+      out.push({
+        name: `recover from ${f}`,
+        value: r.ms,
+        unit: "ms",
+        note: `clients told after ${r.detectedMs.toFixed(1)} ms; ${r.states.join(" -> ")}`,
+      });
       await new Promise((res) => setTimeout(res, 1500)); // let the relay settle (and the connection limiter refill)
     }
   } finally {

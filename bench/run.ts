@@ -46,13 +46,26 @@ for (const [name, run] of runners) {
   const t0 = performance.now();
   sections[name] = await run();
   const block = [`\n## ${name} (${((performance.now() - t0) / 1000).toFixed(0)} s)`];
-  for (const r of sections[name]) block.push(`${r.name.padEnd(100)} ${fmt(r.value, r.unit === "x" ? 2 : 1).padStart(12)} ${r.unit}${r.note ? `  (${r.note})` : ""}`);
+  for (const r of sections[name])
+    block.push(
+      `${r.name.padEnd(100)} ${fmt(r.value, r.unit === "x" ? 2 : 1).padStart(12)} ${r.unit}${r.note ? `  (${r.note})` : ""}`,
+    );
   console.log(block.join("\n"));
   lines.push(...block);
 }
 if (!quick) {
   writeFileSync(
     resultsUrl,
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, sections: { ...previous, ...sections } }, null, 2) + "\n",
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        cpu: cpus()[0]?.model,
+        cores: cpus().length,
+        sections: { ...previous, ...sections },
+      },
+      null,
+      2,
+    ) + "\n",
   );
 }

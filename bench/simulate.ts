@@ -33,7 +33,10 @@ function ensurePeerVenv(): void {
   };
   if (existsSync(PEER_PY) && ok()) return;
   execFileSync("python3", ["-m", "venv", `${PEER_DIR}.venv`], { stdio: "ignore" });
-  execFileSync(PEER_PY, ["-m", "pip", "install", "-q", "-r", `${PEER_DIR}requirements.txt`], { stdio: "inherit", timeout: 600_000 });
+  execFileSync(PEER_PY, ["-m", "pip", "install", "-q", "-r", `${PEER_DIR}requirements.txt`], {
+    stdio: "inherit",
+    timeout: 600_000,
+  });
   if (!ok()) throw new Error("peer venv does not import fastapi/pydantic/orjson/uvicorn");
 }
 
@@ -41,7 +44,11 @@ function ensurePeerVenv(): void {
 async function startPeer(): Promise<{ base: string; stop(): void }> {
   ensurePeerVenv();
   const port = await freePort();
-  const child: ChildProcess = spawn(PEER_PY, ["-m", "uvicorn", "app:app", "--port", String(port), "--workers", "1", "--log-level", "warning", "--no-access-log"], { cwd: PEER_DIR, stdio: "ignore" });
+  const child: ChildProcess = spawn(
+    PEER_PY,
+    ["-m", "uvicorn", "app:app", "--port", String(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+    { cwd: PEER_DIR, stdio: "ignore" },
+  );
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {
@@ -62,14 +69,37 @@ async function load(url: string, text: string, seconds: number) {
   // POST /simulate/* is rate limited per client IP (src/routes/limits.ts, 600/min, key CF-Connecting-IP): every
   // request gets its own address so the benchmark measures the route, limiter call included, not 429s.
   let n = 0;
-  const requests = [{ setupRequest: (req: { headers?: Record<string, string> }) => ({ ...req, headers: { ...req.headers, "cf-connecting-ip": `10.${(++n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` } }) }];
-  const opts = { url, method: "POST", headers: { "content-type": "application/json" }, body: text, connections: 10, duration: seconds, requests };
+  const requests = [
+    {
+      setupRequest: (req: { headers?: Record<string, string> }) => ({
+        ...req,
+        headers: { ...req.headers, "cf-connecting-ip": `10.${(++n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` },
+      }),
+    },
+  ];
+  const opts = {
+    url,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: text,
+    connections: 10,
+    duration: seconds,
+    requests,
+  };
   const r = await autocannon(opts as Parameters<typeof autocannon>[0]);
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
   return r;
 }
 
-const INSTRUMENT = { instType: "SWAP", ctVal: 0.01, ctMult: 1, ctType: "linear", tickSz: 0.1, lotSz: 0.01, minSz: 0.01 } as const;
+const INSTRUMENT = {
+  instType: "SWAP",
+  ctVal: 0.01,
+  ctMult: 1,
+  ctType: "linear",
+  tickSz: 0.1,
+  lotSz: 0.01,
+  minSz: 0.01,
+} as const;
 
 /** A real BTC-USDT-SWAP book (after 3,000 updates) with `n` levels per side; beyond its depth the real price grid is extended. */
 function realBook(n: number): { bids: [string, string][]; asks: [string, string][] } {
@@ -95,7 +125,10 @@ function realBook(n: number): { bids: [string, string][]; asks: [string, string]
 function body(levels: number) {
   // a buy that walks about a tenth of the ask side (at least one level)
   const book = realBook(levels);
-  const contracts = Math.max(1, Math.round(book.asks.slice(0, Math.max(1, levels / 10)).reduce((s, [, sz]) => s + Number(sz), 0)));
+  const contracts = Math.max(
+    1,
+    Math.round(book.asks.slice(0, Math.max(1, levels / 10)).reduce((s, [, sz]) => s + Number(sz), 0)),
+  );
   return { instId: "BTC-USDT-SWAP", side: "buy", contracts, feeTier: "Lv1", orderbook: book, instrument: INSTRUMENT };
 }
 
@@ -109,7 +142,11 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
     const spec = specFromInput(req.instId, req.instrument as never) as InstrumentSpec;
     const r = simulateTrade({ request: req, instrument: spec, instrumentSource: "request", nowMs: Date.now() });
     if (!r.ok) throw new Error(`simulate failed: ${JSON.stringify(r.error)}`);
-    const t = medianPerCall(() => simulateTrade({ request: req, instrument: spec, instrumentSource: "request", nowMs: Date.now() }), quick ? 1 : 5, ms);
+    const t = medianPerCall(
+      () => simulateTrade({ request: req, instrument: spec, instrumentSource: "request", nowMs: Date.now() }),
+      quick ? 1 : 5,
+      ms,
+    );
     out.push({
       name: `engine simulateTrade, ${n} string levels/side (parse+validate all, fill, costs)`,
       value: t.nsPerCall / 1000,
@@ -126,7 +163,11 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
     const reps = quick ? 20 : 2000;
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) await (await simulateRoutes.request("/simulate/trade", init, {})).arrayBuffer();
-    out.push({ name: `route in-process (JSON parse + zod + engine + JSON out), ${n} levels/side`, value: ((performance.now() - t0) * 1000) / reps, unit: "us" });
+    out.push({
+      name: `route in-process (JSON parse + zod + engine + JSON out), ${n} levels/side`,
+      value: ((performance.now() - t0) * 1000) / reps,
+      unit: "us",
+    });
   }
   // The peer: the same walk must give the same fill (checked every run), then its throughput beside ours.
   let peer: { base: string; stop(): void } | null = null;
@@ -134,17 +175,38 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
     peer = await startPeer();
   } catch (e) {
     if (!quick) throw e;
-    out.push({ name: `FastAPI peer skipped (quick mode): ${e instanceof Error ? e.message.slice(0, 80) : String(e)}`, value: 0, unit: "" });
+    out.push({
+      name: `FastAPI peer skipped (quick mode): ${e instanceof Error ? e.message.slice(0, 80) : String(e)}`,
+      value: 0,
+      unit: "",
+    });
   }
   try {
     if (peer !== null) {
       const text = JSON.stringify(body(25));
-      const ours = (await (await simulateRoutes.request("/simulate/trade", { method: "POST", headers: { "content-type": "application/json" }, body: text }, {})).json()) as { fill: { avgPrice: number } };
-      const theirs = (await (await fetch(`${peer.base}/simulate/trade`, { method: "POST", headers: { "content-type": "application/json" }, body: text })).json()) as { fill: { avgPrice: number } };
-      if (Math.abs(ours.fill.avgPrice - theirs.fill.avgPrice) > 1e-9 * ours.fill.avgPrice) throw new Error(`peer disagrees: avgPrice ${theirs.fill.avgPrice} vs ${ours.fill.avgPrice}`);
+      const ours = (await (
+        await simulateRoutes.request(
+          "/simulate/trade",
+          { method: "POST", headers: { "content-type": "application/json" }, body: text },
+          {},
+        )
+      ).json()) as { fill: { avgPrice: number } };
+      const theirs = (await (
+        await fetch(`${peer.base}/simulate/trade`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: text,
+        })
+      ).json()) as { fill: { avgPrice: number } };
+      if (Math.abs(ours.fill.avgPrice - theirs.fill.avgPrice) > 1e-9 * ours.fill.avgPrice)
+        throw new Error(`peer disagrees: avgPrice ${theirs.fill.avgPrice} vs ${ours.fill.avgPrice}`);
       if (quick) {
         const r = await load(`${peer.base}/simulate/trade`, text, 1);
-        out.push({ name: "FastAPI peer, 25 levels/side, 10 connections, 1 s (smoke; same avgPrice as ours)", value: r.requests.average, unit: "req/s" });
+        out.push({
+          name: "FastAPI peer, 25 levels/side, 10 connections, 1 s (smoke; same avgPrice as ours)",
+          value: r.requests.average,
+          unit: "req/s",
+        });
       }
     }
     if (!quick) {
@@ -157,11 +219,34 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
           const viaProxy = await load(`${stack.base}/simulate/trade`, text, 10);
           const own = await load(`${direct}/simulate/trade`, text, 10);
           const py = await load(`${peer!.base}/simulate/trade`, text, 10);
-          out.push({ name: `HTTP via wrangler dev (its proxy worker), ${n} levels/side, 10 connections, 10 s`, value: viaProxy.requests.average, unit: "req/s", note: `p50 ${viaProxy.latency.p50} ms, p99 ${viaProxy.latency.p99} ms` });
-          out.push({ name: `HTTP on the Worker's own workerd socket, ${n} levels/side`, value: own.requests.average, unit: "req/s", note: `p50 ${own.latency.p50} ms, p99 ${own.latency.p99} ms` });
-          out.push({ name: `HTTP FastAPI+pydantic+orjson+uvicorn peer (1 worker), ${n} levels/side`, value: py.requests.average, unit: "req/s", note: `p50 ${py.latency.p50} ms, p99 ${py.latency.p99} ms` });
-          out.push({ name: `  ratio TradeSim / peer, ${n} levels (via wrangler dev; goal >= 2)`, value: viaProxy.requests.average / py.requests.average, unit: "x" });
-          out.push({ name: `  ratio TradeSim / peer, ${n} levels (Worker socket)`, value: own.requests.average / py.requests.average, unit: "x" });
+          out.push({
+            name: `HTTP via wrangler dev (its proxy worker), ${n} levels/side, 10 connections, 10 s`,
+            value: viaProxy.requests.average,
+            unit: "req/s",
+            note: `p50 ${viaProxy.latency.p50} ms, p99 ${viaProxy.latency.p99} ms`,
+          });
+          out.push({
+            name: `HTTP on the Worker's own workerd socket, ${n} levels/side`,
+            value: own.requests.average,
+            unit: "req/s",
+            note: `p50 ${own.latency.p50} ms, p99 ${own.latency.p99} ms`,
+          });
+          out.push({
+            name: `HTTP FastAPI+pydantic+orjson+uvicorn peer (1 worker), ${n} levels/side`,
+            value: py.requests.average,
+            unit: "req/s",
+            note: `p50 ${py.latency.p50} ms, p99 ${py.latency.p99} ms`,
+          });
+          out.push({
+            name: `  ratio TradeSim / peer, ${n} levels (via wrangler dev; goal >= 2)`,
+            value: viaProxy.requests.average / py.requests.average,
+            unit: "x",
+          });
+          out.push({
+            name: `  ratio TradeSim / peer, ${n} levels (Worker socket)`,
+            value: own.requests.average / py.requests.average,
+            unit: "x",
+          });
         }
       } finally {
         await stack.stop();

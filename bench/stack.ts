@@ -27,13 +27,17 @@ async function findDirect(publicPort: number): Promise<string | null> {
   } catch {
     return null; // no iproute2
   }
-  const rows = [...out.matchAll(/127\.0\.0\.1:(\d+)\s.*"workerd",pid=(\d+)/g)].map((m) => ({ port: Number(m[1]), pid: Number(m[2]) }));
+  const rows = [...out.matchAll(/127\.0\.0\.1:(\d+)\s.*"workerd",pid=(\d+)/g)].map((m) => ({
+    port: Number(m[1]),
+    pid: Number(m[2]),
+  }));
   const proxyPid = rows.find((r) => r.port === publicPort)?.pid;
   for (const r of rows) {
     if (r.pid === proxyPid || r.port === publicPort) continue;
     try {
       const res = await fetch(`http://127.0.0.1:${r.port}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok && ((await res.json()) as { service?: string }).service === "tradesim") return `ws://127.0.0.1:${r.port}`;
+      if (res.ok && ((await res.json()) as { service?: string }).service === "tradesim")
+        return `ws://127.0.0.1:${r.port}`;
     } catch {
       // not an HTTP socket of ours
     }
@@ -68,15 +72,38 @@ export async function startStack(ex: Partial<ExchangeOptions> = {}, vars: Record
 }
 
 async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string, string>): Promise<Stack> {
-  const exchange = await startExchange({ replay: [DATA.btcSwap], port: 0, speed: 1, loop: true, connectionsPerSecond: 0, ...ex });
+  const exchange = await startExchange({
+    replay: [DATA.btcSwap],
+    port: 0,
+    speed: 1,
+    loop: true,
+    connectionsPerSecond: 0,
+    ...ex,
+  });
   const port = await freePort();
   const inspectorPort = await freePort();
   const child: ChildProcess = spawn(
     resolve(REPO_ROOT, "node_modules/.bin/wrangler"),
-    ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false",
-      "--var", `OKX_WS_URL:${exchange.url}`, "--var", `OKX_REST_URL:${exchange.httpUrl}`,
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
-    { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
+    [
+      "dev",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--inspector-port",
+      String(inspectorPort),
+      "--show-interactive-dev-session=false",
+      "--var",
+      `OKX_WS_URL:${exchange.url}`,
+      "--var",
+      `OKX_REST_URL:${exchange.httpUrl}`,
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ],
+    {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    },
   );
   let log = "";
   child.stdout!.on("data", (d) => (log += d));
@@ -106,7 +133,8 @@ async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string,
     async stop() {
       child.kill("SIGTERM");
       // wait for wrangler (and its workerd) to release their ports before the next stack starts
-      for (let i = 0; i < 30 && child.exitCode === null && child.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 30 && child.exitCode === null && child.signalCode === null; i++)
+        await new Promise((r) => setTimeout(r, 100));
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exchange.close();
     },

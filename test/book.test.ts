@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { applyBook, bookChecksum, createBook, mid, spread, topLevels, toOkxLevels, type Book } from "../src/okx/book.js";
+import {
+  applyBook,
+  bookChecksum,
+  createBook,
+  mid,
+  spread,
+  topLevels,
+  toOkxLevels,
+  type Book,
+} from "../src/okx/book.js";
 import { okxChecksum } from "../src/okx/checksum.js";
 import { parseOkxMessage, type OkxBookData, type OkxLevel } from "../src/okx/protocol.js";
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
@@ -26,7 +35,8 @@ function replay(path: string, maxLevels?: number) {
       continue;
     }
     // Independent check: our own checksum of the resulting book equals what OKX recorded.
-    if (m.data.checksum !== undefined && m.data.checksum !== 0 && okxChecksum(book.bids, book.asks) === m.data.checksum) verified++;
+    if (m.data.checksum !== undefined && m.data.checksum !== 0 && okxChecksum(book.bids, book.asks) === m.data.checksum)
+      verified++;
     if (book.bids[0] && book.asks[0] && book.bids[0].price >= book.asks[0].price) crossed++;
   }
   return { books, messages, verified, crossed, faults };
@@ -83,7 +93,14 @@ const snap = (bids: OkxLevel[], asks: OkxLevel[], extra: Partial<OkxBookData> = 
 describe("applyBook semantics", () => {
   const base = () => {
     const b = createBook("BTC-USDT");
-    applyBook(b, "snapshot", snap([L("100", "1"), L("99.5", "2"), L("99", "3")], [L("100.5", "1"), L("101", "2")], { seqId: 10, prevSeqId: -1 }));
+    applyBook(
+      b,
+      "snapshot",
+      snap([L("100", "1"), L("99.5", "2"), L("99", "3")], [L("100.5", "1"), L("101", "2")], {
+        seqId: 10,
+        prevSeqId: -1,
+      }),
+    );
     return b;
   };
 
@@ -92,8 +109,14 @@ describe("applyBook semantics", () => {
     expect(b.synced).toBe(true);
     expect(mid(b)).toBe(100.25);
     expect(spread(b)).toBe(0.5);
-    expect(topLevels(b.bids, 2)).toEqual([["100", "1"], ["99.5", "2"]]);
-    expect(topLevels(b.asks, 5)).toEqual([["100.5", "1"], ["101", "2"]]);
+    expect(topLevels(b.bids, 2)).toEqual([
+      ["100", "1"],
+      ["99.5", "2"],
+    ]);
+    expect(topLevels(b.asks, 5)).toEqual([
+      ["100.5", "1"],
+      ["101", "2"],
+    ]);
     expect(b.seqId).toBe(10);
   });
 
@@ -112,14 +135,17 @@ describe("applyBook semantics", () => {
     ["size 0 deletes", { bids: [L("100", "0")] }, ["99.5", "99"], ["100.5", "101"]],
     ["deleting an absent level is a no-op", { asks: [L("150", "0")] }, ["100", "99.5", "99"], ["100.5", "101"]],
     ["append worst", { asks: [L("105", "1")] }, ["100", "99.5", "99"], ["100.5", "101", "105"]],
-  ] as [string, { bids?: OkxLevel[]; asks?: OkxLevel[] }, string[], string[]][])("update: %s", (_n, upd, bids, asks) => {
-    const b = base();
-    const r = applyBook(b, "update", snap(upd.bids ?? [], upd.asks ?? [], { seqId: 11, prevSeqId: 10 }));
-    expect(r).toEqual({ ok: true, changed: true });
-    expect(b.bids.map((l) => l.px)).toEqual(bids);
-    expect(b.asks.map((l) => l.px)).toEqual(asks);
-    expect(b.seqId).toBe(11);
-  });
+  ] as [string, { bids?: OkxLevel[]; asks?: OkxLevel[] }, string[], string[]][])(
+    "update: %s",
+    (_n, upd, bids, asks) => {
+      const b = base();
+      const r = applyBook(b, "update", snap(upd.bids ?? [], upd.asks ?? [], { seqId: 11, prevSeqId: 10 }));
+      expect(r).toEqual({ ok: true, changed: true });
+      expect(b.bids.map((l) => l.px)).toEqual(bids);
+      expect(b.asks.map((l) => l.px)).toEqual(asks);
+      expect(b.seqId).toBe(11);
+    },
+  );
 
   it("keeps the latest original strings (e.g. trailing zeros) for the checksum", () => {
     const b = base();
@@ -128,17 +154,61 @@ describe("applyBook semantics", () => {
   });
 
   it.each([
-    ["update before snapshot", (_b: Book) => applyBook(createBook("A-B"), "update", snap([L("1", "1")], [])), "no-snapshot"],
-    ["sequence gap", (b: Book) => applyBook(b, "update", snap([L("99", "1")], [], { seqId: 13, prevSeqId: 12 })), "gap"],
-    ["crossed book", (b: Book) => applyBook(b, "update", snap([L("100.5", "1")], [], { seqId: 11, prevSeqId: 10 })), "crossed"],
-    ["checksum mismatch", (b: Book) => applyBook(b, "update", snap([L("99", "4")], [], { seqId: 11, prevSeqId: 10, checksum: 12345 })), "checksum"],
-    ["NaN price", (b: Book) => applyBook(b, "update", snap([L("abc", "1")], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
-    ["negative size", (b: Book) => applyBook(b, "update", snap([L("99", "-1")], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
-    ["zero price", (b: Book) => applyBook(b, "update", snap([L("0", "1")], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
-    ["empty size string", (b: Book) => applyBook(b, "update", snap([L("99", "")], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
-    ["numeric (not string) level", (b: Book) => applyBook(b, "update", snap([[99 as unknown as string, "1"]], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
-    ["level not an array", (b: Book) => applyBook(b, "update", snap(["99:1" as unknown as OkxLevel], [], { seqId: 11, prevSeqId: 10 })), "malformed"],
-    ["duplicate price in snapshot", () => applyBook(createBook("A-B"), "snapshot", snap([L("1", "1"), L("1", "2")], [])), "malformed"],
+    [
+      "update before snapshot",
+      (_b: Book) => applyBook(createBook("A-B"), "update", snap([L("1", "1")], [])),
+      "no-snapshot",
+    ],
+    [
+      "sequence gap",
+      (b: Book) => applyBook(b, "update", snap([L("99", "1")], [], { seqId: 13, prevSeqId: 12 })),
+      "gap",
+    ],
+    [
+      "crossed book",
+      (b: Book) => applyBook(b, "update", snap([L("100.5", "1")], [], { seqId: 11, prevSeqId: 10 })),
+      "crossed",
+    ],
+    [
+      "checksum mismatch",
+      (b: Book) => applyBook(b, "update", snap([L("99", "4")], [], { seqId: 11, prevSeqId: 10, checksum: 12345 })),
+      "checksum",
+    ],
+    [
+      "NaN price",
+      (b: Book) => applyBook(b, "update", snap([L("abc", "1")], [], { seqId: 11, prevSeqId: 10 })),
+      "malformed",
+    ],
+    [
+      "negative size",
+      (b: Book) => applyBook(b, "update", snap([L("99", "-1")], [], { seqId: 11, prevSeqId: 10 })),
+      "malformed",
+    ],
+    [
+      "zero price",
+      (b: Book) => applyBook(b, "update", snap([L("0", "1")], [], { seqId: 11, prevSeqId: 10 })),
+      "malformed",
+    ],
+    [
+      "empty size string",
+      (b: Book) => applyBook(b, "update", snap([L("99", "")], [], { seqId: 11, prevSeqId: 10 })),
+      "malformed",
+    ],
+    [
+      "numeric (not string) level",
+      (b: Book) => applyBook(b, "update", snap([[99 as unknown as string, "1"]], [], { seqId: 11, prevSeqId: 10 })),
+      "malformed",
+    ],
+    [
+      "level not an array",
+      (b: Book) => applyBook(b, "update", snap(["99:1" as unknown as OkxLevel], [], { seqId: 11, prevSeqId: 10 })),
+      "malformed",
+    ],
+    [
+      "duplicate price in snapshot",
+      () => applyBook(createBook("A-B"), "snapshot", snap([L("1", "1"), L("1", "2")], [])),
+      "malformed",
+    ],
     ["sequenced chain loses its seqId", (b: Book) => applyBook(b, "update", snap([L("99", "1")], [])), "gap"],
   ])("fault: %s -> %s, book invalidated", (_n, act, fault) => {
     const b = base();
@@ -166,15 +236,28 @@ describe("applyBook semantics", () => {
 
   it("maintenance reset (seqId < prevSeqId) is accepted and continues from the new seqId", () => {
     const b = base();
-    expect(applyBook(b, "update", snap([L("98", "1")], [], { seqId: 3, prevSeqId: 10 }))).toEqual({ ok: true, changed: true, reset: true });
+    expect(applyBook(b, "update", snap([L("98", "1")], [], { seqId: 3, prevSeqId: 10 }))).toEqual({
+      ok: true,
+      changed: true,
+      reset: true,
+    });
     expect(applyBook(b, "update", snap([L("97", "1")], [], { seqId: 4, prevSeqId: 3 })).ok).toBe(true);
   });
 
   it("checksum 0 (deprecated since 2026-06-23) is skipped; a correct non-zero one passes", () => {
     const b = base();
     expect(applyBook(b, "update", snap([L("99", "4")], [], { seqId: 11, prevSeqId: 10, checksum: 0 })).ok).toBe(true);
-    const expected = okxChecksum([{ px: "100", sz: "1" }, { px: "99.5", sz: "2" }, { px: "99", sz: "5" }], b.asks);
-    expect(applyBook(b, "update", snap([L("99", "5")], [], { seqId: 12, prevSeqId: 11, checksum: expected })).ok).toBe(true);
+    const expected = okxChecksum(
+      [
+        { px: "100", sz: "1" },
+        { px: "99.5", sz: "2" },
+        { px: "99", sz: "5" },
+      ],
+      b.asks,
+    );
+    expect(applyBook(b, "update", snap([L("99", "5")], [], { seqId: 12, prevSeqId: 11, checksum: expected })).ok).toBe(
+      true,
+    );
   });
 
   it("bookChecksum's cache equals a full recomputation after every message of a real capture", () => {

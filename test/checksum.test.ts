@@ -44,7 +44,12 @@ describe("OKX checksum vectors (data/okx-checksum-vectors)", () => {
   });
 
   it("negative vector: the docs' illustrative checksum does not match its own data", () => {
-    const v = negative[0] as unknown as { bids: string[][]; asks: string[][]; doc_checksum: number; computed_checksum_signed: number };
+    const v = negative[0] as unknown as {
+      bids: string[][];
+      asks: string[][];
+      doc_checksum: number;
+      computed_checksum_signed: number;
+    };
     const got = okxChecksum(levels(v.bids), levels(v.asks));
     expect(got).not.toBe(v.doc_checksum);
     expect(got).toBe(v.computed_checksum_signed);

@@ -11,7 +11,14 @@ describe("checkUpdateSequence (OKX seqId/prevSeqId rules)", () => {
     ["gap: prevSeqId behind (duplicate)", 10, 10, 9, false, { kind: "gap", expectedPrevSeqId: 10, prevSeqId: 9 }],
     ["pre-2023 capture: no ids at all", null, undefined, undefined, false, { kind: "unsequenced" }],
     ["chain starts after an unsequenced snapshot", null, 5, 4, false, { kind: "ok" }],
-    ["sequenced chain loses its ids", 10, undefined, undefined, false, { kind: "gap", expectedPrevSeqId: 10, prevSeqId: -1 }],
+    [
+      "sequenced chain loses its ids",
+      10,
+      undefined,
+      undefined,
+      false,
+      { kind: "gap", expectedPrevSeqId: 10, prevSeqId: -1 },
+    ],
   ] as const)("%s", (_n, last, seqId, prevSeqId, empty, want) => {
     expect(checkUpdateSequence(last, seqId, prevSeqId, empty)).toEqual(want);
   });

@@ -12,7 +12,14 @@ describe("CORS", () => {
   it("preflight for POST /simulate/trade", async () => {
     const res = await app.request(
       "/simulate/trade",
-      { method: "OPTIONS", headers: { Origin: "https://example.org", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type" } },
+      {
+        method: "OPTIONS",
+        headers: {
+          Origin: "https://example.org",
+          "Access-Control-Request-Method": "POST",
+          "Access-Control-Request-Headers": "content-type",
+        },
+      },
       env,
     );
     expect(res.status).toBe(204);
@@ -31,7 +38,11 @@ describe("CORS", () => {
 
   it("allow-list: WebSocket upgrade from another origin is refused before the upgrade", async () => {
     const e = { ...env, CORS_ORIGINS: "https://app.tradesim.dev" };
-    const res = await app.request("/ws/okx?instId=BTC-USDT", { headers: { Upgrade: "websocket", Origin: "https://evil.example" } }, e);
+    const res = await app.request(
+      "/ws/okx?instId=BTC-USDT",
+      { headers: { Upgrade: "websocket", Origin: "https://evil.example" } },
+      e,
+    );
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("origin_not_allowed");
   });

@@ -20,7 +20,10 @@ const SPECS: Record<string, FillSpec> = {
 /** A side best first: prices strictly monotone from `start` in ticks of 0.5, sizes in whole lots. */
 const sideArb = (dir: 1 | -1, lot: number) =>
   fc
-    .array(fc.record({ gap: fc.integer({ min: 1, max: 40 }), lots: fc.integer({ min: 1, max: 400 }) }), { minLength: 1, maxLength: 25 })
+    .array(fc.record({ gap: fc.integer({ min: 1, max: 40 }), lots: fc.integer({ min: 1, max: 400 }) }), {
+      minLength: 1,
+      maxLength: 25,
+    })
     .map((ls) => {
       let p = 30000;
       return ls.map(({ gap, lots }, i) => {
@@ -55,7 +58,12 @@ describe("costCurve == N single fills", () => {
               const usable = Math.min(levels.length, cut === 0 ? levels.length : cut);
               // Sizes spread over the whole side (and beyond it), in the order's unit.
               const p = depthProfile(levels, spec, usable);
-              const total = unit === "contracts" ? p.units[levels.length]! : unit === "base" ? p.base[levels.length]! : p.quote[levels.length]!;
+              const total =
+                unit === "contracts"
+                  ? p.units[levels.length]!
+                  : unit === "base"
+                    ? p.base[levels.length]!
+                    : p.quote[levels.length]!;
               const amounts = fracs.map((f) => f * total * 1.2);
               const nl = noLot && kind === "spot" && unit === "quote";
               const curve = costCurve(p, spec, unit, amounts, nl);
@@ -96,7 +104,7 @@ describe("costCurve == N single fills", () => {
     }
     const levels = b.asks.slice(0, 400).map((l) => ({ price: l.price, size: l.size }));
     const spec: FillSpec = { instType: "SWAP", ctType: "linear", ctVal: 0.01, ctMult: 1, lotSz: 0.01, minSz: 0.01 };
-    const sizes = Array.from({ length: 64 }, (_, i) => +(((i + 1) ** 2) * 3.17).toFixed(2));
+    const sizes = Array.from({ length: 64 }, (_, i) => +((i + 1) ** 2 * 3.17).toFixed(2));
     const curve = costCurve(depthProfile(levels, spec), spec, "contracts", sizes);
     for (const [i, s] of sizes.entries()) {
       const one = fillMarketOrder(levels, spec, "contracts", s);
@@ -123,30 +131,34 @@ describe("largestWithinSlippage == brute force over the lot multiples", () => {
         (kind, buy, bps, minLots) => {
           const spec = { ...SPECS[kind]!, lotSz: 0.01, minSz: minLots / 100 };
           return fc.assert(
-            fc.property(sideArb(buy ? 1 : -1, 0.01).map((ls) => ls.slice(0, 8)), fc.integer({ min: 1, max: 8 }).map((x) => x / 4), (levels, halfSpread) => {
-              const side = buy ? "buy" : "sell";
-              const mid = levels[0]!.price - (buy ? halfSpread : -halfSpread);
-              const got = largestWithinSlippage(depthProfile(levels, spec), spec, side, mid, bps);
-              // Slippage vs mid never falls as the order grows: binary search the largest lot count within the bound.
-              const slip = (lots: number) => {
-                const f = fillMarketOrder(levels, spec, "contracts", lots / 100);
-                if (!f.ok) throw new Error(f.message);
-                return f.fullyFilled ? ((buy ? 1 : -1) * (f.avgPrice - mid) * 1e4) / mid : Infinity;
-              };
-              const total = Math.round(levels.reduce((s, l) => s + l.size, 0) * 100);
-              let want = 0;
-              if (minLots <= total && slip(minLots) <= bps + 1e-9) {
-                let lo = minLots;
-                let hi = total;
-                while (lo < hi) {
-                  const m = Math.ceil((lo + hi) / 2);
-                  if (slip(m) <= bps + 1e-9) lo = m;
-                  else hi = m - 1;
+            fc.property(
+              sideArb(buy ? 1 : -1, 0.01).map((ls) => ls.slice(0, 8)),
+              fc.integer({ min: 1, max: 8 }).map((x) => x / 4),
+              (levels, halfSpread) => {
+                const side = buy ? "buy" : "sell";
+                const mid = levels[0]!.price - (buy ? halfSpread : -halfSpread);
+                const got = largestWithinSlippage(depthProfile(levels, spec), spec, side, mid, bps);
+                // Slippage vs mid never falls as the order grows: binary search the largest lot count within the bound.
+                const slip = (lots: number) => {
+                  const f = fillMarketOrder(levels, spec, "contracts", lots / 100);
+                  if (!f.ok) throw new Error(f.message);
+                  return f.fullyFilled ? ((buy ? 1 : -1) * (f.avgPrice - mid) * 1e4) / mid : Infinity;
+                };
+                const total = Math.round(levels.reduce((s, l) => s + l.size, 0) * 100);
+                let want = 0;
+                if (minLots <= total && slip(minLots) <= bps + 1e-9) {
+                  let lo = minLots;
+                  let hi = total;
+                  while (lo < hi) {
+                    const m = Math.ceil((lo + hi) / 2);
+                    if (slip(m) <= bps + 1e-9) lo = m;
+                    else hi = m - 1;
+                  }
+                  want = lo / 100;
                 }
-                want = lo / 100;
-              }
-              expect(got).toBeCloseTo(want, 9);
-            }),
+                expect(got).toBeCloseTo(want, 9);
+              },
+            ),
             { numRuns: 20 },
           );
         },

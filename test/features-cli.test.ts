@@ -129,20 +129,40 @@ describe("dataset: target alignment on a synthetic stream", () => {
   it.each([
     {
       name: "book exactly at ts+H is the target, once a later book proves it final",
-      points: [[0, 100], [1000, 101], [2000, 102], [2500, 103]] as [number, number][],
+      points: [
+        [0, 100],
+        [1000, 101],
+        [2000, 102],
+        [2500, 103],
+      ] as [number, number][],
       horizonSec: 1,
       // row 0 -> book at 1000; row 1 -> book at 2000; rows 2, 3: no book after 3000 / 3500
-      expect: [[0, 1000, 101], [1000, 2000, 102]],
+      expect: [
+        [0, 1000, 101],
+        [1000, 2000, 102],
+      ],
     },
     {
       name: "quiet market: the as-of mid, not the next change long after the horizon",
-      points: [[0, 100], [400, 101], [10_000, 105]] as [number, number][],
+      points: [
+        [0, 100],
+        [400, 101],
+        [10_000, 105],
+      ] as [number, number][],
       horizonSec: 1,
-      expect: [[0, 400, 101], [400, 400, 101]],
+      expect: [
+        [0, 400, 101],
+        [400, 400, 101],
+      ],
     },
     {
       name: "several books with the same ts: the last of them",
-      points: [[0, 100], [1000, 101], [1000, 99], [1001, 98]] as [number, number][],
+      points: [
+        [0, 100],
+        [1000, 101],
+        [1000, 99],
+        [1001, 98],
+      ] as [number, number][],
       horizonSec: 1,
       expect: [[0, 1000, 99]],
     },
@@ -156,15 +176,31 @@ describe("dataset: target alignment on a synthetic stream", () => {
 
   it("a fault drops the rows whose horizon it interrupts and restarts the features", () => {
     const msgs: OkxMessage[] = [
-      ...stream([[0, 100], [500, 101]]),
-      { kind: "books", arg: { channel: "books", instId: "X-Y" }, action: "update", data: { bids: [["200", "1"]], asks: [], ts: "600" } }, // crossed
-      ...stream([[700, 102], [2000, 103], [3000, 104], [3500, 105]]),
+      ...stream([
+        [0, 100],
+        [500, 101],
+      ]),
+      {
+        kind: "books",
+        arg: { channel: "books", instId: "X-Y" },
+        action: "update",
+        data: { bids: [["200", "1"]], asks: [], ts: "600" },
+      }, // crossed
+      ...stream([
+        [700, 102],
+        [2000, 103],
+        [3000, 104],
+        [3500, 105],
+      ]),
     ];
     const got: LabeledRow[] = [];
     const st = buildDataset(msgs, { instId: "X-Y", horizonsSec: [1], verifyChecksum: false }, (r) => got.push(r));
     expect(st.faults).toBe(1);
     expect(st.droppedByFault).toBe(2);
-    expect(got.map((r) => [r.ts, r.targets[0]!.ts])).toEqual([[700, 700], [2000, 3000]]);
+    expect(got.map((r) => [r.ts, r.targets[0]!.ts])).toEqual([
+      [700, 700],
+      [2000, 3000],
+    ]);
     // After the fault the 5 s return restarts from the first post-fault book.
     expect(got[0]!.features[FEATURE_NAMES.indexOf("ret_5s")]).toBe(0);
   });
@@ -173,26 +209,66 @@ describe("dataset: target alignment on a synthetic stream", () => {
 describe("features CLI via npm script arguments", () => {
   it("runs as `tsx tools/features/cli.ts` and rejects ambiguous captures", () => {
     const out = join(dir, "okx.csv");
-    execFileSync(process.execPath, ["--import", "tsx", "tools/features/cli.ts", "--replay", DATA.okx20220513, "--out", out, "--horizon", "2", "--instId", "BTC-USDT"], {
-      cwd: REPO_ROOT,
-      stdio: "pipe",
-    });
+    execFileSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "tools/features/cli.ts",
+        "--replay",
+        DATA.okx20220513,
+        "--out",
+        out,
+        "--horizon",
+        "2",
+        "--instId",
+        "BTC-USDT",
+      ],
+      {
+        cwd: REPO_ROOT,
+        stdio: "pipe",
+      },
+    );
     const { rows } = readCsv(out);
     expect(rows.length).toBeGreaterThan(50);
     let err = "";
     try {
-      execFileSync(process.execPath, ["--import", "tsx", "tools/features/cli.ts", "--replay", DATA.okx20220513, "--out", out], { cwd: REPO_ROOT, stdio: "pipe" });
+      execFileSync(
+        process.execPath,
+        ["--import", "tsx", "tools/features/cli.ts", "--replay", DATA.okx20220513, "--out", out],
+        { cwd: REPO_ROOT, stdio: "pipe" },
+      );
     } catch (e) {
       err = String((e as { stderr: Buffer }).stderr);
     }
     expect(err).toMatch(/pass --instId/);
-    for (const bad of [["--horizons", "10,10"], ["--horizons", "10,x"], ["--horizon", "0"], ["--horizon", "5", "--horizons", "10"]]) {
+    for (const bad of [
+      ["--horizons", "10,10"],
+      ["--horizons", "10,x"],
+      ["--horizon", "0"],
+      ["--horizon", "5", "--horizons", "10"],
+    ]) {
       let e = "";
       try {
-        execFileSync(process.execPath, ["--import", "tsx", "tools/features/cli.ts", "--replay", DATA.okx20220513, "--out", out, "--instId", "BTC-USDT", ...bad], {
-          cwd: REPO_ROOT,
-          stdio: "pipe",
-        });
+        execFileSync(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            "tools/features/cli.ts",
+            "--replay",
+            DATA.okx20220513,
+            "--out",
+            out,
+            "--instId",
+            "BTC-USDT",
+            ...bad,
+          ],
+          {
+            cwd: REPO_ROOT,
+            stdio: "pipe",
+          },
+        );
       } catch (x) {
         e = String((x as { stderr: Buffer }).stderr);
       }
@@ -208,7 +284,10 @@ const TRADES = {
 } as const;
 
 /** The relay's order: every message as received, books through applyBook + updateFeatures, trades through updateTrades. */
-function relayStyleWithTrades(msgs: readonly OkxMessage[], instId: string): { ts: number; mid: number; f64: Float64Array }[] {
+function relayStyleWithTrades(
+  msgs: readonly OkxMessage[],
+  instId: string,
+): { ts: number; mid: number; f64: Float64Array }[] {
   const book = createBook(instId);
   const s = createFeatureState();
   const out: { ts: number; mid: number; f64: Float64Array }[] = [];
@@ -242,7 +321,14 @@ describe.each([
 
   it("suffixed target columns, trades counted, rows == the streaming feature state exactly", () => {
     expect(header).toEqual(csvColumns([10, 60]));
-    expect(header.slice(-6)).toEqual(["target_ts_10", "target_mid_10", "target_bps_10", "target_ts_60", "target_mid_60", "target_bps_60"]);
+    expect(header.slice(-6)).toEqual([
+      "target_ts_10",
+      "target_mid_10",
+      "target_bps_10",
+      "target_ts_60",
+      "target_mid_60",
+      "target_bps_60",
+    ]);
     expect(res.trades).toBeGreaterThan(100);
     expect(res.badTrades).toBe(0);
     expect(rows.length).toBeGreaterThan(instId === "BTC-CNY" ? 500 : 300);

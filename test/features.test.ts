@@ -28,8 +28,20 @@ const book = (ts: number, bids: Lv[], asks: Lv[]): BookView => ({
   asks: asks.map(([price, size]) => ({ price, size })),
 });
 
-const deepBids: Lv[] = [[99, 1], [98, 1], [97, 1], [96, 1], [95, 10]];
-const deepAsks: Lv[] = [[102, 1], [103, 1], [104, 1], [105, 1], [106, 5]];
+const deepBids: Lv[] = [
+  [99, 1],
+  [98, 1],
+  [97, 1],
+  [96, 1],
+  [95, 10],
+];
+const deepAsks: Lv[] = [
+  [102, 1],
+  [103, 1],
+  [104, 1],
+  [105, 1],
+  [106, 5],
+];
 const bps = (a: number, b: number) => Math.log(a / b) * 1e4;
 const r = bps(100.75, 100.5); // the one mid move of the sequence, 24.8448... bps
 
@@ -128,7 +140,12 @@ describe("features on a hand-checked book sequence", () => {
 
 /** Trades between books: each book step lists the trades received before it and the trade features expected. */
 const lastBps = (px: number) => ((px - 100.5) / 100.5) * 1e4;
-const tradeSteps: { name: string; trades: TradeView[]; book: BookView; expect: Partial<Record<FeatureName, number>> }[] = [
+const tradeSteps: {
+  name: string;
+  trades: TradeView[];
+  book: BookView;
+  expect: Partial<Record<FeatureName, number>>;
+}[] = [
   {
     name: "A t=1.0s no trade yet: every trade feature is neutral",
     trades: [],
@@ -142,14 +159,26 @@ const tradeSteps: { name: string; trades: TradeView[]; book: BookView; expect: P
       { ts: 2000, px: 100, sz: 1, side: "sell" },
     ],
     book: book(3000, [[100, 2]], [[101, 1]]),
-    expect: { tflow_5s: 1 / 3, tflow_60s: 1 / 3, tcount_5s: Math.log(3), tcount_60s: Math.log(3), last_trade_bps: lastBps(100) },
+    expect: {
+      tflow_5s: 1 / 3,
+      tflow_60s: 1 / 3,
+      tcount_5s: Math.log(3),
+      tcount_60s: Math.log(3),
+      last_trade_bps: lastBps(100),
+    },
   },
   {
     name: "C t=7.0s after sell 3 @100 (6.8 s): the 5 s window (2.0, 7.0] holds only that one",
     trades: [{ ts: 6800, px: 100, sz: 3, side: "sell" }],
     book: book(7000, [[100, 1]], [[101, 1]]),
     // 5 s: sell 3 -> -1, one trade; 30 s: buy 2, sell 1 + 3 -> (2 - 4) / 6, three trades
-    expect: { tflow_5s: -1, tcount_5s: Math.log(2), tflow_30s: -1 / 3, tcount_30s: Math.log(4), last_trade_bps: lastBps(100) },
+    expect: {
+      tflow_5s: -1,
+      tcount_5s: Math.log(2),
+      tflow_30s: -1 / 3,
+      tcount_30s: Math.log(4),
+      last_trade_bps: lastBps(100),
+    },
   },
   {
     name: "D t=70s: every window is empty and the last trade is over 60 s old: neutral again",
@@ -179,7 +208,15 @@ describe("trade features on a hand-checked sequence", () => {
   it("parseOkxTrade reads OKX's strings and refuses malformed trades", () => {
     const d = { instId: "BTC-USDT", tradeId: "1", px: "61805.2", sz: "0.5", side: "sell", ts: "1723161280800" };
     expect(parseOkxTrade(d)).toEqual({ px: 61805.2, sz: 0.5, side: "sell", ts: 1723161280800 });
-    for (const bad of [{ px: "x" }, { px: "0" }, { sz: "-1" }, { sz: 2 }, { side: "long" }, { ts: "1.5" }, { ts: undefined }]) {
+    for (const bad of [
+      { px: "x" },
+      { px: "0" },
+      { sz: "-1" },
+      { sz: 2 },
+      { side: "long" },
+      { ts: "1.5" },
+      { ts: undefined },
+    ]) {
       expect(parseOkxTrade({ ...d, ...bad }), JSON.stringify(bad)).toBeNull();
     }
   });
@@ -256,7 +293,12 @@ function reference(hist: { ts: number; bidPx: number; bidSz: number; askPx: numb
     if (k === 0) return 0;
     const a = hist[k]!;
     const p = hist[k - 1]!;
-    return (a.bidPx >= p.bidPx ? a.bidSz : 0) - (a.bidPx <= p.bidPx ? p.bidSz : 0) - (a.askPx <= p.askPx ? a.askSz : 0) + (a.askPx >= p.askPx ? p.askSz : 0);
+    return (
+      (a.bidPx >= p.bidPx ? a.bidSz : 0) -
+      (a.bidPx <= p.bidPx ? p.bidSz : 0) -
+      (a.askPx <= p.askPx ? a.askSz : 0) +
+      (a.askPx >= p.askPx ? p.askSz : 0)
+    );
   };
   const asOf = (w: number) => {
     let p = -1;
@@ -288,7 +330,11 @@ function reference(hist: { ts: number; bidPx: number; bidSz: number; askPx: numb
 }
 
 /** Brute-force trade features at book time `now` from every trade received so far (ts already made non-decreasing). */
-function tradeReference(trades: { ts: number; px: number; sz: number; side: "buy" | "sell" }[], now: number, mid: number) {
+function tradeReference(
+  trades: { ts: number; px: number; sz: number; side: "buy" | "sell" }[],
+  now: number,
+  mid: number,
+) {
   const flow: number[] = [];
   const count: number[] = [];
   for (const w of TRADE_WINDOWS_SEC) {
@@ -398,6 +444,8 @@ describe("features on the real 6-minute BTC stream", () => {
     // The longest window is 300 s (rv_300s): the history holds the events inside it plus the as-of reference.
     expect(maxLive).toBeLessThanOrEqual(maxIn300 + 1);
     expect(s.end - s.start).toBeLessThan(rows);
-    console.log(`features: ${rows} books, ${((ms * 1000) / rows).toFixed(1)} us/book (updateFeatures only), max live history ${maxLive}`);
+    console.log(
+      `features: ${rows} books, ${((ms * 1000) / rows).toFixed(1)} us/book (updateFeatures only), max live history ${maxLive}`,
+    );
   });
 });

@@ -40,16 +40,19 @@ const EXPECTED_PCT: Record<"spot" | "derivatives", Record<FeeTier, [maker: numbe
 
 describe("fee table", () => {
   for (const schedule of ["spot", "derivatives"] as const) {
-    it.each(FEE_TIERS.map((t) => [t]))(`${schedule} %s: maker/taker as OKX prints them (percent -> fraction)`, (tier) => {
-      const [makerPct, takerPct] = EXPECTED_PCT[schedule][tier];
-      const row = feeRow(schedule, tier);
-      expect(row.maker).toBeCloseTo(makerPct / 100, 12);
-      expect(row.taker).toBeCloseTo(takerPct / 100, 12);
-      expect(takerRate(schedule, tier)).toBe(row.taker);
-      // Sanity a transcription error would break: takers never earn, and pay at least the maker rate.
-      expect(row.taker).toBeGreaterThan(0);
-      expect(row.taker).toBeGreaterThanOrEqual(row.maker);
-    });
+    it.each(FEE_TIERS.map((t) => [t]))(
+      `${schedule} %s: maker/taker as OKX prints them (percent -> fraction)`,
+      (tier) => {
+        const [makerPct, takerPct] = EXPECTED_PCT[schedule][tier];
+        const row = feeRow(schedule, tier);
+        expect(row.maker).toBeCloseTo(makerPct / 100, 12);
+        expect(row.taker).toBeCloseTo(takerPct / 100, 12);
+        expect(takerRate(schedule, tier)).toBe(row.taker);
+        // Sanity a transcription error would break: takers never earn, and pay at least the maker rate.
+        expect(row.taker).toBeGreaterThan(0);
+        expect(row.taker).toBeGreaterThanOrEqual(row.maker);
+      },
+    );
   }
 
   it("rates are exact decimals (0.095 % is 0.00095, not 0.0009500000000000001)", () => {
@@ -61,7 +64,8 @@ describe("fee table", () => {
   it("taker rates never rise with the tier, within the regular and the VIP ladders", () => {
     for (const schedule of ["spot", "derivatives"] as const) {
       for (const ladder of [FEE_TIERS.slice(0, 5), FEE_TIERS.slice(5)]) {
-        for (let i = 1; i < ladder.length; i++) expect(feeRow(schedule, ladder[i]!).taker).toBeLessThanOrEqual(feeRow(schedule, ladder[i - 1]!).taker);
+        for (let i = 1; i < ladder.length; i++)
+          expect(feeRow(schedule, ladder[i]!).taker).toBeLessThanOrEqual(feeRow(schedule, ladder[i - 1]!).taker);
       }
     }
   });
@@ -88,7 +92,12 @@ describe("takerFee: amount and currency as OKX charges it", () => {
     expect(f).toEqual({ rate: 0.001, amount: 0.002, currency: "BTC", amountQuote: 60 });
   });
   it("spot sell pays in the quote currency it receives: 0.1 % of 60000 USDT = 60 USDT", () => {
-    expect(takerFee(0.001, "sell", "spot", 2, 60000, { ...ccy, settleCcy: "" })).toEqual({ rate: 0.001, amount: 60, currency: "USDT", amountQuote: 60 });
+    expect(takerFee(0.001, "sell", "spot", 2, 60000, { ...ccy, settleCcy: "" })).toEqual({
+      rate: 0.001,
+      amount: 60,
+      currency: "USDT",
+      amountQuote: 60,
+    });
   });
   it("linear swap pays in the settlement currency: 0.05 % of 75015 USDT = 37.5075 USDT", () => {
     const f = takerFee(0.0005, "buy", "linear", 2.5, 75015, ccy);
@@ -106,10 +115,30 @@ describe("takerFee: amount and currency as OKX charges it", () => {
 
 describe("every fee tier through simulateTrade", () => {
   const SWAP = BTC_USDT_SWAP;
-  const SPOT: InstrumentSpec = { ...SWAP, instId: "BTC-USDT", instType: "SPOT", ctVal: 1, lotSz: 0.00000001, minSz: 0.00001, settleCcy: "" };
-  const orderbook = { bids: [["29990", "150"]], asks: [["30000", "100"], ["30010", "200"]] };
+  const SPOT: InstrumentSpec = {
+    ...SWAP,
+    instId: "BTC-USDT",
+    instType: "SPOT",
+    ctVal: 1,
+    lotSz: 0.00000001,
+    minSz: 0.00001,
+    settleCcy: "",
+  };
+  const orderbook = {
+    bids: [["29990", "150"]],
+    asks: [
+      ["30000", "100"],
+      ["30010", "200"],
+    ],
+  };
   // The same depth in spot units (BTC): 100 contracts of 0.01 BTC = 1 BTC.
-  const spotBook = { bids: [["29990", "1.5"]], asks: [["30000", "1"], ["30010", "2"]] };
+  const spotBook = {
+    bids: [["29990", "1.5"]],
+    asks: [
+      ["30000", "1"],
+      ["30010", "2"],
+    ],
+  };
 
   for (const [name, inst, schedule] of [
     ["linear swap", SWAP, "derivatives"],
@@ -118,7 +147,12 @@ describe("every fee tier through simulateTrade", () => {
     it.each(FEE_TIERS.map((t) => [t]))(`${name} %s`, (tier) => {
       const amount = inst.instType === "SPOT" ? { size: 2.5 } : { contracts: 250 };
       const book = inst.instType === "SPOT" ? spotBook : orderbook;
-      const out = simulateTrade({ request: { instId: inst.instId, side: "buy", ...amount, orderbook: book, feeTier: tier }, instrument: inst, instrumentSource: "request", nowMs: 0 });
+      const out = simulateTrade({
+        request: { instId: inst.instId, side: "buy", ...amount, orderbook: book, feeTier: tier },
+        instrument: inst,
+        instrumentSource: "request",
+        nowMs: 0,
+      });
       if (!out.ok) throw new Error(out.error.message);
       const r = out.response;
       const rate = EXPECTED_PCT[schedule][tier][1] / 100;
@@ -142,14 +176,24 @@ describe("every fee tier through simulateTrade", () => {
   }
 
   it("takerFeeRate overrides the table and is echoed as such", () => {
-    const out = simulateTrade({ request: { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, orderbook, takerFeeRate: 0.0002 }, instrument: SWAP, instrumentSource: "request", nowMs: 0 });
+    const out = simulateTrade({
+      request: { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, orderbook, takerFeeRate: 0.0002 },
+      instrument: SWAP,
+      instrumentSource: "request",
+      nowMs: 0,
+    });
     if (!out.ok) throw new Error(out.error.message);
     expect(out.response.fee).toMatchObject({ tier: null, rateSource: "takerFeeRate", rate: 0.0002, verified: true });
     expect(out.response.fee.amountInFeeCcy).toBeCloseTo(0.0002 * 75015, 10);
   });
 
   it("no tier given: Lv1, and the response says it assumed so", () => {
-    const out = simulateTrade({ request: { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, orderbook }, instrument: SWAP, instrumentSource: "request", nowMs: 0 });
+    const out = simulateTrade({
+      request: { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, orderbook },
+      instrument: SWAP,
+      instrumentSource: "request",
+      nowMs: 0,
+    });
     if (!out.ok) throw new Error(out.error.message);
     expect(out.response.fee).toMatchObject({ tier: "Lv1", rateSource: "default Lv1", rate: 0.0005 });
     expect(out.response.warnings.join(" ")).toMatch(/assumed Lv1/);

@@ -2,7 +2,15 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyBook, createBook, type Book } from "../src/okx/book.js";
 import { parseOkxMessage } from "../src/okx/protocol.js";
-import { decimalsOf, fillMarketOrder, floorToLot, type FillResult, type FillSpec, type OrderUnit, type PriceLevel } from "../src/sim/fill.js";
+import {
+  decimalsOf,
+  fillMarketOrder,
+  floorToLot,
+  type FillResult,
+  type FillSpec,
+  type OrderUnit,
+  type PriceLevel,
+} from "../src/sim/fill.js";
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
 
 const L = (price: number, size: number): PriceLevel => ({ price, size });
@@ -42,7 +50,17 @@ const CASES: Case[] = [
     spec: SPOT,
     unit: "base",
     amount: 4,
-    expect: { filledBase: 4, filledBookUnits: 4, filledQuote: 402, avgPrice: 100.5, bestPrice: 100, worstPrice: 101, levelsConsumed: 2, fullyFilled: true, lotRoundingApplied: false },
+    expect: {
+      filledBase: 4,
+      filledBookUnits: 4,
+      filledQuote: 402,
+      avgPrice: 100.5,
+      bestPrice: 100,
+      worstPrice: 101,
+      levelsConsumed: 2,
+      fullyFilled: true,
+      lotRoundingApplied: false,
+    },
   },
   {
     // 1 @ 99 + 2 @ 98 = 99 + 196 = 295 for 3 BTC -> 98.3333...
@@ -51,7 +69,15 @@ const CASES: Case[] = [
     spec: SPOT,
     unit: "base",
     amount: 3,
-    expect: { filledBase: 3, filledQuote: 295, avgPrice: 295 / 3, bestPrice: 99, worstPrice: 98, levelsConsumed: 2, fullyFilled: true },
+    expect: {
+      filledBase: 3,
+      filledQuote: 295,
+      avgPrice: 295 / 3,
+      bestPrice: 99,
+      worstPrice: 98,
+      levelsConsumed: 2,
+      fullyFilled: true,
+    },
   },
   {
     // 402 USDT: 200 buys level 1 (2 BTC), the remaining 202 buys 202/101 = 2 BTC of level 2.
@@ -60,7 +86,14 @@ const CASES: Case[] = [
     spec: SPOT,
     unit: "quote",
     amount: 402,
-    expect: { filledBase: 4, filledQuote: 402, avgPrice: 100.5, levelsConsumed: 2, fullyFilled: true, lotRoundingApplied: false },
+    expect: {
+      filledBase: 4,
+      filledQuote: 402,
+      avgPrice: 100.5,
+      levelsConsumed: 2,
+      fullyFilled: true,
+      lotRoundingApplied: false,
+    },
   },
   {
     // 100 contracts @ 30000 + 150 @ 30010; base = 250 * 0.01 = 2.5 BTC;
@@ -70,7 +103,16 @@ const CASES: Case[] = [
     spec: LINEAR,
     unit: "contracts",
     amount: 250,
-    expect: { filledBookUnits: 250, filledBase: 2.5, filledQuote: 75015, avgPrice: 30006, bestPrice: 30000, worstPrice: 30010, levelsConsumed: 2, fullyFilled: true },
+    expect: {
+      filledBookUnits: 250,
+      filledBase: 2.5,
+      filledQuote: 75015,
+      avgPrice: 30006,
+      bestPrice: 30000,
+      worstPrice: 30010,
+      levelsConsumed: 2,
+      fullyFilled: true,
+    },
   },
   {
     // 2.5 BTC / 0.01 BTC per contract = 250 contracts: same fill as above. (A contracts-as-coins bug would buy 2.5 contracts.)
@@ -79,7 +121,14 @@ const CASES: Case[] = [
     spec: LINEAR,
     unit: "base",
     amount: 2.5,
-    expect: { targetBookUnits: 250, filledBookUnits: 250, filledBase: 2.5, filledQuote: 75015, avgPrice: 30006, levelsConsumed: 2 },
+    expect: {
+      targetBookUnits: 250,
+      filledBookUnits: 250,
+      filledBase: 2.5,
+      filledQuote: 75015,
+      avgPrice: 30006,
+      levelsConsumed: 2,
+    },
   },
   {
     // 75015 USDT: level 1 is worth 30000, the remaining 45015 / (0.01*30010 = 300.1 per contract) = 150 contracts.
@@ -88,7 +137,13 @@ const CASES: Case[] = [
     spec: LINEAR,
     unit: "quote",
     amount: 75015,
-    expect: { orderBookUnits: 250, filledBookUnits: 250, filledBase: 2.5, filledQuote: 75015, lotRoundingApplied: false },
+    expect: {
+      orderBookUnits: 250,
+      filledBookUnits: 250,
+      filledBase: 2.5,
+      filledQuote: 75015,
+      lotRoundingApplied: false,
+    },
   },
   {
     // 150 @ 29990 + 250 @ 29980: quote = 1.5*29990 + 2.5*29980 = 44985 + 74950 = 119935; base 4; VWAP 29983.75
@@ -131,7 +186,12 @@ const CASES: Case[] = [
     spec: INVERSE,
     unit: "quote",
     amount: 25000,
-    expect: { targetBookUnits: 250, filledBookUnits: 250, filledQuote: 25000, filledBase: 10000 / 30000 + 15000 / 30010 },
+    expect: {
+      targetBookUnits: 250,
+      filledBookUnits: 250,
+      filledQuote: 25000,
+      filledBase: 10000 / 30000 + 15000 / 30010,
+    },
   },
   {
     // Inverse base: level 1 gives 100*100/30000 = 1/3 BTC; the remaining 0.5 - 1/3 = 1/6 BTC needs
@@ -141,7 +201,14 @@ const CASES: Case[] = [
     spec: INVERSE,
     unit: "base",
     amount: 0.5,
-    expect: { orderBookUnits: 150, filledBookUnits: 150, filledQuote: 15000, filledBase: 10000 / 30000 + 5000 / 30010, lotRoundingApplied: true, fullyFilled: true },
+    expect: {
+      orderBookUnits: 150,
+      filledBookUnits: 150,
+      filledQuote: 15000,
+      filledBase: 10000 / 30000 + 5000 / 30010,
+      lotRoundingApplied: true,
+      fullyFilled: true,
+    },
   },
   {
     // Inverse sell 200 contracts: 150 @ 29990 + 50 @ 29980 -> coin = 15000/29990 + 5000/29980
@@ -150,7 +217,12 @@ const CASES: Case[] = [
     spec: INVERSE,
     unit: "contracts",
     amount: 200,
-    expect: { filledQuote: 20000, filledBase: 15000 / 29990 + 5000 / 29980, avgPrice: 20000 / (15000 / 29990 + 5000 / 29980), levelsConsumed: 2 },
+    expect: {
+      filledQuote: 20000,
+      filledBase: 15000 / 29990 + 5000 / 29980,
+      avgPrice: 20000 / (15000 / 29990 + 5000 / 29980),
+      levelsConsumed: 2,
+    },
   },
   {
     // Book holds 100 + 200 + 500 = 800 contracts: 200 are left, in contracts.
@@ -159,7 +231,15 @@ const CASES: Case[] = [
     spec: LINEAR,
     unit: "contracts",
     amount: 1000,
-    expect: { filledBookUnits: 800, filledBase: 8, fullyFilled: false, unfilledAmount: 200, unfilledBookUnits: 200, levelsConsumed: 3, worstPrice: 30050 },
+    expect: {
+      filledBookUnits: 800,
+      filledBase: 8,
+      fullyFilled: false,
+      unfilledAmount: 200,
+      unfilledBookUnits: 200,
+      levelsConsumed: 3,
+      worstPrice: 30050,
+    },
   },
   {
     // Side is worth 200 + 303 + 515 = 1018 USDT: 10000 - 1018 = 8982 USDT unfilled; book units beyond the book unknown.
@@ -168,7 +248,14 @@ const CASES: Case[] = [
     spec: SPOT,
     unit: "quote",
     amount: 10000,
-    expect: { filledBase: 10, filledQuote: 1018, fullyFilled: false, unfilledAmount: 8982, unfilledBookUnits: null, levelsConsumed: 3 },
+    expect: {
+      filledBase: 10,
+      filledQuote: 1018,
+      fullyFilled: false,
+      unfilledAmount: 8982,
+      unfilledBookUnits: null,
+      levelsConsumed: 3,
+    },
   },
   {
     // 12 BTC = 1200 contracts on an 800-contract side: 400 contracts = 4 BTC unfilled (price-independent for linear).
@@ -186,7 +273,13 @@ const CASES: Case[] = [
     spec: LINEAR,
     unit: "contracts",
     amount: 2.7,
-    expect: { targetBookUnits: 2.7, orderBookUnits: 2, filledBookUnits: 2, lotRoundingApplied: true, fullyFilled: true },
+    expect: {
+      targetBookUnits: 2.7,
+      orderBookUnits: 2,
+      filledBookUnits: 2,
+      lotRoundingApplied: true,
+      fullyFilled: true,
+    },
   },
   {
     // 0.0255 BTC / 0.01 = 2.55 contracts -> 2 contracts (0.02 BTC).
@@ -311,7 +404,10 @@ const sideArb = (lot: number) =>
       const tick = 0.1;
       const prices = [start];
       for (const s of steps) prices.push(prices[prices.length - 1]! + s);
-      return prices.map((p, i) => ({ price: Number((p * tick).toFixed(1)), size: Number((sizes[i]! * lot).toFixed(8)) }));
+      return prices.map((p, i) => ({
+        price: Number((p * tick).toFixed(1)),
+        size: Number((sizes[i]! * lot).toFixed(8)),
+      }));
     });
 
 const scenario = fc.record({
@@ -416,7 +512,10 @@ describe("fillMarketOrder: properties (fast-check)", () => {
         expect(sell.avgPrice).toBeCloseTo(C - buy.avgPrice, 6);
         expect(sell.worstPrice).toBeCloseTo(C - buy.worstPrice, 9);
         // Slippage vs the respective best, in quote currency, is the same on both sides.
-        expect((sell.bestPrice - sell.avgPrice) * sell.filledBase).toBeCloseTo((buy.avgPrice - buy.bestPrice) * buy.filledBase, 4);
+        expect((sell.bestPrice - sell.avgPrice) * sell.filledBase).toBeCloseTo(
+          (buy.avgPrice - buy.bestPrice) * buy.filledBase,
+          4,
+        );
       }),
       { numRuns: 300 },
     );
@@ -517,7 +616,14 @@ describe("fillMarketOrder on real captured books", () => {
   });
 
   it("BTC-USDT spot (2022-05-13 capture): notional orders spend at most the notional, lot-rounded to 1e-8 BTC", () => {
-    const spec: FillSpec = { instType: "SPOT", ctType: "linear", ctVal: 1, ctMult: 1, lotSz: 0.00000001, minSz: 0.00001 };
+    const spec: FillSpec = {
+      instType: "SPOT",
+      ctType: "linear",
+      ctVal: 1,
+      ctMult: 1,
+      lotSz: 0.00000001,
+      minSz: 0.00001,
+    };
     for (const b of bookSamples(DATA.okx20220513, "BTC-USDT", 10)) {
       for (const usdt of [10, 1_000, 100_000, 2_000_000]) {
         const r = ok(fillMarketOrder(b.asks, spec, "quote", usdt));
@@ -536,7 +642,14 @@ describe("fillMarketOrder on real captured books", () => {
       ["UNI-USD-SWAP", 10],
       ["BTC-USD-220527", 100],
     ] as const) {
-      const spec: FillSpec = { instType: instId.endsWith("SWAP") ? "SWAP" : "FUTURES", ctType: "inverse", ctVal, ctMult: 1, lotSz: 1, minSz: 1 };
+      const spec: FillSpec = {
+        instType: instId.endsWith("SWAP") ? "SWAP" : "FUTURES",
+        ctType: "inverse",
+        ctVal,
+        ctMult: 1,
+        lotSz: 1,
+        minSz: 1,
+      };
       const books = bookSamples(DATA.okx20220513, instId, 10);
       expect(books.length).toBeGreaterThan(5);
       for (const b of books) {

@@ -26,9 +26,12 @@ interface Raw {
 
 /** A client that keeps every message and counts the bytes it was sent since its last ack; acks only when told. */
 async function open(name: string, depth: number, autoAck: boolean): Promise<Raw> {
-  const res = await env.RELAY.get(env.RELAY.idFromName(name)).fetch(`https://relay/connect?instId=${SWAP}&kind=book&depth=${depth}`, {
-    headers: { Upgrade: "websocket" },
-  });
+  const res = await env.RELAY.get(env.RELAY.idFromName(name)).fetch(
+    `https://relay/connect?instId=${SWAP}&kind=book&depth=${depth}`,
+    {
+      headers: { Upgrade: "websocket" },
+    },
+  );
   const ws = res.webSocket!;
   ws.accept();
   const c: Raw = {
@@ -57,10 +60,15 @@ async function open(name: string, depth: number, autoAck: boolean): Promise<Raw>
 }
 
 const books = (c: Raw) => c.msgs.filter((m): m is BookMessage => m.type === "book");
-const ackRequired = (c: Raw) => c.msgs.findIndex((m) => m.type === "error" && (m as ErrorMessage).code === "ack_required");
+const ackRequired = (c: Raw) =>
+  c.msgs.findIndex((m) => m.type === "error" && (m as ErrorMessage).code === "ack_required");
 
 /** The top-25 checksum of a client's book message, recomputed from its levels (OKX's algorithm). */
-const checksumOf = (m: BookMessage) => okxChecksum(m.bids.map(([px, sz]) => ({ px, sz })), m.asks.map(([px, sz]) => ({ px, sz })));
+const checksumOf = (m: BookMessage) =>
+  okxChecksum(
+    m.bids.map(([px, sz]) => ({ px, sz })),
+    m.asks.map(([px, sz]) => ({ px, sz })),
+  );
 
 describe("flow control: clients that never ack", () => {
   it("a non-acking client is paused after its budget, resumes on ack with the latest book; an acking client is unaffected", async () => {

@@ -20,7 +20,11 @@ interface State {
 
 /** Replay the stream into a history and, independently, into a list of top-DEPTH states (consecutive duplicates dropped). */
 function replay(opts: { maxEntries?: number; windowMs?: number } = {}) {
-  const history = createBookHistory({ depth: DEPTH, maxEntries: opts.maxEntries ?? 20_000, windowMs: opts.windowMs ?? 3_600_000 });
+  const history = createBookHistory({
+    depth: DEPTH,
+    maxEntries: opts.maxEntries ?? 20_000,
+    windowMs: opts.windowMs ?? 3_600_000,
+  });
   const book = createBook("BTC-USDT-SWAP");
   const states: State[] = [];
   for (const { json } of receivedMessages(DATA.btcSwap)) {
@@ -29,7 +33,11 @@ function replay(opts: { maxEntries?: number; windowMs?: number } = {}) {
     const r = applyBook(book, m.action, m.data);
     if (!r.ok || !r.changed) continue;
     history.record(book);
-    const s: State = { ts: book.ts, bids: book.bids.slice(0, DEPTH).map((l) => [l.price, l.size]), asks: book.asks.slice(0, DEPTH).map((l) => [l.price, l.size]) };
+    const s: State = {
+      ts: book.ts,
+      bids: book.bids.slice(0, DEPTH).map((l) => [l.price, l.size]),
+      asks: book.asks.slice(0, DEPTH).map((l) => [l.price, l.size]),
+    };
     const prev = states[states.length - 1];
     if (prev !== undefined && JSON.stringify([prev.bids, prev.asks]) === JSON.stringify([s.bids, s.asks])) continue;
     states.push(s);
@@ -74,7 +82,13 @@ function brute(states: State[], side: "buy" | "sell", contracts: number, latency
     const h = (diffs.length - 1) * p;
     return diffs[Math.floor(h)]! + (h - Math.floor(h)) * (diffs[Math.ceil(h)]! - diffs[Math.floor(h)]!);
   };
-  return { decisions: diffs.length, skipped, mean: diffs.reduce((x, y) => x + y, 0) / diffs.length, p50: q(0.5), p95: q(0.95) };
+  return {
+    decisions: diffs.length,
+    skipped,
+    mean: diffs.reduce((x, y) => x + y, 0) / diffs.length,
+    p50: q(0.5),
+    p95: q(0.95),
+  };
 }
 
 describe("book history on the real stream", () => {
@@ -90,9 +104,18 @@ describe("book history on the real stream", () => {
     expect(JSON.parse(JSON.stringify(snap))).toEqual(snap);
   });
 
-  for (const [side, contracts, latencyMs] of [["buy", 50, 100], ["sell", 300, 500], ["buy", 2000, 1000]] as const) {
+  for (const [side, contracts, latencyMs] of [
+    ["buy", 50, 100],
+    ["sell", 300, 500],
+    ["buy", 2000, 1000],
+  ] as const) {
     it(`latency distribution == brute force: ${side} ${contracts} contracts, ${latencyMs} ms`, () => {
-      const d = latencyCostDistribution(history.snapshot(), { side, spec: SPEC, unit: "contracts", amount: contracts }, latencyMs, 1e9);
+      const d = latencyCostDistribution(
+        history.snapshot(),
+        { side, spec: SPEC, unit: "contracts", amount: contracts },
+        latencyMs,
+        1e9,
+      );
       const b = brute(states, side, contracts, latencyMs);
       expect(d.available).toBe(true);
       if (!d.available) return;
@@ -107,7 +130,12 @@ describe("book history on the real stream", () => {
   }
 
   it("at most maxDecisions decision points, evenly spaced", () => {
-    const d = latencyCostDistribution(history.snapshot(), { side: "buy", spec: SPEC, unit: "contracts", amount: 50 }, 100, 200);
+    const d = latencyCostDistribution(
+      history.snapshot(),
+      { side: "buy", spec: SPEC, unit: "contracts", amount: 50 },
+      100,
+      200,
+    );
     expect(d.available && d.decisions + d.skipped).toBe(200);
   });
 });
@@ -140,6 +168,8 @@ describe("bounds", () => {
 
   it("says why when there is too little history", () => {
     const h = createBookHistory();
-    expect(latencyCostDistribution(h.snapshot(), { side: "buy", spec: SPEC, unit: "contracts", amount: 1 }, 100)).toMatchObject({ available: false, reason: expect.stringMatching(/fewer than two/) });
+    expect(
+      latencyCostDistribution(h.snapshot(), { side: "buy", spec: SPEC, unit: "contracts", amount: 1 }, 100),
+    ).toMatchObject({ available: false, reason: expect.stringMatching(/fewer than two/) });
   });
 });

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { costSign, latencyRisk, SECONDS_PER_DAY, SECONDS_PER_YEAR, sigmaPerSecond, sqrtLawEstimate, walkTheBookImpact } from "../src/sim/impact.js";
+import {
+  costSign,
+  latencyRisk,
+  SECONDS_PER_DAY,
+  SECONDS_PER_YEAR,
+  sigmaPerSecond,
+  sqrtLawEstimate,
+  walkTheBookImpact,
+} from "../src/sim/impact.js";
 import { simulateTrade } from "../src/sim/simulate.js";
 import { BTC_USDT_SWAP } from "./helpers/specs.js";
 
@@ -52,9 +60,21 @@ describe("square-root law (pre-trade estimate)", () => {
   });
 
   it("never invents a missing input", () => {
-    expect(sqrtLawEstimate({ qtyBase: 1, refPrice: 1 })).toEqual({ available: false, y: 1, missing: ["volatility", "adv24hBase"] });
-    expect(sqrtLawEstimate({ sigmaPerSecond: 1e-4, qtyBase: 1, refPrice: 1 })).toEqual({ available: false, y: 1, missing: ["adv24hBase"] });
-    expect(sqrtLawEstimate({ adv24hBase: 5, qtyBase: 1, refPrice: 1 })).toEqual({ available: false, y: 1, missing: ["volatility"] });
+    expect(sqrtLawEstimate({ qtyBase: 1, refPrice: 1 })).toEqual({
+      available: false,
+      y: 1,
+      missing: ["volatility", "adv24hBase"],
+    });
+    expect(sqrtLawEstimate({ sigmaPerSecond: 1e-4, qtyBase: 1, refPrice: 1 })).toEqual({
+      available: false,
+      y: 1,
+      missing: ["adv24hBase"],
+    });
+    expect(sqrtLawEstimate({ adv24hBase: 5, qtyBase: 1, refPrice: 1 })).toEqual({
+      available: false,
+      y: 1,
+      missing: ["volatility"],
+    });
   });
 });
 
@@ -89,11 +109,26 @@ describe("latency risk", () => {
 
 describe("impact in simulateTrade", () => {
   const SWAP = BTC_USDT_SWAP;
-  const orderbook = { bids: [["29990", "150"]], asks: [["30000", "100"], ["30010", "200"]] };
+  const orderbook = {
+    bids: [["29990", "150"]],
+    asks: [
+      ["30000", "100"],
+      ["30010", "200"],
+    ],
+  };
 
   it("states its parameters, marks Almgren-Chriss as not applicable, and keeps the model out of netCost", () => {
     const out = simulateTrade({
-      request: { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, orderbook, volatility: { value: 0.5, unit: "annualised" }, adv24hBase: 1000, latencyMs: 200, sqrtImpactY: 0.8 },
+      request: {
+        instId: "BTC-USDT-SWAP",
+        side: "buy",
+        contracts: 250,
+        orderbook,
+        volatility: { value: 0.5, unit: "annualised" },
+        adv24hBase: 1000,
+        latencyMs: 200,
+        sqrtImpactY: 0.8,
+      },
       instrument: SWAP,
       instrumentSource: "request",
       nowMs: 0,
@@ -129,66 +164,114 @@ describe("impact in simulateTrade", () => {
   });
 
   it("without volatility/ADV the estimate is unavailable, and latency says what is missing", () => {
-    const out = simulateTrade({ request: { instId: "BTC-USDT-SWAP", side: "sell", contracts: 10, orderbook, latencyMs: 50 }, instrument: SWAP, instrumentSource: "request", nowMs: 0 });
+    const out = simulateTrade({
+      request: { instId: "BTC-USDT-SWAP", side: "sell", contracts: 10, orderbook, latencyMs: 50 },
+      instrument: SWAP,
+      instrumentSource: "request",
+      nowMs: 0,
+    });
     if (!out.ok) throw new Error(out.error.message);
     const p = out.response.marketImpact.preTrade;
-    expect(p).toMatchObject({ available: false, missing: ["volatility", "adv24hBase"], impactBps: null, sigmaPerSecond: null });
-    expect(out.response.marketImpact.latency?.sigmaSqrtT).toEqual({ available: false, reason: expect.stringMatching(/needs volatility/), oneSigmaBps: null, oneSigmaQuote: null });
-    expect(out.response.marketImpact.latency?.empirical).toMatchObject({ available: false, reason: expect.stringMatching(/omit orderbook/) });
+    expect(p).toMatchObject({
+      available: false,
+      missing: ["volatility", "adv24hBase"],
+      impactBps: null,
+      sigmaPerSecond: null,
+    });
+    expect(out.response.marketImpact.latency?.sigmaSqrtT).toEqual({
+      available: false,
+      reason: expect.stringMatching(/needs volatility/),
+      oneSigmaBps: null,
+      oneSigmaQuote: null,
+    });
+    expect(out.response.marketImpact.latency?.empirical).toMatchObject({
+      available: false,
+      reason: expect.stringMatching(/omit orderbook/),
+    });
   });
 
   it("property, on generated books: the impact figures equal an independent walk, and their identities hold", () => {
     // Books are generated too (issue #18): 1..12 levels a side, strictly monotone prices on the 0.1 tick, a spread
     // of 1..50 ticks, whole-contract sizes; orders of any size (also beyond the book) on either side.
-    const sideArb = fc.array(fc.record({ gap: fc.integer({ min: 1, max: 30 }), size: fc.integer({ min: 1, max: 500 }) }), { minLength: 1, maxLength: 12 });
+    const sideArb = fc.array(
+      fc.record({ gap: fc.integer({ min: 1, max: 30 }), size: fc.integer({ min: 1, max: 500 }) }),
+      { minLength: 1, maxLength: 12 },
+    );
     fc.assert(
-      fc.property(sideArb, sideArb, fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 3000 }), fc.constantFrom<"buy" | "sell">("buy", "sell"), (bidL, askL, spreadTicks, contracts, side) => {
-        const bestBidTicks = 300_000;
-        let t = bestBidTicks;
-        const bids = bidL.map(({ gap, size }, i) => {
-          if (i > 0) t -= gap;
-          return { px: t / 10, size };
-        });
-        t = bestBidTicks + spreadTicks;
-        const asks = askL.map(({ gap, size }, i) => {
-          if (i > 0) t += gap;
-          return { px: t / 10, size };
-        });
-        const book = { bids: bids.map((l) => [String(l.px), String(l.size)]), asks: asks.map((l) => [String(l.px), String(l.size)]) };
-        const out = simulateTrade({ request: { instId: "BTC-USDT-SWAP", side, contracts, orderbook: book }, instrument: SWAP, instrumentSource: "request", nowMs: 0 });
-        if (!out.ok) throw new Error(out.error.message);
-        const r = out.response;
-        // Independent walk: contracts of 0.01 BTC, best level first.
-        const levels = side === "buy" ? asks : bids;
-        let left = contracts;
-        let base = 0;
-        let quote = 0;
-        let worst = levels[0]!.px;
-        for (const l of levels) {
-          if (left <= 0) break;
-          const take = Math.min(left, l.size);
-          base += take * 0.01;
-          quote += take * 0.01 * l.px;
-          worst = l.px;
-          left -= take;
-        }
-        const best = levels[0]!.px;
-        const mid = (bids[0]!.px + asks[0]!.px) / 2;
-        const s = side === "buy" ? 1 : -1;
-        const avg = quote / base;
-        const tol = (x: number) => 1e-9 * Math.max(1, Math.abs(x));
-        expect(Math.abs(r.marketImpact.walkTheBook.avgVsBestBps - (s * (avg - best) * 1e4) / best)).toBeLessThanOrEqual(1e-6);
-        expect(Math.abs(r.marketImpact.walkTheBook.avgVsBestQuote - s * (avg - best) * base)).toBeLessThanOrEqual(tol(quote) * 1e-3 + 1e-6);
-        expect(Math.abs(r.marketImpact.walkTheBook.touchMoveBps - (s * (worst - best) * 1e4) / best)).toBeLessThanOrEqual(1e-9);
-        expect(Math.abs(r.slippage.vsMidQuote - s * (avg - mid) * base)).toBeLessThanOrEqual(1e-6 * Math.max(1, quote) * 1e-3);
-        // Identities: vs mid = half spread + walk; 0 <= walk <= touch move; net = vs mid + fee >= fee.
-        const c = r.netCost.components;
-        expect(Math.abs(r.slippage.vsMidQuote - (c.halfSpreadQuote + c.bookImpactQuote))).toBeLessThanOrEqual(tol(r.slippage.vsMidQuote) + 1e-9);
-        expect(c.halfSpreadQuote).toBeCloseTo((spreadTicks / 20) * base, 6);
-        expect(r.marketImpact.walkTheBook.avgVsBestBps).toBeGreaterThanOrEqual(-1e-9);
-        expect(r.marketImpact.walkTheBook.avgVsBestBps).toBeLessThanOrEqual(r.marketImpact.walkTheBook.touchMoveBps + 1e-9);
-        expect(r.netCost.quote).toBeGreaterThanOrEqual(r.fee.amountQuote);
-      }),
+      fc.property(
+        sideArb,
+        sideArb,
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.constantFrom<"buy" | "sell">("buy", "sell"),
+        (bidL, askL, spreadTicks, contracts, side) => {
+          const bestBidTicks = 300_000;
+          let t = bestBidTicks;
+          const bids = bidL.map(({ gap, size }, i) => {
+            if (i > 0) t -= gap;
+            return { px: t / 10, size };
+          });
+          t = bestBidTicks + spreadTicks;
+          const asks = askL.map(({ gap, size }, i) => {
+            if (i > 0) t += gap;
+            return { px: t / 10, size };
+          });
+          const book = {
+            bids: bids.map((l) => [String(l.px), String(l.size)]),
+            asks: asks.map((l) => [String(l.px), String(l.size)]),
+          };
+          const out = simulateTrade({
+            request: { instId: "BTC-USDT-SWAP", side, contracts, orderbook: book },
+            instrument: SWAP,
+            instrumentSource: "request",
+            nowMs: 0,
+          });
+          if (!out.ok) throw new Error(out.error.message);
+          const r = out.response;
+          // Independent walk: contracts of 0.01 BTC, best level first.
+          const levels = side === "buy" ? asks : bids;
+          let left = contracts;
+          let base = 0;
+          let quote = 0;
+          let worst = levels[0]!.px;
+          for (const l of levels) {
+            if (left <= 0) break;
+            const take = Math.min(left, l.size);
+            base += take * 0.01;
+            quote += take * 0.01 * l.px;
+            worst = l.px;
+            left -= take;
+          }
+          const best = levels[0]!.px;
+          const mid = (bids[0]!.px + asks[0]!.px) / 2;
+          const s = side === "buy" ? 1 : -1;
+          const avg = quote / base;
+          const tol = (x: number) => 1e-9 * Math.max(1, Math.abs(x));
+          expect(
+            Math.abs(r.marketImpact.walkTheBook.avgVsBestBps - (s * (avg - best) * 1e4) / best),
+          ).toBeLessThanOrEqual(1e-6);
+          expect(Math.abs(r.marketImpact.walkTheBook.avgVsBestQuote - s * (avg - best) * base)).toBeLessThanOrEqual(
+            tol(quote) * 1e-3 + 1e-6,
+          );
+          expect(
+            Math.abs(r.marketImpact.walkTheBook.touchMoveBps - (s * (worst - best) * 1e4) / best),
+          ).toBeLessThanOrEqual(1e-9);
+          expect(Math.abs(r.slippage.vsMidQuote - s * (avg - mid) * base)).toBeLessThanOrEqual(
+            1e-6 * Math.max(1, quote) * 1e-3,
+          );
+          // Identities: vs mid = half spread + walk; 0 <= walk <= touch move; net = vs mid + fee >= fee.
+          const c = r.netCost.components;
+          expect(Math.abs(r.slippage.vsMidQuote - (c.halfSpreadQuote + c.bookImpactQuote))).toBeLessThanOrEqual(
+            tol(r.slippage.vsMidQuote) + 1e-9,
+          );
+          expect(c.halfSpreadQuote).toBeCloseTo((spreadTicks / 20) * base, 6);
+          expect(r.marketImpact.walkTheBook.avgVsBestBps).toBeGreaterThanOrEqual(-1e-9);
+          expect(r.marketImpact.walkTheBook.avgVsBestBps).toBeLessThanOrEqual(
+            r.marketImpact.walkTheBook.touchMoveBps + 1e-9,
+          );
+          expect(r.netCost.quote).toBeGreaterThanOrEqual(r.fee.amountQuote);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -39,7 +39,11 @@ function normal(u: () => number): () => number {
 }
 
 /** A 1-level book with mid `m` (spread 0.01) at ts. */
-const bookAt = (ts: number, m: number): BookView => ({ ts, bids: [{ price: m - 0.005, size: 1 }], asks: [{ price: m + 0.005, size: 1 }] });
+const bookAt = (ts: number, m: number): BookView => ({
+  ts,
+  bids: [{ price: m - 0.005, size: 1 }],
+  asks: [{ price: m + 0.005, size: 1 }],
+});
 
 /**
  * Heteroscedastic synthetic mid path, one book per second: per-second log-return sd (bps) switches between calm and
@@ -73,7 +77,11 @@ async function runEngine(
   model: MultiHorizonModel,
   opts: { gamma?: number } = {},
 ): Promise<PredictionMessage[]> {
-  const e = createPredictionEngine({ instId: "SYN", model, ...(opts.gamma !== undefined && { conformal: { gamma: opts.gamma } }) });
+  const e = createPredictionEngine({
+    instId: "SYN",
+    model,
+    ...(opts.gamma !== undefined && { conformal: { gamma: opts.gamma } }),
+  });
   const msgs: PredictionMessage[] = [];
   for (let t = 0; t < mids.length; t++) {
     const ts = 1_700_000_000_000 + t * 1000;
@@ -172,7 +180,13 @@ describe("gating", () => {
       const ts = 1_700_000_000_000 + t * 1000;
       e.onBook(bookAt(ts, mids[t]!));
       const m = await e.maybePredict(ts);
-      if (m) seen.push({ t, gated: m.horizons[0]!.gated, point: m.horizons[0]!.predictedReturnBps, kind: m.horizons[0]!.point });
+      if (m)
+        seen.push({
+          t,
+          gated: m.horizons[0]!.gated,
+          point: m.horizons[0]!.predictedReturnBps,
+          kind: m.horizons[0]!.point,
+        });
     }
     const at = (t: number) => seen.find((s) => s.t === t)!;
     expect(at(50).gated).toBe(false); // < 10 independent 10 s outcomes scored: the shipped head is trusted
@@ -199,7 +213,10 @@ describe("online slope (per-instrument magnitude of the point)", () => {
       horizonsSec: [10],
       pointIsNoChange: [false],
       onlineSlope: [{ kappaBps2: 10, halfLife: 3600 }],
-      predict: () => Promise.resolve([{ returnBps: now + 10 < mids.length ? realised(mids, now, 10) / 10 : 0, lowBps: -5, highBps: 5 }]),
+      predict: () =>
+        Promise.resolve([
+          { returnBps: now + 10 < mids.length ? realised(mids, now, 10) / 10 : 0, lowBps: -5, highBps: 5 },
+        ]),
     };
     const e = createPredictionEngine({ instId: "SYN", model });
     const served: { t: number; point: number }[] = [];
@@ -245,7 +262,10 @@ describe("prequential order and memory", () => {
   });
 
   it("pending forecasts and the rolling window stay bounded; reset drops pending and restarts features", async () => {
-    const e = createPredictionEngine({ instId: "SYN", model: new NoChangeMultiModel([{ horizonSec: 60, lowBps: -1, highBps: 1 }]) });
+    const e = createPredictionEngine({
+      instId: "SYN",
+      model: new NoChangeMultiModel([{ horizonSec: 60, lowBps: -1, highBps: 1 }]),
+    });
     // 100 books per second for 30 minutes: forecasts stay at one per second
     for (let i = 0; i < 180_000; i++) {
       const ts = 1_700_000_000_000 + i * 10;
@@ -271,7 +291,8 @@ describe("prequential order and memory", () => {
       featureVersion: "x",
       horizonsSec: [10],
       pointIsNoChange: [true],
-      predict: () => (fail ? Promise.reject(new Error("boom")) : Promise.resolve([{ returnBps: 0, lowBps: -1, highBps: 1 }])),
+      predict: () =>
+        fail ? Promise.reject(new Error("boom")) : Promise.resolve([{ returnBps: 0, lowBps: -1, highBps: 1 }]),
     };
     const e = createPredictionEngine({ instId: "SYN", model });
     e.onBook(bookAt(1000, 100));
@@ -321,7 +342,8 @@ describe("engine on a real capture with trades (okcoin BTC/CNY slice)", () => {
       if (!r || r[0] !== ts) return;
       i++;
       for (let k = 0; k < NUM_FEATURES; k++) {
-        if (Math.fround(r[2 + k]!) !== f[k]) throw new Error(`row ${i - 1} ${FEATURE_NAMES[k]}: csv ${r[2 + k]} != engine ${f[k]}`);
+        if (Math.fround(r[2 + k]!) !== f[k])
+          throw new Error(`row ${i - 1} ${FEATURE_NAMES[k]}: csv ${r[2 + k]} != engine ${f[k]}`);
       }
       checked++;
     });
@@ -334,7 +356,11 @@ describe("engine on a real capture with trades (okcoin BTC/CNY slice)", () => {
     const target = (h: number) => {
       const o = join(dir, `okc-${h}.csv`);
       runFeaturesCli({ replay: file, out: o, horizonsSec: [h] });
-      return readFileSync(o, "utf8").trimEnd().split("\n").slice(1).map((l) => l.split(",").map(Number));
+      return readFileSync(o, "utf8")
+        .trimEnd()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(",").map(Number));
     };
     const rows10 = target(10);
     const rows60 = target(60);

@@ -51,27 +51,38 @@ describe("Prediction v2 graphs in workerd", () => {
       expect(m.meta.onnx.sha256, name).toBe(fx.sha256); // the fixture was made from this very file
     }
     // every output the fixture lists is a head of the metadata, in order
-    const outs = (shippedMeta as unknown as MultiModelMeta).heads.flatMap((h) => [h.outputs.returnBps, h.outputs.lowBps, h.outputs.highBps]);
+    const outs = (shippedMeta as unknown as MultiModelMeta).heads.flatMap((h) => [
+      h.outputs.returnBps,
+      h.outputs.lowBps,
+      h.outputs.highBps,
+    ]);
     expect(fixture.outputs).toEqual(outs);
   });
 
-  it.each(Object.keys(models))("%s: every fixture row equals Python onnxruntime (1e-5), one run per row", async (name) => {
-    const fx = (fixture.models as Record<string, { version: string; expected: number[][] }>)[name]!;
-    const m = await load(name);
-    expect(m.version).toBe(fx.version);
-    for (let i = 0; i < fixture.rows.length; i++) {
-      const heads = await m.predict(new Float32Array(fixture.rows[i]!));
-      const got = heads.flatMap((h) => [h.returnBps, h.lowBps, h.highBps]);
-      const want = fx.expected[i]!;
-      expect(got).toHaveLength(want.length);
-      for (let k = 0; k < want.length; k++) {
-        expect(Math.abs(got[k]! - want[k]!), `row ${i} ${fixture.outputs[k]}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want[k]!)));
+  it.each(Object.keys(models))(
+    "%s: every fixture row equals Python onnxruntime (1e-5), one run per row",
+    async (name) => {
+      const fx = (fixture.models as Record<string, { version: string; expected: number[][] }>)[name]!;
+      const m = await load(name);
+      expect(m.version).toBe(fx.version);
+      for (let i = 0; i < fixture.rows.length; i++) {
+        const heads = await m.predict(new Float32Array(fixture.rows[i]!));
+        const got = heads.flatMap((h) => [h.returnBps, h.lowBps, h.highBps]);
+        const want = fx.expected[i]!;
+        expect(got).toHaveLength(want.length);
+        for (let k = 0; k < want.length; k++) {
+          expect(Math.abs(got[k]! - want[k]!), `row ${i} ${fixture.outputs[k]}`).toBeLessThanOrEqual(
+            1e-5 * Math.max(1, Math.abs(want[k]!)),
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
   it("the candidate graph uses tree ensembles and is not constant, so the parity check above means something", () => {
-    expect((candidateMeta as unknown as { onnx: { operators: string[] } }).onnx.operators).toContain("ai.onnx.ml:TreeEnsembleRegressor");
+    expect((candidateMeta as unknown as { onnx: { operators: string[] } }).onnx.operators).toContain(
+      "ai.onnx.ml:TreeEnsembleRegressor",
+    );
     const fx = fixture.models["predict-v2-candidate"].expected;
     for (let k = 0; k < fixture.outputs.length; k++) {
       expect(new Set(fx.map((r) => r[k]!.toFixed(6))).size, fixture.outputs[k]).toBeGreaterThan(4);
@@ -97,13 +108,17 @@ describe("Prediction v2 graphs in workerd", () => {
       const t0 = await now();
       for (let i = 0; i < n; i++) await m.predict(x);
       const ms = (await now()) - t0;
-      console.log(`${name}: mean predict (session.run + tensor wrap, all horizons) ${((ms * 1000) / n).toFixed(1)} us over ${n} runs`);
+      console.log(
+        `${name}: mean predict (session.run + tensor wrap, all horizons) ${((ms * 1000) / n).toFixed(1)} us over ${n} runs`,
+      );
     }
   });
 
   it("refuses a model trained on other features, and a wrong input width", async () => {
     const meta = { ...models["predict-v2"]!.meta, featureVersion: "book-f1" };
-    await expect(createOnnxMultiModel({ wasmModule: ORT_WASM, model: shippedModel, meta })).rejects.toThrow(/trained on features book-f1/);
+    await expect(createOnnxMultiModel({ wasmModule: ORT_WASM, model: shippedModel, meta })).rejects.toThrow(
+      /trained on features book-f1/,
+    );
     const m = await load("predict-v2");
     await expect(m.predict(new Float32Array(NUM_FEATURES - 1))).rejects.toThrow(/multiple of/);
   });

@@ -32,7 +32,9 @@ async function load(name: string): Promise<OnnxPredictor> {
   if (!p) {
     const t0 = await now();
     p = await createOnnxPredictor({ wasmModule: ortWasm, model: models[name]!.bytes, meta: models[name]!.meta });
-    console.log(`${name}: session created in ${(await now()) - t0} ms (createOnnxPredictor's own clock: ${p.createMs} ms)`);
+    console.log(
+      `${name}: session created in ${(await now()) - t0} ms (createOnnxPredictor's own clock: ${p.createMs} ms)`,
+    );
     loaded.set(name, p);
   }
   return p;
@@ -46,19 +48,22 @@ describe("onnxruntime-web inside workerd", () => {
     expect(fixture.rows.length).toBeGreaterThanOrEqual(16);
   });
 
-  it.each(Object.keys(models))("%s: every fixture row equals Python onnxruntime (1e-5), one run per row", async (name) => {
-    const fx = (fixture.models as Record<string, { sha256: string; version: string; expected: number[][] }>)[name]!;
-    expect(models[name]!.meta.onnx.sha256).toBe(fx.sha256); // the fixture was made from this very file
-    const p = await load(name);
-    expect(p.version).toBe(fx.version);
-    for (let i = 0; i < fixture.rows.length; i++) {
-      const f = await p.predict(new Float32Array(fixture.rows[i]!));
-      const [ret, lo, hi] = fx.expected[i]!;
-      expect(Math.abs(f.returnBps - ret!), `row ${i} return`).toBeLessThanOrEqual(1e-5);
-      expect(Math.abs(f.lowBps - lo!), `row ${i} low`).toBeLessThanOrEqual(1e-5);
-      expect(Math.abs(f.highBps - hi!), `row ${i} high`).toBeLessThanOrEqual(1e-5);
-    }
-  });
+  it.each(Object.keys(models))(
+    "%s: every fixture row equals Python onnxruntime (1e-5), one run per row",
+    async (name) => {
+      const fx = (fixture.models as Record<string, { sha256: string; version: string; expected: number[][] }>)[name]!;
+      expect(models[name]!.meta.onnx.sha256).toBe(fx.sha256); // the fixture was made from this very file
+      const p = await load(name);
+      expect(p.version).toBe(fx.version);
+      for (let i = 0; i < fixture.rows.length; i++) {
+        const f = await p.predict(new Float32Array(fixture.rows[i]!));
+        const [ret, lo, hi] = fx.expected[i]!;
+        expect(Math.abs(f.returnBps - ret!), `row ${i} return`).toBeLessThanOrEqual(1e-5);
+        expect(Math.abs(f.lowBps - lo!), `row ${i} low`).toBeLessThanOrEqual(1e-5);
+        expect(Math.abs(f.highBps - hi!), `row ${i} high`).toBeLessThanOrEqual(1e-5);
+      }
+    },
+  );
 
   it("the ridge graph is not trivially constant, so the parity check above means something", async () => {
     const fx = fixture.models["mid60-ridge"].expected;
@@ -91,20 +96,30 @@ describe("onnxruntime-web inside workerd", () => {
       const t0 = await now();
       for (let i = 0; i < n; i++) await p.predict(x);
       const ms = (await now()) - t0;
-      console.log(`${name}: mean predict (session.run + tensor wrap) ${((ms * 1000) / n).toFixed(1)} us over ${n} runs`);
+      console.log(
+        `${name}: mean predict (session.run + tensor wrap) ${((ms * 1000) / n).toFixed(1)} us over ${n} runs`,
+      );
     }
   });
 
   it("refuses a model trained on other features", async () => {
     const meta = { ...models.mid60!.meta, featureVersion: "book-f0" };
-    await expect(createOnnxPredictor({ wasmModule: ortWasm, model: shippedModel, meta })).rejects.toThrow(/trained on features book-f0/);
+    await expect(createOnnxPredictor({ wasmModule: ortWasm, model: shippedModel, meta })).rejects.toThrow(
+      /trained on features book-f0/,
+    );
     const names = [...models.mid60!.meta.featureNames];
     [names[0], names[1]] = [names[1]!, names[0]!];
     await expect(
-      createOnnxPredictor({ wasmModule: ortWasm, model: shippedModel, meta: { ...models.mid60!.meta, featureNames: names } }),
+      createOnnxPredictor({
+        wasmModule: ortWasm,
+        model: shippedModel,
+        meta: { ...models.mid60!.meta, featureNames: names },
+      }),
     ).rejects.toThrow(/expects features/);
     const p = await load("mid60");
-    await expect(p.predict(new Float32Array(NUM_FEATURES - 1))).rejects.toThrow(new RegExp(`expected ${NUM_FEATURES} features`));
+    await expect(p.predict(new Float32Array(NUM_FEATURES - 1))).rejects.toThrow(
+      new RegExp(`expected ${NUM_FEATURES} features`),
+    );
   });
 
   it("the bundled loader serves the shipped model; its fallback has the same interval", async () => {

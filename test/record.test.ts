@@ -44,7 +44,13 @@ describe("npm run record against the local exchange", () => {
     const out = join(dir, "btc.txt.gz");
     const progress: number[] = [];
     try {
-      const s = await record({ url: ex.url, instIds: ["BTC-USDT"], out, durationSec: 3, onProgress: (p) => progress.push(p.messages) });
+      const s = await record({
+        url: ex.url,
+        instIds: ["BTC-USDT"],
+        out,
+        durationSec: 3,
+        onProgress: (p) => progress.push(p.messages),
+      });
       expect(s.stopReason).toBe("duration");
       expect(s.connects).toBe(1);
       expect(s.subscribed).toBe(2);
@@ -91,13 +97,30 @@ describe("npm run record against the local exchange", () => {
 
   it.each([
     { name: "keepalive ping holds an idle connection open", pingIntervalMs: 300, reconnects: false },
-    { name: "without pings the exchange closes it and the recorder reconnects", pingIntervalMs: 60_000, reconnects: true },
+    {
+      name: "without pings the exchange closes it and the recorder reconnects",
+      pingIntervalMs: 60_000,
+      reconnects: true,
+    },
   ])("$name", async ({ pingIntervalMs, reconnects }) => {
     // Replay finishes at once, then the stream is silent: only pings keep the socket alive (idle limit 1 s, checked
     // every second; the recorder retries after 1 s).
-    const ex = await startExchange({ replay: [DATA.okx20220513], port: 0, speed: Infinity, loop: false, idleTimeoutMs: 1000 });
+    const ex = await startExchange({
+      replay: [DATA.okx20220513],
+      port: 0,
+      speed: Infinity,
+      loop: false,
+      idleTimeoutMs: 1000,
+    });
     try {
-      const s = await record({ url: ex.url, instIds: ["BTC-USDT"], channels: ["books"], out: join(dir, `idle-${pingIntervalMs}.txt`), durationSec: 4, pingIntervalMs });
+      const s = await record({
+        url: ex.url,
+        instIds: ["BTC-USDT"],
+        channels: ["books"],
+        out: join(dir, `idle-${pingIntervalMs}.txt`),
+        durationSec: 4,
+        pingIntervalMs,
+      });
       if (reconnects) expect(s.connects).toBeGreaterThanOrEqual(2);
       else expect(s.connects).toBe(1);
       // Each connection got a snapshot of the exchange's book.
@@ -110,7 +133,9 @@ describe("npm run record against the local exchange", () => {
   it("an OKX error (unknown instId) stops the recording with that error", async () => {
     const ex = await startExchange({ replay: [DATA.okx20220513], port: 0, speed: 20, loop: true });
     try {
-      await expect(record({ url: ex.url, instIds: ["NOPE-USDT"], out: join(dir, "err.txt"), durationSec: 5 })).rejects.toThrow(/OKX error 60018/);
+      await expect(
+        record({ url: ex.url, instIds: ["NOPE-USDT"], out: join(dir, "err.txt"), durationSec: 5 }),
+      ).rejects.toThrow(/OKX error 60018/);
     } finally {
       await ex.close();
     }
@@ -120,10 +145,14 @@ describe("npm run record against the local exchange", () => {
     const ex = await startExchange({ replay: [DATA.okx20220513], port: 0, speed: 20, loop: true });
     const out = join(dir, "sigint.txt.gz");
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", "tools/record/cli.ts", "--instId", "BTC-USDT", "--out", out, "--url", ex.url], {
-        cwd: REPO_ROOT,
-        stdio: ["ignore", "ignore", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "tools/record/cli.ts", "--instId", "BTC-USDT", "--out", out, "--url", ex.url],
+        {
+          cwd: REPO_ROOT,
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));

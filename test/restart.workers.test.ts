@@ -9,14 +9,7 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { BookMessage } from "../src/protocol.js";
-import {
-  TestClient,
-  compareWithExchange,
-  exchange,
-  relayStats,
-  sleep,
-  uniqueName,
-} from "./helpers/ws-client.js";
+import { TestClient, compareWithExchange, exchange, relayStats, sleep, uniqueName } from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 

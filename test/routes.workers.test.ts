@@ -34,7 +34,10 @@ describe("GET /ws/okx validation (before the upgrade)", () => {
   });
 
   it("ALLOWED_INSTRUMENTS restricts the instruments served", async () => {
-    const res = await app.request("/ws/okx?instId=ETH-USDT", ws, { ...env, ALLOWED_INSTRUMENTS: "BTC-USDT,BTC-USDT-SWAP" });
+    const res = await app.request("/ws/okx?instId=ETH-USDT", ws, {
+      ...env,
+      ALLOWED_INSTRUMENTS: "BTC-USDT,BTC-USDT-SWAP",
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unknown_instId");
   });
@@ -51,11 +54,22 @@ describe("GET /health, /status and unknown routes", () => {
     const c = await TestClient.open("/ws/okx?instId=UNI-USD-SWAP");
     await c.nextBook();
     const res = await app.request("/status", {}, env);
-    const body = (await res.json()) as { instruments: { instId: string; state: string; clients: number; bookMessages: number; resyncs: number; reconnects: number }[] };
+    const body = (await res.json()) as {
+      instruments: {
+        instId: string;
+        state: string;
+        clients: number;
+        bookMessages: number;
+        resyncs: number;
+        reconnects: number;
+      }[];
+    };
     const uni = body.instruments.find((i) => i.instId === "UNI-USD-SWAP");
     expect(uni).toMatchObject({ state: "live", clients: 1, resyncs: 0 });
     expect(uni!.bookMessages).toBeGreaterThan(0);
-    const one = (await (await app.request("/status?instId=UNI-USD-SWAP", {}, env)).json()) as { instruments: { instId: string }[] };
+    const one = (await (await app.request("/status?instId=UNI-USD-SWAP", {}, env)).json()) as {
+      instruments: { instId: string }[];
+    };
     expect(one.instruments.map((i) => i.instId)).toEqual(["UNI-USD-SWAP"]);
     c.close();
   });

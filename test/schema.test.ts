@@ -87,9 +87,12 @@ describe("parseDecimal", () => {
     "0." + "0".repeat(38) + "1",
     "1".repeat(10_000),
   ];
-  it.each(REJECTED.map((s) => [s.length > 50 ? `${s.slice(0, 20)}... (${s.length} chars)` : s, s]))("rejects %j", (_label, s) => {
-    expect(parseDecimal(s)).toBeNaN();
-  });
+  it.each(REJECTED.map((s) => [s.length > 50 ? `${s.slice(0, 20)}... (${s.length} chars)` : s, s]))(
+    "rejects %j",
+    (_label, s) => {
+      expect(parseDecimal(s)).toBeNaN();
+    },
+  );
 
   it("matches the reference definition on arbitrary strings over the decimal alphabet", () => {
     const chars = fc.constantFrom(..."0123456789012345678901234567890123456789..eE+- x");
@@ -130,22 +133,68 @@ const SIZE_MSG = "size must be a finite decimal > 0 (book units: contracts for d
 describe("parseBookSide", () => {
   const CASES: [name: string, raw: unknown[], side: "bids" | "asks", expected: Expected][] = [
     ["empty side (the caller reports it)", [], "asks", ok()],
-    ["OKX string levels with extra fields", [["61800.3", "107.2", "0", "1"], ["61800.7", "0.2", "0", "1"]], "asks", ok([61800.3, 107.2], [61800.7, 0.2])],
-    ["JSON numbers and strings mixed", [[3, "4"], ["1.5", 2]], "bids", ok([3, 4], [1.5, 2])],
+    [
+      "OKX string levels with extra fields",
+      [
+        ["61800.3", "107.2", "0", "1"],
+        ["61800.7", "0.2", "0", "1"],
+      ],
+      "asks",
+      ok([61800.3, 107.2], [61800.7, 0.2]),
+    ],
+    [
+      "JSON numbers and strings mixed",
+      [
+        [3, "4"],
+        ["1.5", 2],
+      ],
+      "bids",
+      ok([3, 4], [1.5, 2]),
+    ],
     ["exponent notation", [["1e3", "2.5E-1"]], "asks", ok([1000, 0.25])],
     ["8 elements is the most", [["1", "1", "0", "1", "a", "b", "c", "d"]], "asks", ok([1, 1])],
-    ["9 elements", [["1", "1", "0", "1", "a", "b", "c", "d", "e"]], "asks", err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} ["1","1","0","1","a","b","c","d","e"]`)],
+    [
+      "9 elements",
+      [["1", "1", "0", "1", "a", "b", "c", "d", "e"]],
+      "asks",
+      err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} ["1","1","0","1","a","b","c","d","e"]`),
+    ],
     ["1 element", [["30000"]], "asks", err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} ["30000"]`)],
     ["null level", [null], "bids", err("invalid_level", "orderbook.bids[0]", `${LEVEL_MSG} null`)],
     ["undefined level", [undefined], "bids", err("invalid_level", "orderbook.bids[0]", `${LEVEL_MSG} undefined`)],
     ["string level", ["1,2"], "asks", err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} "1,2"`)],
-    ["object level", [{ px: "30000", sz: "1" }], "asks", err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} {"px":"30000","sz":"1"}`)],
+    [
+      "object level",
+      [{ px: "30000", sz: "1" }],
+      "asks",
+      err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} {"px":"30000","sz":"1"}`),
+    ],
     ["extra fields are not looked at", [["1", "1", null, {}, "a".repeat(100)]], "asks", ok([1, 1])],
-    ["a long bad level is cut to 60 characters in the message", [["1".repeat(100)]], "asks", err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} ["${"1".repeat(58)}`)],
+    [
+      "a long bad level is cut to 60 characters in the message",
+      [["1".repeat(100)]],
+      "asks",
+      err("invalid_level", "orderbook.asks[0]", `${LEVEL_MSG} ["${"1".repeat(58)}`),
+    ],
     ["NaN string price", [["NaN", "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "NaN"`)],
-    ["Infinity string price", [["Infinity", "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "Infinity"`)],
-    ["overflowing price", [["1e400", "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "1e400"`)],
-    ["underflowing price", [["1e-400", "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "1e-400"`)],
+    [
+      "Infinity string price",
+      [["Infinity", "1"]],
+      "asks",
+      err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "Infinity"`),
+    ],
+    [
+      "overflowing price",
+      [["1e400", "1"]],
+      "asks",
+      err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "1e400"`),
+    ],
+    [
+      "underflowing price",
+      [["1e-400", "1"]],
+      "asks",
+      err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "1e-400"`),
+    ],
     ["zero price", [["0", "1"]], "bids", err("invalid_price", "orderbook.bids[0][0]", `${PRICE_MSG} "0"`)],
     ["-0 string price", [["-0", "1"]], "bids", err("invalid_price", "orderbook.bids[0][0]", `${PRICE_MSG} "-0"`)],
     ["-0 number price", [[-0, 1]], "bids", err("invalid_price", "orderbook.bids[0][0]", `${PRICE_MSG} 0`)],
@@ -155,25 +204,129 @@ describe("parseBookSide", () => {
     ["padded price", [[" 30000", "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} " 30000"`)],
     ["hex price", [["0x10", "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "0x10"`)],
     ["null price", [[null, "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} null`)],
-    ["undefined price", [[undefined, "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} undefined`)],
+    [
+      "undefined price",
+      [[undefined, "1"]],
+      "asks",
+      err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} undefined`),
+    ],
     ["object price", [[{}, "1"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} {}`)],
-    ["bad price is reported before a bad size", [["x", "y"]], "asks", err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "x"`)],
+    [
+      "bad price is reported before a bad size",
+      [["x", "y"]],
+      "asks",
+      err("invalid_price", "orderbook.asks[0][0]", `${PRICE_MSG} "x"`),
+    ],
     ["zero size", [["30000", "0"]], "asks", err("invalid_size", "orderbook.asks[0][1]", `${SIZE_MSG} "0"`)],
     ["negative size", [["29990", "-5"]], "bids", err("invalid_size", "orderbook.bids[0][1]", `${SIZE_MSG} "-5"`)],
     ["Infinity number size", [[1, Infinity]], "asks", err("invalid_size", "orderbook.asks[0][1]", `${SIZE_MSG} null`)],
     ["boolean size", [["30000", true]], "asks", err("invalid_size", "orderbook.asks[0][1]", `${SIZE_MSG} true`)],
-    ["too long size string", [["30000", "1".repeat(41)]], "asks", err("invalid_size", "orderbook.asks[0][1]", `${SIZE_MSG} "${"1".repeat(41)}"`)],
-    ["duplicate price, different spelling", [["1", "1"], ["1.0", "2"]], "asks", err("duplicate_price", "orderbook.asks[1][0]", "price 1.0 appears twice in asks; merge the levels")],
-    ["duplicate bid", [["2", "1"], [2, "2"]], "bids", err("duplicate_price", "orderbook.bids[1][0]", "price 2 appears twice in bids; merge the levels")],
-    ["unsorted asks", [["1", "1"], ["0.5", "2"]], "asks", err("unsorted_book", "orderbook.asks[1][0]", "asks must be sorted best first (ascending price): asks[1] 0.5 comes after 1")],
-    ["unsorted bids", [["1.5", "2"], [3, 4]], "bids", err("unsorted_book", "orderbook.bids[1][0]", "bids must be sorted best first (descending price): bids[1] 3 comes after 1.5")],
-    ["descending asks are bids", [["1", "1"], ["0.5", "2"]], "bids", ok([1, 1], [0.5, 2])],
-    ["unsorted with exponent", [["1e3", "1"], ["999.9", "1"]], "asks", err("unsorted_book", "orderbook.asks[1][0]", "asks must be sorted best first (ascending price): asks[1] 999.9 comes after 1000")],
-    ["bad level deep in the book", deep(["30040", "1", "0", "1", "x", "x", "x", "x", "x"]), "asks", err("invalid_level", "orderbook.asks[399]", `${LEVEL_MSG} ["30040","1","0","1","x","x","x","x","x"]`)],
-    ["bad price deep in the book", deep(["30040.O", "1"]), "asks", err("invalid_price", "orderbook.asks[399][0]", `${PRICE_MSG} "30040.O"`)],
-    ["bad size deep in the book", deep(["30040", "1e"]), "asks", err("invalid_size", "orderbook.asks[399][1]", `${SIZE_MSG} "1e"`)],
-    ["duplicate deep in the book", deep(["30039.9", "1"]), "asks", err("duplicate_price", "orderbook.asks[399][0]", "price 30039.9 appears twice in asks; merge the levels")],
-    ["unsorted deep in the book", deep(["30039.8", "1"]), "asks", err("unsorted_book", "orderbook.asks[399][0]", "asks must be sorted best first (ascending price): asks[399] 30039.8 comes after 30039.9")],
+    [
+      "too long size string",
+      [["30000", "1".repeat(41)]],
+      "asks",
+      err("invalid_size", "orderbook.asks[0][1]", `${SIZE_MSG} "${"1".repeat(41)}"`),
+    ],
+    [
+      "duplicate price, different spelling",
+      [
+        ["1", "1"],
+        ["1.0", "2"],
+      ],
+      "asks",
+      err("duplicate_price", "orderbook.asks[1][0]", "price 1.0 appears twice in asks; merge the levels"),
+    ],
+    [
+      "duplicate bid",
+      [
+        ["2", "1"],
+        [2, "2"],
+      ],
+      "bids",
+      err("duplicate_price", "orderbook.bids[1][0]", "price 2 appears twice in bids; merge the levels"),
+    ],
+    [
+      "unsorted asks",
+      [
+        ["1", "1"],
+        ["0.5", "2"],
+      ],
+      "asks",
+      err(
+        "unsorted_book",
+        "orderbook.asks[1][0]",
+        "asks must be sorted best first (ascending price): asks[1] 0.5 comes after 1",
+      ),
+    ],
+    [
+      "unsorted bids",
+      [
+        ["1.5", "2"],
+        [3, 4],
+      ],
+      "bids",
+      err(
+        "unsorted_book",
+        "orderbook.bids[1][0]",
+        "bids must be sorted best first (descending price): bids[1] 3 comes after 1.5",
+      ),
+    ],
+    [
+      "descending asks are bids",
+      [
+        ["1", "1"],
+        ["0.5", "2"],
+      ],
+      "bids",
+      ok([1, 1], [0.5, 2]),
+    ],
+    [
+      "unsorted with exponent",
+      [
+        ["1e3", "1"],
+        ["999.9", "1"],
+      ],
+      "asks",
+      err(
+        "unsorted_book",
+        "orderbook.asks[1][0]",
+        "asks must be sorted best first (ascending price): asks[1] 999.9 comes after 1000",
+      ),
+    ],
+    [
+      "bad level deep in the book",
+      deep(["30040", "1", "0", "1", "x", "x", "x", "x", "x"]),
+      "asks",
+      err("invalid_level", "orderbook.asks[399]", `${LEVEL_MSG} ["30040","1","0","1","x","x","x","x","x"]`),
+    ],
+    [
+      "bad price deep in the book",
+      deep(["30040.O", "1"]),
+      "asks",
+      err("invalid_price", "orderbook.asks[399][0]", `${PRICE_MSG} "30040.O"`),
+    ],
+    [
+      "bad size deep in the book",
+      deep(["30040", "1e"]),
+      "asks",
+      err("invalid_size", "orderbook.asks[399][1]", `${SIZE_MSG} "1e"`),
+    ],
+    [
+      "duplicate deep in the book",
+      deep(["30039.9", "1"]),
+      "asks",
+      err("duplicate_price", "orderbook.asks[399][0]", "price 30039.9 appears twice in asks; merge the levels"),
+    ],
+    [
+      "unsorted deep in the book",
+      deep(["30039.8", "1"]),
+      "asks",
+      err(
+        "unsorted_book",
+        "orderbook.asks[399][0]",
+        "asks must be sorted best first (ascending price): asks[399] 30039.8 comes after 30039.9",
+      ),
+    ],
   ];
 
   it.each(CASES)("%s", (_name, raw, side, expected) => {

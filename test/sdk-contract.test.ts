@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ASYNCAPI_FILE, buildAsyncApi, renderAsyncApi } from "../asyncapi/build.js";
+import { ASYNCAPI_FILE, type buildAsyncApi, renderAsyncApi } from "../asyncapi/build.js";
 import { asyncApiValidator } from "../asyncapi/validate.js";
 import { copyDocsAssets } from "../asyncapi/docs-assets.mjs";
 import type { BookMessage, ClientMessage, ServerMessage, StatusMessage } from "../src/protocol.js";
@@ -19,14 +19,23 @@ import { asyncApiDocument, docsRoutes, openApiDocument } from "../src/routes/doc
 type Schema = Record<string, unknown>;
 
 /** Every `type` tag of ServerMessage; the compiler checks the list is complete (src/protocol.ts is the source). */
-const SERVER_TYPES = ["book", "status", "error", "lagging", "prediction", "score"] as const satisfies readonly ServerMessage["type"][];
+const SERVER_TYPES = [
+  "book",
+  "status",
+  "error",
+  "lagging",
+  "prediction",
+  "score",
+] as const satisfies readonly ServerMessage["type"][];
 type Missing = Exclude<ServerMessage["type"], (typeof SERVER_TYPES)[number]>;
 const _allServerTypesListed: [Missing] extends [never] ? true : Missing = true;
 
 describe("OpenAPI (GET /openapi.json)", () => {
   const doc = openApiDocument("https://tradesim.test");
   const ops = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
-    (["get", "post", "put", "delete", "patch"] as const).flatMap((m) => (item?.[m] ? [{ key: `${m.toUpperCase()} ${path}`, op: item[m]! }] : [])),
+    (["get", "post", "put", "delete", "patch"] as const).flatMap((m) =>
+      item?.[m] ? [{ key: `${m.toUpperCase()} ${path}`, op: item[m]! }] : [],
+    ),
   );
 
   it("covers every HTTP endpoint of the Worker, each with a unique operationId, a summary and a tag", () => {
@@ -46,20 +55,27 @@ describe("OpenAPI (GET /openapi.json)", () => {
     expect(doc.info.license).toEqual({ name: "MIT", url: "https://opensource.org/license/mit" });
     for (const { key, op } of ops) {
       if (key === "GET /health") continue;
-      expect(Object.keys(op.responses ?? {}).some((s) => /^4\d\d$/.test(s)), key).toBe(true);
+      expect(
+        Object.keys(op.responses ?? {}).some((s) => /^4\d\d$/.test(s)),
+        key,
+      ).toBe(true);
     }
   });
 
   it("documents /status with the relay stats schema and the shared error body", () => {
     const schemas = doc.components?.schemas ?? {};
-    expect(Object.keys(schemas)).toEqual(expect.arrayContaining(["StatusResponse", "RelayStats", "HealthResponse", "SimulateTradeRequest"]));
+    expect(Object.keys(schemas)).toEqual(
+      expect.arrayContaining(["StatusResponse", "RelayStats", "HealthResponse", "SimulateTradeRequest"]),
+    );
     const status = doc.paths!["/status"]!.get!;
     expect(status.parameters).toEqual([expect.objectContaining({ name: "instId", in: "query", required: false })]);
   });
 });
 
 describe("AsyncAPI (GET /asyncapi.json)", () => {
-  const doc = JSON.parse(readFileSync(ASYNCAPI_FILE, "utf8")) as ReturnType<typeof buildAsyncApi> & { components: { schemas: Record<string, Schema> } };
+  const doc = JSON.parse(readFileSync(ASYNCAPI_FILE, "utf8")) as ReturnType<typeof buildAsyncApi> & {
+    components: { schemas: Record<string, Schema> };
+  };
 
   it("the committed document is what src/protocol.ts generates (run `npx tsx asyncapi/build.ts` after changing it)", () => {
     expect(readFileSync(ASYNCAPI_FILE, "utf8")).toBe(renderAsyncApi());
@@ -69,18 +85,29 @@ describe("AsyncAPI (GET /asyncapi.json)", () => {
     const { document, diagnostics } = await new Parser().parse(readFileSync(ASYNCAPI_FILE, "utf8"));
     expect(diagnostics.map((d) => `${d.severity} ${d.code} ${d.message} at ${d.path.join(".")}`)).toEqual([]);
     expect(document?.version()).toBe("3.1.0");
-    expect(document?.channels().all().map((c) => c.address()).sort()).toEqual(["/ws/okx", "/ws/prediction"]);
-    expect(document?.operations().all().map((o) => `${o.action()} ${o.id()}`).sort()).toEqual([
-      "receive receiveBookAck",
-      "receive receivePredictionAck",
-      "send sendBook",
-      "send sendPrediction",
-    ]);
+    expect(
+      document
+        ?.channels()
+        .all()
+        .map((c) => c.address())
+        .sort(),
+    ).toEqual(["/ws/okx", "/ws/prediction"]);
+    expect(
+      document
+        ?.operations()
+        .all()
+        .map((o) => `${o.action()} ${o.id()}`)
+        .sort(),
+    ).toEqual(["receive receiveBookAck", "receive receivePredictionAck", "send sendBook", "send sendPrediction"]);
   });
 
   it("describes every member of ServerMessage and ClientMessage", () => {
     const server = doc.components.schemas.ServerMessage as { anyOf: { $ref: string }[] };
-    const tags = server.anyOf.map((r) => ((doc.components.schemas[r.$ref.split("/").pop()!] as { properties: { type: { const: string } } }).properties.type.const));
+    const tags = server.anyOf.map(
+      (r) =>
+        (doc.components.schemas[r.$ref.split("/").pop()!] as { properties: { type: { const: string } } }).properties
+          .type.const,
+    );
     expect(tags.sort()).toEqual([...SERVER_TYPES].sort());
     expect(doc.components.schemas).toHaveProperty("ClientMessage");
   });
@@ -88,8 +115,17 @@ describe("AsyncAPI (GET /asyncapi.json)", () => {
   it("its schemas accept well-formed messages and reject what the protocol forbids (ajv)", () => {
     const book = asyncApiValidator(doc, "BookMessage");
     const ok = {
-      type: "book", instId: "BTC-USDT-SWAP", seq: 1, ts: 1723161280800, seqId: null, depth: 1,
-      bids: [["3366.1", "7"]], asks: [["3366.8", "9"]], mid: 3366.45, spread: 0.7, checksum: 831078360,
+      type: "book",
+      instId: "BTC-USDT-SWAP",
+      seq: 1,
+      ts: 1723161280800,
+      seqId: null,
+      depth: 1,
+      bids: [["3366.1", "7"]],
+      asks: [["3366.8", "9"]],
+      mid: 3366.45,
+      spread: 0.7,
+      checksum: 831078360,
     } satisfies BookMessage;
     expect(book(ok), JSON.stringify(book.errors)).toBe(true);
     expect(book({ ...ok, bids: [[3366.1, 7]] })).toBe(false); // levels are OKX's strings
@@ -107,8 +143,13 @@ describe("AsyncAPI (GET /asyncapi.json)", () => {
 
   it("is served with this deployment as its first server", () => {
     const served = asyncApiDocument("https://tradesim.test");
-    expect(served.servers).toMatchObject({ self: { host: "tradesim.test", protocol: "wss" }, local: { host: "127.0.0.1:8787", protocol: "ws" } });
-    expect(asyncApiDocument("http://127.0.0.1:9999").servers).toMatchObject({ self: { host: "127.0.0.1:9999", protocol: "ws" } });
+    expect(served.servers).toMatchObject({
+      self: { host: "tradesim.test", protocol: "wss" },
+      local: { host: "127.0.0.1:8787", protocol: "ws" },
+    });
+    expect(asyncApiDocument("http://127.0.0.1:9999").servers).toMatchObject({
+      self: { host: "127.0.0.1:9999", protocol: "ws" },
+    });
   });
 });
 
@@ -127,7 +168,8 @@ describe("/docs", () => {
     const dist = mkdtempSync(join(tmpdir(), "tradesim-docs-"));
     try {
       copyDocsAssets(dist);
-      for (const u of urls.filter((x) => x.startsWith("/docs/assets/"))) expect(existsSync(join(dist, u)), u).toBe(true);
+      for (const u of urls.filter((x) => x.startsWith("/docs/assets/")))
+        expect(existsSync(join(dist, u)), u).toBe(true);
       expect(readFileSync(join(dist, "docs/assets/swagger-ui-bundle.js"), "utf8").length).toBeGreaterThan(1_000_000);
       expect(existsSync(join(dist, "docs/assets/swagger-ui-LICENSE.txt"))).toBe(true);
     } finally {

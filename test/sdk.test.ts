@@ -8,7 +8,14 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { TradeSimApiError, TradeSimClient, type BookMessage, type Emitter, type PredictionMessage, type ScoreMessage } from "../packages/sdk-ts/src/index.js";
+import {
+  TradeSimApiError,
+  TradeSimClient,
+  type BookMessage,
+  type Emitter,
+  type PredictionMessage,
+  type ScoreMessage,
+} from "../packages/sdk-ts/src/index.js";
 import { simulateRoutes, type SimulateBindings } from "../src/routes/simulate.js";
 import { instrumentCache } from "../src/sim/instruments.js";
 import { REPO_ROOT } from "../tools/lib/captures.js";
@@ -60,18 +67,46 @@ const last = () => FakeSocket.all.at(-1)!;
 const INST = "BTC-USDT-SWAP";
 function book(seq: number, patch: Partial<BookMessage> = {}): BookMessage {
   return {
-    type: "book", instId: INST, seq, ts: Date.now(), seqId: 1000 + seq, depth: 25,
-    bids: [["3366.1", "7"], ["3366", "6"]], asks: [["3366.8", "9"], ["3368", "8"]],
-    mid: 3366.45, spread: 0.7, checksum: -1881014294, ...patch,
+    type: "book",
+    instId: INST,
+    seq,
+    ts: Date.now(),
+    seqId: 1000 + seq,
+    depth: 25,
+    bids: [
+      ["3366.1", "7"],
+      ["3366", "6"],
+    ],
+    asks: [
+      ["3366.8", "9"],
+      ["3368", "8"],
+    ],
+    mid: 3366.45,
+    spread: 0.7,
+    checksum: -1881014294,
+    ...patch,
   };
 }
-const status = (state: string, reason?: string) => ({ type: "status", instId: INST, state, at: Date.now(), ...(reason && { reason }) });
+const status = (state: string, reason?: string) => ({
+  type: "status",
+  instId: INST,
+  state,
+  at: Date.now(),
+  ...(reason && { reason }),
+});
 
 function client(extra: { fetch?: typeof fetch } = {}) {
   return new TradeSimClient({
     baseUrl: "http://tradesim.test/",
-    fetch: extra.fetch ?? (async () => new Response(JSON.stringify({ upstream: "x", instruments: [] }), { status: 200 })),
-    link: { WebSocket: FakeSocket as unknown as typeof WebSocket, backoffBaseMs: 100, backoffMaxMs: 1_000, random: () => 0, pingMs: 60_000 },
+    fetch:
+      extra.fetch ?? (async () => new Response(JSON.stringify({ upstream: "x", instruments: [] }), { status: 200 })),
+    link: {
+      WebSocket: FakeSocket as unknown as typeof WebSocket,
+      backoffBaseMs: 100,
+      backoffMaxMs: 1_000,
+      random: () => 0,
+      pingMs: 60_000,
+    },
   });
 }
 
@@ -119,7 +154,14 @@ describe("subscribeBook: verification and acks", () => {
     ws.open();
     ws.message(status("live"));
     ws.message(book(1));
-    ws.message(book(2, { bids: [["3366.1", "8"], ["3366", "6"]] })); // one size off by one contract
+    ws.message(
+      book(2, {
+        bids: [
+          ["3366.1", "8"],
+          ["3366", "6"],
+        ],
+      }),
+    ); // one size off by one contract
     expect(books.map((b) => b.seq)).toEqual([1]);
     expect(mismatches).toHaveLength(1);
     expect(mismatches[0]).toMatchObject({ source: "client", instId: INST, seq: 2, expected: -1881014294 });
@@ -222,7 +264,12 @@ describe("subscribeBook: link", () => {
     const sub = client().subscribeBook(INST);
     const errors = record(sub, "error");
     last().open();
-    last().message({ type: "error", code: "unknown_instrument", message: "OKX does not know BTC-USDT-SWAP", fatal: true });
+    last().message({
+      type: "error",
+      code: "unknown_instrument",
+      message: "OKX does not know BTC-USDT-SWAP",
+      fatal: true,
+    });
     last().drop(4004, "unknown instrument");
     expect(sub.linkState).toEqual({ kind: "stopped", reason: "OKX does not know BTC-USDT-SWAP" });
     expect(sub.state.state).toBe("down");
@@ -238,14 +285,24 @@ describe("subscribeBook: link", () => {
     const asked: string[] = [];
     const f = (async (url: string) => {
       asked.push(url);
-      return new Response(JSON.stringify({ error: { code: "invalid_instId", message: "SOL-USDT-SWAP is not served here", path: "instId" } }), { status: 400 });
+      return new Response(
+        JSON.stringify({
+          error: { code: "invalid_instId", message: "SOL-USDT-SWAP is not served here", path: "instId" },
+        }),
+        { status: 400 },
+      );
     }) as typeof fetch;
     const sub = client({ fetch: f }).subscribeBook("SOL-USDT-SWAP");
     const errors = record(sub, "error");
     last().drop(1006); // closed before it opened
     await vi.waitFor(() => expect(errors).toHaveLength(1));
     expect(asked).toEqual(["http://tradesim.test/status?instId=SOL-USDT-SWAP"]);
-    expect(errors[0]).toEqual({ type: "error", code: "invalid_instId", message: "SOL-USDT-SWAP is not served here", fatal: true });
+    expect(errors[0]).toEqual({
+      type: "error",
+      code: "invalid_instId",
+      message: "SOL-USDT-SWAP is not served here",
+      fatal: true,
+    });
     expect(sub.linkState).toEqual({ kind: "stopped", reason: "SOL-USDT-SWAP is not served here" });
     sub.close();
   });
@@ -283,12 +340,34 @@ describe("subscribePredictions", () => {
     expect(ws.url).toBe("ws://tradesim.test/ws/prediction?instId=BTC-USDT-SWAP");
     ws.open();
     const model = { name: "mid60", version: "v" };
-    const h = { horizonSec: 60, predictedReturnBps: 50, predictedMid: 100.5, lowBps: -100, highBps: 100, low: 99, high: 101, gated: false, point: "model" } as const;
+    const h = {
+      horizonSec: 60,
+      predictedReturnBps: 50,
+      predictedMid: 100.5,
+      lowBps: -100,
+      highBps: 100,
+      low: 99,
+      high: 101,
+      gated: false,
+      point: "model",
+    } as const;
     ws.message(status("live"));
     ws.message({ type: "prediction", instId: INST, ts: 1, mid: 100, horizons: [h], model } satisfies PredictionMessage);
     const hs = {
-      horizonSec: 60, count: 3, windows: 1, maeBps: 1, rmseBps: 2, baselineRmseBps: 2, skill: 0, modelSkill: null, hitRate: null,
-      coverage: 1, meanWidthBps: 200, gated: false, bandScale: { low: 1, high: 1 }, pointScale: null,
+      horizonSec: 60,
+      count: 3,
+      windows: 1,
+      maeBps: 1,
+      rmseBps: 2,
+      baselineRmseBps: 2,
+      skill: 0,
+      modelSkill: null,
+      hitRate: null,
+      coverage: 1,
+      meanWidthBps: 200,
+      gated: false,
+      bandScale: { low: 1, high: 1 },
+      pointScale: null,
     };
     ws.message({ type: "score", instId: INST, ts: 2, horizons: [hs], model } satisfies ScoreMessage);
     expect(preds.map((p) => p.horizons[0]!.predictedMid)).toEqual([100.5]);
@@ -302,18 +381,47 @@ describe("simulateTrade (real simulate route)", () => {
   const ENV: SimulateBindings = { OKX_REST_URL: "http://okx.test" };
   const f = ((url: string, init?: RequestInit) => simulateRoutes.request(url, init, ENV)) as typeof fetch;
   const ts = new TradeSimClient({ baseUrl: "http://tradesim.test", fetch: f });
-  const instrument = { instType: "SWAP", ctVal: 0.01, ctMult: 1, ctType: "linear", tickSz: 0.1, lotSz: 1, minSz: 1 } as const;
-  const orderbook = { bids: [["29990", "150"]], asks: [["30000", "100"], ["30010", "200"]] } as const;
+  const instrument = {
+    instType: "SWAP",
+    ctVal: 0.01,
+    ctMult: 1,
+    ctType: "linear",
+    tickSz: 0.1,
+    lotSz: 1,
+    minSz: 1,
+  } as const;
+  const orderbook = {
+    bids: [["29990", "150"]],
+    asks: [
+      ["30000", "100"],
+      ["30010", "200"],
+    ],
+  } as const;
   beforeEach(() => instrumentCache.clear());
 
   it("returns the typed fill: 250 contracts = 100 @ 30000 + 150 @ 30010", async () => {
-    const r = await ts.simulateTrade({ instId: INST, side: "buy", contracts: 250, orderbook: { bids: [...orderbook.bids.map((l) => [...l])], asks: orderbook.asks.map((l) => [...l]) }, instrument: { ...instrument }, feeTier: "Lv1" });
+    const r = await ts.simulateTrade({
+      instId: INST,
+      side: "buy",
+      contracts: 250,
+      orderbook: { bids: [...orderbook.bids.map((l) => [...l])], asks: orderbook.asks.map((l) => [...l]) },
+      instrument: { ...instrument },
+      feeTier: "Lv1",
+    });
     expect(r.fill.filledContracts).toBe(250);
     expect(r.fill.avgPrice).toBeCloseTo(30006, 8);
   });
 
   it("rejects with TradeSimApiError carrying the status, code and field path", async () => {
-    const err = await ts.simulateTrade({ instId: INST, side: "buy", contracts: -1, orderbook: { bids: [["29990", "150"]], asks: [["30000", "100"]] }, instrument: { ...instrument } }).catch((e: unknown) => e);
+    const err = await ts
+      .simulateTrade({
+        instId: INST,
+        side: "buy",
+        contracts: -1,
+        orderbook: { bids: [["29990", "150"]], asks: [["30000", "100"]] },
+        instrument: { ...instrument },
+      })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TradeSimApiError);
     expect(err).toMatchObject({ status: 400, code: "invalid_request", path: "contracts" });
   });
@@ -326,7 +434,18 @@ describe("package build", () => {
     const file = resolve(dir, "dist/index.js");
     expect(readFileSync(file, "utf8")).not.toMatch(/\bfrom\s*["']|\bimport\s*\(/);
     const mod = (await import(pathToFileURL(file).href)) as typeof import("../packages/sdk-ts/src/index.js");
-    expect(mod.bookChecksum({ bids: [["3366.1", "7"], ["3366", "6"]], asks: [["3366.8", "9"], ["3368", "8"]] })).toBe(-1881014294);
+    expect(
+      mod.bookChecksum({
+        bids: [
+          ["3366.1", "7"],
+          ["3366", "6"],
+        ],
+        asks: [
+          ["3366.8", "9"],
+          ["3368", "8"],
+        ],
+      }),
+    ).toBe(-1881014294);
     expect(typeof mod.TradeSimClient).toBe("function");
   });
 });

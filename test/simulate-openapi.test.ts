@@ -49,7 +49,18 @@ describe("OpenAPI document of POST /simulate/trade", () => {
         join(dir, `${name}.ts`),
         `import type { components } from "./api";\ntype Req = components["schemas"]["SimulateTradeRequest"];\n${body}\n`,
       );
-      return run("tsc", ["--noEmit", "--strict", "--skipLibCheck", "--target", "es2022", "--module", "esnext", "--moduleResolution", "bundler", join(dir, `${name}.ts`)]);
+      return run("tsc", [
+        "--noEmit",
+        "--strict",
+        "--skipLibCheck",
+        "--target",
+        "es2022",
+        "--module",
+        "esnext",
+        "--moduleResolution",
+        "bundler",
+        join(dir, `${name}.ts`),
+      ]);
     };
     // One quantity compiles; two or none must be compile errors (an unused @ts-expect-error is itself an error).
     const good = check(
@@ -64,7 +75,10 @@ describe("OpenAPI document of POST /simulate/trade", () => {
     );
     expect(good.status, good.out).toBe(0);
     // Control: the same two-quantity body without the expectation fails to compile, naming the field.
-    const bad = check("bad", `export const two: Req = { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, notional: 100 };`);
+    const bad = check(
+      "bad",
+      `export const two: Req = { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, notional: 100 };`,
+    );
     expect(bad.status).not.toBe(0);
     expect(bad.out).toMatch(/notional|contracts/);
   }, 120_000);

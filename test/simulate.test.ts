@@ -17,22 +17,48 @@ loadInstruments(DATA.instruments20220513);
 /** fetch backed by the local exchange (real OKX instrument answers of 2022-05-13). */
 const exchangeFetch: FetchLike = async (input) => {
   const r = handleInstrumentsRequest(new URL(input));
-  return r === null ? new Response("not found", { status: 404 }) : new Response(r.body, { status: r.status, headers: { "content-type": "application/json" } });
+  return r === null
+    ? new Response("not found", { status: 404 })
+    : new Response(r.body, { status: r.status, headers: { "content-type": "application/json" } });
 };
 const ENV: SimulateBindings = { OKX_REST_URL: "http://okx.test", SIM_FETCH: exchangeFetch };
 
 const SWAP_SPEC = { instType: "SWAP", ctVal: 0.01, ctMult: 1, ctType: "linear", tickSz: 0.1, lotSz: 1, minSz: 1 };
-const BOOK = { bids: [["29990", "150", "0", "2"], ["29980", "300", "0", "5"]], asks: [["30000", "100", "0", "1"], ["30010", "200", "0", "3"], ["30050", "500", "0", "9"]] };
-const VALID = { instId: "BTC-USDT-SWAP", side: "buy", contracts: 250, orderbook: BOOK, instrument: SWAP_SPEC, feeTier: "Lv1" };
+const BOOK = {
+  bids: [
+    ["29990", "150", "0", "2"],
+    ["29980", "300", "0", "5"],
+  ],
+  asks: [
+    ["30000", "100", "0", "1"],
+    ["30010", "200", "0", "3"],
+    ["30050", "500", "0", "9"],
+  ],
+};
+const VALID = {
+  instId: "BTC-USDT-SWAP",
+  side: "buy",
+  contracts: 250,
+  orderbook: BOOK,
+  instrument: SWAP_SPEC,
+  feeTier: "Lv1",
+};
 
 interface ErrBody {
   error: { code: string; message: string; path?: string };
 }
 
-async function post(body: unknown, opts: { headers?: Record<string, string>; env?: SimulateBindings; raw?: BodyInit } = {}) {
+async function post(
+  body: unknown,
+  opts: { headers?: Record<string, string>; env?: SimulateBindings; raw?: BodyInit } = {},
+) {
   const res = await simulateRoutes.request(
     "/simulate/trade",
-    { method: "POST", body: opts.raw ?? JSON.stringify(body), headers: opts.headers ?? { "content-type": "application/json" } },
+    {
+      method: "POST",
+      body: opts.raw ?? JSON.stringify(body),
+      headers: opts.headers ?? { "content-type": "application/json" },
+    },
     opts.env ?? ENV,
   );
   const text = await res.text();
@@ -54,7 +80,15 @@ describe("POST /simulate/trade: happy path", () => {
     const { status, json } = await post({ ...VALID, volatility: { value: 0.5, unit: "annualised" }, latencyMs: 50 });
     expect(status).toBe(200);
     // 100 @ 30000 + 150 @ 30010 contracts of 0.01 BTC: 2.5 BTC, 75015 USDT, VWAP 30006; mid (29990+30000)/2 = 29995.
-    expect(json.fill).toMatchObject({ filledContracts: 250, filledBase: 2.5, bestPrice: 30000, worstPrice: 30010, midPrice: 29995, levelsConsumed: 2, fullyFilled: true });
+    expect(json.fill).toMatchObject({
+      filledContracts: 250,
+      filledBase: 2.5,
+      bestPrice: 30000,
+      worstPrice: 30010,
+      midPrice: 29995,
+      levelsConsumed: 2,
+      fullyFilled: true,
+    });
     expect(json.fill.filledQuote).toBeCloseTo(75015, 8);
     expect(json.fill.avgPrice).toBeCloseTo(30006, 8);
     expect(json.slippage.vsMidQuote).toBeCloseTo(11 * 2.5, 8);
@@ -81,7 +115,13 @@ describe("POST /simulate/trade: happy path", () => {
   });
 
   it("inverse swap resolved from OKX REST (BTC-USD-SWAP, 100 USD contracts): fee and net cost in BTC", async () => {
-    const { status, json } = await post({ instId: "BTC-USD-SWAP", side: "sell", notional: 20000, orderbook: BOOK, feeTier: "Lv1" });
+    const { status, json } = await post({
+      instId: "BTC-USD-SWAP",
+      side: "sell",
+      notional: 20000,
+      orderbook: BOOK,
+      feeTier: "Lv1",
+    });
     expect(status).toBe(200);
     expect(json.instrument).toMatchObject({ source: "okx_rest", ctType: "inverse", ctVal: 100, ctValCcy: "USD" });
     // 20000 USD = 200 contracts: 150 @ 29990 + 50 @ 29980.
@@ -94,14 +134,28 @@ describe("POST /simulate/trade: happy path", () => {
     expect(json.fee.amountInFeeCcy).toBeCloseTo(0.0005 * coin, 14);
     expect(json.currencies).toEqual({ base: "BTC", quote: "USD", settle: "BTC", fee: "BTC" });
     expect(json.netCost.settleCcy).toBe("BTC");
-    expect(json.netCost.inSettleCcy).toBeCloseTo(json.slippage.vsMidQuote / json.fill.midPrice + json.fee.amountInFeeCcy, 14);
+    expect(json.netCost.inSettleCcy).toBeCloseTo(
+      json.slippage.vsMidQuote / json.fill.midPrice + json.fee.amountInFeeCcy,
+      14,
+    );
     // Second request: the spec comes from the in-memory cache.
     const again = await post({ instId: "BTC-USD-SWAP", side: "sell", notional: 20000, orderbook: BOOK });
     expect(again.json.instrument.source).toBe("cache");
   });
 
   it("spot resolved from OKX REST: fee in the coin bought", async () => {
-    const { status, json } = await post({ instId: "BTC-USDT", side: "buy", notional: 1000, orderbook: { bids: [["29990", "1"]], asks: [["30000", "0.01"], ["30010", "2"]] } });
+    const { status, json } = await post({
+      instId: "BTC-USDT",
+      side: "buy",
+      notional: 1000,
+      orderbook: {
+        bids: [["29990", "1"]],
+        asks: [
+          ["30000", "0.01"],
+          ["30010", "2"],
+        ],
+      },
+    });
     expect(status).toBe(200);
     expect(json.order.bookUnit).toBe("base");
     expect(json.fill.filledContracts).toBeNull();
@@ -111,7 +165,15 @@ describe("POST /simulate/trade: happy path", () => {
   });
 
   it("accepts numbers as well as strings in levels, and charset in the Content-Type", async () => {
-    const { status, json } = await post(withBook({ asks: [[30000, 100], [30010, 200]] as unknown as string[][] }), { headers: { "content-type": "application/json; charset=utf-8" } });
+    const { status, json } = await post(
+      withBook({
+        asks: [
+          [30000, 100],
+          [30010, 200],
+        ] as unknown as string[][],
+      }),
+      { headers: { "content-type": "application/json; charset=utf-8" } },
+    );
     expect(status).toBe(200);
     expect(json.fill.avgPrice).toBeCloseTo(30006, 8);
   });
@@ -119,7 +181,13 @@ describe("POST /simulate/trade: happy path", () => {
   it("thin book: partial fill, remainder and fullyFilled=false, with a warning", async () => {
     const { status, json } = await post({ ...VALID, contracts: 1000 });
     expect(status).toBe(200);
-    expect(json.fill).toMatchObject({ fullyFilled: false, unfilledInRequestedUnit: 200, unfilledBookUnits: 200, filledContracts: 800, levelsConsumed: 3 });
+    expect(json.fill).toMatchObject({
+      fullyFilled: false,
+      unfilledInRequestedUnit: 200,
+      unfilledBookUnits: 200,
+      filledContracts: 800,
+      levelsConsumed: 3,
+    });
     expect(json.warnings.join(" ")).toMatch(/too thin/);
   });
 
@@ -136,7 +204,14 @@ describe("POST /simulate/trade: happy path", () => {
   });
 
   it("flags a book whose sizes do not fit the spec's lotSz (e.g. a 2022 spec with lotSz 1 for today's 0.01-lot book)", async () => {
-    const { status, json } = await post(withBook({ asks: [["30000", "0.2"], ["30010", "200"]] }));
+    const { status, json } = await post(
+      withBook({
+        asks: [
+          ["30000", "0.2"],
+          ["30010", "200"],
+        ],
+      }),
+    );
     expect(status).toBe(200);
     expect(json.warnings.join(" ")).toMatch(/not multiples of lotSz 1/);
   });
@@ -152,7 +227,14 @@ describe("POST /simulate/trade: happy path", () => {
 });
 
 describe("POST /simulate/trade: live book (orderbook omitted)", () => {
-  const liveBook: LiveBook = { bids: [{ price: 29990, size: 150 }], asks: [{ price: 30000, size: 100 }, { price: 30010, size: 200 }], ts: Date.now() };
+  const liveBook: LiveBook = {
+    bids: [{ price: 29990, size: 150 }],
+    asks: [
+      { price: 30000, size: 100 },
+      { price: 30010, size: 200 },
+    ],
+    ts: Date.now(),
+  };
 
   it("uses an injected live book and says so", async () => {
     const fn: LiveBookFn = async (id) => (id === "BTC-USDT-SWAP" ? liveBook : null);
@@ -165,14 +247,29 @@ describe("POST /simulate/trade: live book (orderbook omitted)", () => {
 
   it("works with the relay's Book type, provided as a context variable by the mounting app", async () => {
     const book = createBook("BTC-USDT-SWAP");
-    applyBook(book, "snapshot", { ts: String(Date.now()), bids: [["29990", "150", "0", "1"]], asks: [["30000", "100", "0", "1"], ["30010", "200", "0", "1"]] });
+    applyBook(book, "snapshot", {
+      ts: String(Date.now()),
+      bids: [["29990", "150", "0", "1"]],
+      asks: [
+        ["30000", "100", "0", "1"],
+        ["30010", "200", "0", "1"],
+      ],
+    });
     const parent = new Hono<{ Variables: { liveBook: LiveBookFn } }>();
     parent.use("*", async (c, next) => {
       c.set("liveBook", async () => book);
       await next();
     });
     parent.route("/", simulateRoutes);
-    const res = await parent.request("/simulate/trade", { method: "POST", body: JSON.stringify({ ...VALID, orderbook: undefined }), headers: { "content-type": "application/json" } }, ENV);
+    const res = await parent.request(
+      "/simulate/trade",
+      {
+        method: "POST",
+        body: JSON.stringify({ ...VALID, orderbook: undefined }),
+        headers: { "content-type": "application/json" },
+      },
+      ENV,
+    );
     expect(res.status).toBe(200);
     const json = (await res.json()) as SimulateResponse;
     expect(json.book.source).toBe("live");
@@ -191,7 +288,19 @@ describe("POST /simulate/trade: live book (orderbook omitted)", () => {
         },
       },
     ],
-    ["the live book is inconsistent", { ...ENV, SIM_LIVE_BOOK: async () => ({ ...liveBook, asks: [{ price: 30010, size: 1 }, { price: 30000, size: 1 }] }) }],
+    [
+      "the live book is inconsistent",
+      {
+        ...ENV,
+        SIM_LIVE_BOOK: async () => ({
+          ...liveBook,
+          asks: [
+            { price: 30010, size: 1 },
+            { price: 30000, size: 1 },
+          ],
+        }),
+      },
+    ],
   ])("503 when %s", async (_name, env) => {
     const { status, json } = await post({ ...VALID, orderbook: undefined }, { env });
     expect(status).toBe(503);
@@ -204,20 +313,60 @@ describe("POST /simulate/trade: live book (orderbook omitted)", () => {
 // Every bad-input class -> 4xx { error: { code, message, path } }
 // ---------------------------------------------------------------------------------------------------------------
 
-const manyLevels = (n: number, start: number, step: number) => Array.from({ length: n }, (_, i) => [String(start + i * step), "1"]);
+const manyLevels = (n: number, start: number, step: number) =>
+  Array.from({ length: n }, (_, i) => [String(start + i * step), "1"]);
 
 const BAD: [name: string, body: unknown, status: number, code: string, path: string | undefined][] = [
   ["crossed book (best bid > best ask)", withBook({ bids: [["30001", "1"]] }), 400, "crossed_book", "orderbook"],
   ["locked book (best bid = best ask)", withBook({ bids: [["30000", "1"]] }), 400, "crossed_book", "orderbook"],
-  ["unsorted bids", withBook({ bids: [["29980", "1"], ["29990", "1"]] }), 400, "unsorted_book", "orderbook.bids[1][0]"],
-  ["unsorted asks", withBook({ asks: [["30010", "1"], ["30000", "1"]] }), 400, "unsorted_book", "orderbook.asks[1][0]"],
-  ["duplicate price", withBook({ asks: [["30000", "1"], ["30000", "2"]] }), 400, "duplicate_price", "orderbook.asks[1][0]"],
+  [
+    "unsorted bids",
+    withBook({
+      bids: [
+        ["29980", "1"],
+        ["29990", "1"],
+      ],
+    }),
+    400,
+    "unsorted_book",
+    "orderbook.bids[1][0]",
+  ],
+  [
+    "unsorted asks",
+    withBook({
+      asks: [
+        ["30010", "1"],
+        ["30000", "1"],
+      ],
+    }),
+    400,
+    "unsorted_book",
+    "orderbook.asks[1][0]",
+  ],
+  [
+    "duplicate price",
+    withBook({
+      asks: [
+        ["30000", "1"],
+        ["30000", "2"],
+      ],
+    }),
+    400,
+    "duplicate_price",
+    "orderbook.asks[1][0]",
+  ],
   ["NaN price", withBook({ asks: [["NaN", "1"]] }), 400, "invalid_price", "orderbook.asks[0][0]"],
   ["Infinity price", withBook({ asks: [["Infinity", "1"]] }), 400, "invalid_price", "orderbook.asks[0][0]"],
   ["overflowing price 1e400", withBook({ asks: [["1e400", "1"]] }), 400, "invalid_price", "orderbook.asks[0][0]"],
   ["negative price", withBook({ asks: [["-30000", "1"]] }), 400, "invalid_price", "orderbook.asks[0][0]"],
   ["zero price", withBook({ bids: [["0", "1"]] }), 400, "invalid_price", "orderbook.bids[0][0]"],
-  ["negative numeric price", withBook({ bids: [[-1, 1]] as unknown as string[][] }), 400, "invalid_price", "orderbook.bids[0][0]"],
+  [
+    "negative numeric price",
+    withBook({ bids: [[-1, 1]] as unknown as string[][] }),
+    400,
+    "invalid_price",
+    "orderbook.bids[0][0]",
+  ],
   ["empty-string price", withBook({ asks: [["", "1"]] }), 400, "invalid_price", "orderbook.asks[0][0]"],
   ["padded price", withBook({ asks: [[" 30000", "1"]] }), 400, "invalid_price", "orderbook.asks[0][0]"],
   ["hex price", withBook({ asks: [["0x10", "1"]] }), 400, "invalid_price", "orderbook.asks[0][0]"],
@@ -225,39 +374,147 @@ const BAD: [name: string, body: unknown, status: number, code: string, path: str
   ["zero size", withBook({ asks: [["30000", "0"]] }), 400, "invalid_size", "orderbook.asks[0][1]"],
   ["negative size", withBook({ bids: [["29990", "-5"]] }), 400, "invalid_size", "orderbook.bids[0][1]"],
   ["Infinity size", withBook({ bids: [["29990", "Infinity"]] }), 400, "invalid_size", "orderbook.bids[0][1]"],
-  ["null level value", withBook({ asks: [[null, "1"]] as unknown as string[][] }), 400, "invalid_price", "orderbook.asks[0][0]"],
-  ["boolean size", withBook({ asks: [["30000", true]] as unknown as string[][] }), 400, "invalid_size", "orderbook.asks[0][1]"],
+  [
+    "null level value",
+    withBook({ asks: [[null, "1"]] as unknown as string[][] }),
+    400,
+    "invalid_price",
+    "orderbook.asks[0][0]",
+  ],
+  [
+    "boolean size",
+    withBook({ asks: [["30000", true]] as unknown as string[][] }),
+    400,
+    "invalid_size",
+    "orderbook.asks[0][1]",
+  ],
   ["level with one element", withBook({ asks: [["30000"]] }), 400, "invalid_level", "orderbook.asks[0]"],
-  ["level that is not an array", withBook({ asks: [{ px: "30000", sz: "1" }] as unknown as string[][] }), 400, "invalid_level", "orderbook.asks[0]"],
-  ["sides that are not arrays", withBook({ asks: "30000:1" as unknown as string[][] }), 400, "invalid_request", "orderbook.asks"],
+  [
+    "level that is not an array",
+    withBook({ asks: [{ px: "30000", sz: "1" }] as unknown as string[][] }),
+    400,
+    "invalid_level",
+    "orderbook.asks[0]",
+  ],
+  [
+    "sides that are not arrays",
+    withBook({ asks: "30000:1" as unknown as string[][] }),
+    400,
+    "invalid_request",
+    "orderbook.asks",
+  ],
   ["more than 5000 levels", withBook({ asks: manyLevels(5001, 30000, 0.1) }), 400, "invalid_request", "orderbook.asks"],
   ["empty asks", withBook({ asks: [] }), 422, "empty_book_side", "orderbook.asks"],
   ["ts in seconds, not ms", withBook({ ts: 1723161256 } as never), 400, "invalid_ts", "orderbook.ts"],
-  ["size below minSz", { ...VALID, contracts: 0.5, instrument: { ...SWAP_SPEC, lotSz: 0.1, minSz: 1 } }, 422, "below_min_size", "contracts"],
-  ["contracts not a multiple of lotSz (OKX 51121)", { ...VALID, contracts: 0.5 }, 422, "lot_size_mismatch", "contracts"],
+  [
+    "size below minSz",
+    { ...VALID, contracts: 0.5, instrument: { ...SWAP_SPEC, lotSz: 0.1, minSz: 1 } },
+    422,
+    "below_min_size",
+    "contracts",
+  ],
+  [
+    "contracts not a multiple of lotSz (OKX 51121)",
+    { ...VALID, contracts: 0.5 },
+    422,
+    "lot_size_mismatch",
+    "contracts",
+  ],
   ["converted size below one lot", { ...VALID, contracts: undefined, size: 0.005 }, 422, "below_lot_size", "size"],
-  ["spot size below minSz", { instId: "BTC-USDT", side: "sell", size: 0.000001, orderbook: BOOK }, 422, "below_min_size", "size"],
+  [
+    "spot size below minSz",
+    { instId: "BTC-USDT", side: "sell", size: 0.000001, orderbook: BOOK },
+    422,
+    "below_min_size",
+    "size",
+  ],
   ["zero size", { ...VALID, contracts: 0 }, 400, "invalid_request", "contracts"],
   ["negative size", { ...VALID, contracts: -3 }, 400, "invalid_request", "contracts"],
   ["size as a string", { ...VALID, contracts: "250" }, 400, "invalid_request", "contracts"],
   ["no size at all", { ...VALID, contracts: undefined }, 400, "invalid_request", undefined],
   ["two sizes", { ...VALID, size: 1 }, 400, "invalid_request", "contracts"],
-  ["contracts on spot", { instId: "BTC-USDT", side: "buy", contracts: 1, orderbook: BOOK }, 400, "unit_not_applicable", "contracts"],
-  ["unknown instrument and no spec (OKX says 51001)", { ...VALID, instId: "NOPE-USDT-SWAP", instrument: undefined }, 422, "unknown_instrument", "instId"],
+  [
+    "contracts on spot",
+    { instId: "BTC-USDT", side: "buy", contracts: 1, orderbook: BOOK },
+    400,
+    "unit_not_applicable",
+    "contracts",
+  ],
+  [
+    "unknown instrument and no spec (OKX says 51001)",
+    { ...VALID, instId: "NOPE-USDT-SWAP", instrument: undefined },
+    422,
+    "unknown_instrument",
+    "instId",
+  ],
   ["instId that is not an OKX id", { ...VALID, instId: "btc usdt" }, 400, "invalid_request", "instId"],
-  ["options are not simulated", { ...VALID, instId: "BTC-USD-220514-22000-C", instrument: undefined }, 422, "unsupported_instrument", "instId"],
-  ["derivative spec without ctVal", { ...VALID, instrument: { ...SWAP_SPEC, ctVal: undefined } }, 400, "invalid_instrument", "instrument.ctVal"],
-  ["spec type contradicts the instId", { ...VALID, instrument: { ...SWAP_SPEC, instType: "SPOT", ctType: undefined, ctVal: undefined } }, 400, "instrument_mismatch", "instrument.instType"],
-  ["negative lotSz", { ...VALID, instrument: { ...SWAP_SPEC, lotSz: -1 } }, 400, "invalid_instrument", "instrument.lotSz"],
-  ["lotSz that is not a decimal", { ...VALID, instrument: { ...SWAP_SPEC, lotSz: "one" } }, 400, "invalid_instrument", "instrument.lotSz"],
+  [
+    "options are not simulated",
+    { ...VALID, instId: "BTC-USD-220514-22000-C", instrument: undefined },
+    422,
+    "unsupported_instrument",
+    "instId",
+  ],
+  [
+    "derivative spec without ctVal",
+    { ...VALID, instrument: { ...SWAP_SPEC, ctVal: undefined } },
+    400,
+    "invalid_instrument",
+    "instrument.ctVal",
+  ],
+  [
+    "spec type contradicts the instId",
+    { ...VALID, instrument: { ...SWAP_SPEC, instType: "SPOT", ctType: undefined, ctVal: undefined } },
+    400,
+    "instrument_mismatch",
+    "instrument.instType",
+  ],
+  [
+    "negative lotSz",
+    { ...VALID, instrument: { ...SWAP_SPEC, lotSz: -1 } },
+    400,
+    "invalid_instrument",
+    "instrument.lotSz",
+  ],
+  [
+    "lotSz that is not a decimal",
+    { ...VALID, instrument: { ...SWAP_SPEC, lotSz: "one" } },
+    400,
+    "invalid_instrument",
+    "instrument.lotSz",
+  ],
   ["ts in microseconds", withBook({ ts: "1723161256509000" } as never), 400, "invalid_ts", "orderbook.ts"],
-  ["book instId of another instrument", withBook({ instId: "ETH-USDT-SWAP" } as never), 400, "instrument_mismatch", "orderbook.instId"],
+  [
+    "book instId of another instrument",
+    withBook({ instId: "ETH-USDT-SWAP" } as never),
+    400,
+    "instrument_mismatch",
+    "orderbook.instId",
+  ],
   ["px on a market order", { ...VALID, px: 30000 }, 400, "invalid_request", "px"],
   ["ioc without px", { ...VALID, ordType: "ioc" }, 400, "invalid_request", "px"],
-  ["unknown non-OKX field in instrument", { ...VALID, instrument: { ...SWAP_SPEC, tickSize: "0.1" } }, 400, "invalid_request", "instrument.tickSize"],
-  ["too many curve sizes", { ...VALID, sizes: Array.from({ length: 65 }, (_, i) => i + 1) }, 400, "invalid_request", "sizes"],
+  [
+    "unknown non-OKX field in instrument",
+    { ...VALID, instrument: { ...SWAP_SPEC, tickSize: "0.1" } },
+    400,
+    "invalid_request",
+    "instrument.tickSize",
+  ],
+  [
+    "too many curve sizes",
+    { ...VALID, sizes: Array.from({ length: 65 }, (_, i) => i + 1) },
+    400,
+    "invalid_request",
+    "sizes",
+  ],
   ["feeTier and takerFeeRate together", { ...VALID, takerFeeRate: 0.0005 }, 400, "invalid_request", "takerFeeRate"],
-  ["takerFeeRate in percent by mistake", { ...VALID, feeTier: undefined, takerFeeRate: 0.05 }, 400, "invalid_request", "takerFeeRate"],
+  [
+    "takerFeeRate in percent by mistake",
+    { ...VALID, feeTier: undefined, takerFeeRate: 0.05 },
+    400,
+    "invalid_request",
+    "takerFeeRate",
+  ],
   ["unknown fee tier", { ...VALID, feeTier: "VIP9" }, 400, "invalid_request", "feeTier"],
   ["volatility without unit", { ...VALID, volatility: { value: 0.5 } }, 400, "invalid_request", "volatility.unit"],
   ["unknown field", { ...VALID, quantity: 5 }, 400, "invalid_request", "quantity"],
@@ -292,7 +549,11 @@ describe("POST /simulate/trade: bad input -> 4xx with the project's error shape"
     ["empty body", "", "invalid_json"],
     ["a JSON array", "[1,2]", "invalid_json"],
     ["JSON null", "null", "invalid_json"],
-    ["a number that overflows to Infinity", JSON.stringify(VALID).replace('"contracts":250', '"contracts":1e999'), "invalid_request"],
+    [
+      "a number that overflows to Infinity",
+      JSON.stringify(VALID).replace('"contracts":250', '"contracts":1e999'),
+      "invalid_request",
+    ],
   ])("%s -> 400 %s", async (_n, raw, code) => {
     const r = await post(undefined, { raw });
     expect(r.status).toBe(400);
@@ -324,7 +585,12 @@ describe("POST /simulate/trade: bad input -> 4xx with the project's error shape"
         c.close();
       },
     });
-    const req = new Request("http://x/simulate/trade", { method: "POST", body: stream, headers: { "content-type": "application/json", "content-length": String(big.length) }, duplex: "half" } as RequestInit);
+    const req = new Request("http://x/simulate/trade", {
+      method: "POST",
+      body: stream,
+      headers: { "content-type": "application/json", "content-length": String(big.length) },
+      duplex: "half",
+    } as RequestInit);
     const res = await simulateRoutes.request(req, undefined, ENV);
     expect(res.status).toBe(413);
   });
@@ -336,10 +602,35 @@ describe("POST /simulate/trade: bad input -> 4xx with the project's error shape"
   });
 
   it("never a 500: fuzzed bodies always get a 2xx/4xx/503 with a JSON body", async () => {
-    const keys = ["instId", "side", "size", "contracts", "notional", "orderbook", "instrument", "feeTier", "takerFeeRate", "volatility", "latencyMs", "adv24hBase", "sqrtImpactY"];
+    const keys = [
+      "instId",
+      "side",
+      "size",
+      "contracts",
+      "notional",
+      "orderbook",
+      "instrument",
+      "feeTier",
+      "takerFeeRate",
+      "volatility",
+      "latencyMs",
+      "adv24hBase",
+      "sqrtImpactY",
+    ];
     const mutation = fc.record({
-      key: fc.constantFrom(...keys, "orderbook.bids", "orderbook.asks", "orderbook.ts", "instrument.lotSz", "instrument.ctType"),
-      value: fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.array(fc.tuple(fc.oneof(fc.string(), fc.double()), fc.oneof(fc.string(), fc.double())), { maxLength: 5 })),
+      key: fc.constantFrom(
+        ...keys,
+        "orderbook.bids",
+        "orderbook.asks",
+        "orderbook.ts",
+        "instrument.lotSz",
+        "instrument.ctType",
+      ),
+      value: fc.oneof(
+        fc.jsonValue(),
+        fc.constant(undefined),
+        fc.array(fc.tuple(fc.oneof(fc.string(), fc.double()), fc.oneof(fc.string(), fc.double())), { maxLength: 5 }),
+      ),
     });
     await fc.assert(
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (muts) => {
@@ -382,7 +673,12 @@ describe("real captured books through the route", () => {
       for (const side of ["buy", "sell"] as const) {
         const { status, json } = await post({ instId: "BTC-USDT-SWAP", side, contracts, orderbook, instrument: spec });
         expect(status).toBe(200);
-        const ref = fillMarketOrder(side === "buy" ? book.asks : book.bids, { instType: "SWAP", ctType: "linear", ctVal: 0.01, ctMult: 1, lotSz: 0.01, minSz: 0.01 }, "contracts", contracts);
+        const ref = fillMarketOrder(
+          side === "buy" ? book.asks : book.bids,
+          { instType: "SWAP", ctType: "linear", ctVal: 0.01, ctMult: 1, lotSz: 0.01, minSz: 0.01 },
+          "contracts",
+          contracts,
+        );
         if (!ref.ok) throw new Error(ref.message);
         expect(json.fill.filledQuote).toBe(ref.filledQuote);
         expect(json.fill.avgPrice).toBe(ref.avgPrice);
@@ -397,7 +693,13 @@ describe("real captured books through the route", () => {
   it("UNI-USD-SWAP (real inverse book) with its spec from the real instruments capture", async () => {
     const book = lastBook(DATA.okx20220513, "UNI-USD-SWAP");
     const orderbook = { bids: toOkxLevels(book.bids), asks: toOkxLevels(book.asks) };
-    const { status, json } = await post({ instId: "UNI-USD-SWAP", side: "buy", contracts: 500, orderbook, feeTier: "Lv1" });
+    const { status, json } = await post({
+      instId: "UNI-USD-SWAP",
+      side: "buy",
+      contracts: 500,
+      orderbook,
+      feeTier: "Lv1",
+    });
     expect(status).toBe(200);
     expect(json.instrument).toMatchObject({ source: "okx_rest", ctType: "inverse", ctVal: 10, tickSz: 0.001 });
     expect(json.fill.filledQuote).toBe(5000); // 500 contracts * 10 USD
@@ -426,23 +728,31 @@ describe("parseDecimal (fast path for OKX decimal strings)", () => {
     );
   });
 
-  it.each(["61800.3", "0.00000001", "1e-8", "2.5E3", "1.", ".5", "0", "12345678901234567890", "0.1234567890123456789"])("%s", (s) => {
-    expect(parseDecimal(s)).toBe(Number(s));
-  });
+  it.each(["61800.3", "0.00000001", "1e-8", "2.5E3", "1.", ".5", "0", "12345678901234567890", "0.1234567890123456789"])(
+    "%s",
+    (s) => {
+      expect(parseDecimal(s)).toBe(Number(s));
+    },
+  );
 
-  it.each(["", " 1", "1 ", "0x10", "0b1", "NaN", "Infinity", "-1", "+1", "1..2", ".", "1e", "abc", "1,5"])("rejects %j", (s) => {
-    expect(parseDecimal(s)).toBeNaN();
-  });
+  it.each(["", " 1", "1 ", "0x10", "0b1", "NaN", "Infinity", "-1", "+1", "1..2", ".", "1e", "abc", "1,5"])(
+    "rejects %j",
+    (s) => {
+      expect(parseDecimal(s)).toBeNaN();
+    },
+  );
 });
 
 describe("docs", () => {
   it("GET /openapi.json is generated from the same schemas", async () => {
-    const doc = JSON.parse(JSON.stringify(openApiDocument("http://x"))) as { paths: Record<string, { post?: { responses: Record<string, unknown> } }>; components: { schemas: Record<string, unknown> } };
+    const doc = JSON.parse(JSON.stringify(openApiDocument("http://x"))) as {
+      paths: Record<string, { post?: { responses: Record<string, unknown> } }>;
+      components: { schemas: Record<string, unknown> };
+    };
     const op = doc.paths["/simulate/trade"]!.post!;
     expect(Object.keys(op.responses).sort()).toEqual(["200", "400", "413", "415", "422", "424", "429", "503"]);
     expect(doc.components.schemas).toHaveProperty("SimulateTradeRequest");
     expect(doc.components.schemas).toHaveProperty("SimulateTradeResponse");
     expect(JSON.stringify(doc)).toMatch(/contracts for SWAP\/FUTURES/);
   });
-
 });

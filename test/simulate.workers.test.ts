@@ -15,7 +15,11 @@ interface SimBody {
 }
 
 const post = (body: unknown) =>
-  app.request("/simulate/trade", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }, env);
+  app.request(
+    "/simulate/trade",
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    env,
+  );
 
 describe("POST /simulate/trade in the Worker", () => {
   it("resolves the instrument spec from OKX REST (local exchange) and fills a sent book", async () => {
@@ -23,12 +27,24 @@ describe("POST /simulate/trade in the Worker", () => {
       instId: "BTC-USDT",
       side: "buy",
       size: 0.5,
-      orderbook: { bids: [["30000", "1"]], asks: [["30001", "0.2"], ["30002", "1"]] },
+      orderbook: {
+        bids: [["30000", "1"]],
+        asks: [
+          ["30001", "0.2"],
+          ["30002", "1"],
+        ],
+      },
     });
     const body = (await res.json()) as SimBody;
     expect(res.status, JSON.stringify(body)).toBe(200);
     // 0.2 @ 30001 + 0.3 @ 30002 = 15000.8 quote; VWAP 30001.6
-    expect(body.fill).toMatchObject({ filledBase: 0.5, bestPrice: 30001, worstPrice: 30002, levelsConsumed: 2, fullyFilled: true });
+    expect(body.fill).toMatchObject({
+      filledBase: 0.5,
+      bestPrice: 30001,
+      worstPrice: 30002,
+      levelsConsumed: 2,
+      fullyFilled: true,
+    });
     expect(body.fill.avgPrice).toBeCloseTo(30001.6, 9);
     expect(body.fill.filledQuote).toBeCloseTo(15000.8, 9);
     // spec came from the exchange's REST capture: BTC-USDT lotSz 0.00000001, minSz 0.00001 (2022-05-13)

@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const lock = resolve(root, "package-lock.json");
 const installed = resolve(root, "node_modules/.package-lock.json");
-const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs + 1000);
+const stale =
+  !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs + 1000);
 if (stale) {
   console.error("[deps] installing npm dependencies (npm ci)...");
   const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], {

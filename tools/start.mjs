@@ -25,7 +25,12 @@ const { values } = parseArgs({
   },
 });
 
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_UPDATE_NOTIFIER: "1" };
+const env = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  NO_UPDATE_NOTIFIER: "1",
+};
 
 // Dependencies are installed by the `prestart` hook (tools/ensure-deps.mjs).
 if (!existsSync(resolve(root, "node_modules/.bin/wrangler"))) {
@@ -53,7 +58,12 @@ if (!values.live) {
     console.error(`[start] local exchange exited (${code}); stopping`);
     stopAll(code ?? 1);
   });
-  wranglerArgs.push("--var", `OKX_WS_URL:ws://127.0.0.1:${xport}/ws/v5/public`, "--var", `OKX_REST_URL:http://127.0.0.1:${xport}`);
+  wranglerArgs.push(
+    "--var",
+    `OKX_WS_URL:ws://127.0.0.1:${xport}/ws/v5/public`,
+    "--var",
+    `OKX_REST_URL:http://127.0.0.1:${xport}`,
+  );
 }
 
 const wr = spawn(bin("wrangler"), wranglerArgs, { cwd: root, stdio: ["inherit", "pipe", "inherit"], env });

@@ -45,7 +45,10 @@ const css = outs.find((p) => p.endsWith(".css"));
 if (!js || !css) throw new Error(`build: expected a .js and a .css output, got ${outs.join(", ")}`);
 
 let html = readFileSync(resolve(web, "index.html"), "utf8");
-for (const [placeholder, file] of [["/assets/app.js", js], ["/assets/app.css", css]]) {
+for (const [placeholder, file] of [
+  ["/assets/app.js", js],
+  ["/assets/app.css", css],
+]) {
   if (!html.includes(placeholder)) throw new Error(`build: index.html does not reference ${placeholder}`);
   html = html.replace(placeholder, `/assets/${basename(file)}`);
 }

@@ -14,7 +14,14 @@
 import { applyBook, createBook, mid } from "../okx/book.js";
 import type { OkxMessage } from "../okx/protocol.js";
 import { asOfObserve, asOfPending, asOfPush, asOfReset, createAsOfQueue, type AsOfQueue } from "./asof.js";
-import { createFeatureState, NUM_FEATURES, parseOkxTrade, resetFeatureState, updateFeatures, updateTrades } from "./features.js";
+import {
+  createFeatureState,
+  NUM_FEATURES,
+  parseOkxTrade,
+  resetFeatureState,
+  updateFeatures,
+  updateTrades,
+} from "./features.js";
 
 /** The realised outcome of one horizon. */
 export interface Target {
@@ -74,9 +81,14 @@ interface PendingRow {
  * Run the feature code over a message stream for one instrument and call `onRow` for every row whose targets are
  * known, in ts order. Returns counts for the CLI's report.
  */
-export function buildDataset(messages: Iterable<OkxMessage>, opts: DatasetOptions, onRow: (row: LabeledRow) => void): DatasetStats {
+export function buildDataset(
+  messages: Iterable<OkxMessage>,
+  opts: DatasetOptions,
+  onRow: (row: LabeledRow) => void,
+): DatasetStats {
   const hs = opts.horizonsSec;
-  if (hs.length === 0 || new Set(hs).size !== hs.length) throw new Error(`horizons must be distinct and non-empty, got [${hs.join(", ")}]`);
+  if (hs.length === 0 || new Set(hs).size !== hs.length)
+    throw new Error(`horizons must be distinct and non-empty, got [${hs.join(", ")}]`);
   // One as-of queue per horizon; they are observed shortest first, so the longest realises a row last.
   const order = hs.map((h, i) => [h, i] as const).sort((a, b) => a[0] - b[0]);
   const queues: AsOfQueue<PendingRow>[] = order.map(([h]) => createAsOfQueue<PendingRow>(h));
@@ -130,7 +142,12 @@ export function buildDataset(messages: Iterable<OkxMessage>, opts: DatasetOption
       const slot = order[k]![1];
       asOfObserve(queues[k]!, ts, m0, (it, realisedMid, realisedTs) => {
         const row = it.value;
-        row.targets[slot] = { horizonSec: h, ts: realisedTs, mid: realisedMid, bps: Math.log(realisedMid / row.mid) * 1e4 };
+        row.targets[slot] = {
+          horizonSec: h,
+          ts: realisedTs,
+          mid: realisedMid,
+          bps: Math.log(realisedMid / row.mid) * 1e4,
+        };
         if (k === longest) {
           stats.rows++;
           onRow(row);

@@ -225,7 +225,8 @@ function ensureCapacity(s: FeatureState): void {
   }
   s.start = 0;
   s.end = live;
-  for (const ptrs of [s.asOf, s.asOfRv]) for (let i = 0; i < ptrs.length; i++) if (ptrs[i]! >= 0) ptrs[i] = ptrs[i]! - shift;
+  for (const ptrs of [s.asOf, s.asOfRv])
+    for (let i = 0; i < ptrs.length; i++) if (ptrs[i]! >= 0) ptrs[i] = ptrs[i]! - shift;
 }
 
 /** `ensureCapacity` for the trade history. */
@@ -261,7 +262,12 @@ function ensureTradeCapacity(s: FeatureState): void {
  * Parse one OKX `trades` item (numbers as strings). Returns null for a malformed trade (non-finite or non-positive
  * price or size, unknown side, bad ts), which the caller counts and skips: a bad trade never breaks the book.
  */
-export function parseOkxTrade(d: { readonly px?: unknown; readonly sz?: unknown; readonly side?: unknown; readonly ts?: unknown }): TradeView | null {
+export function parseOkxTrade(d: {
+  readonly px?: unknown;
+  readonly sz?: unknown;
+  readonly side?: unknown;
+  readonly ts?: unknown;
+}): TradeView | null {
   const px = typeof d.px === "string" ? Number(d.px) : NaN;
   const sz = typeof d.sz === "string" ? Number(d.sz) : NaN;
   const ts = typeof d.ts === "string" ? Number(d.ts) : NaN;
@@ -339,7 +345,10 @@ export function updateFeatures(s: FeatureState, book: BookView, out: FeatureVect
     const pb = s.prevBidPx;
     const pa = s.prevAskPx;
     ofi =
-      (bidPx >= pb ? bidSz : 0) - (bidPx <= pb ? s.prevBidSz : 0) - (askPx <= pa ? askSz : 0) + (askPx >= pa ? s.prevAskSz : 0);
+      (bidPx >= pb ? bidSz : 0) -
+      (bidPx <= pb ? s.prevBidSz : 0) -
+      (askPx <= pa ? askSz : 0) +
+      (askPx >= pa ? s.prevAskSz : 0);
     const r = (lm - s.logMid[s.end - 1]!) * 1e4;
     sq = r * r;
     if (lm !== s.logMid[s.end - 1]!) s.lastMidChangeTs = now;
@@ -409,7 +418,8 @@ export function updateFeatures(s: FeatureState, book: BookView, out: FeatureVect
     out[F.tflow_5s + w] = buy + sell > 0 ? (buy - sell) / (buy + sell) : 0;
     out[F.tcount_5s + w] = Math.log1p(n);
   }
-  out[F.last_trade_bps] = s.lastTradeTs > now - LAST_TRADE_MAX_AGE_SEC * 1000 ? ((s.lastTradePx - midPx) / midPx) * 1e4 : 0;
+  out[F.last_trade_bps] =
+    s.lastTradeTs > now - LAST_TRADE_MAX_AGE_SEC * 1000 ? ((s.lastTradePx - midPx) / midPx) * 1e4 : 0;
 
   // Drop history no window can reach any more: everything before the oldest as-of event. The oldest pointer is
   // kept because it is the reference (mid, cumulative sums) of the longest window.

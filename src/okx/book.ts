@@ -67,7 +67,16 @@ export interface ApplyOptions {
 
 /** A new, empty (unsynced) book. */
 export function createBook(instId: string): Book {
-  return { instId, bids: [], asks: [], ts: 0, seqId: null, synced: false, csPrefix: new Int32Array(CHECKSUM_DEPTH), csValid: 0 };
+  return {
+    instId,
+    bids: [],
+    asks: [],
+    ts: 0,
+    seqId: null,
+    synced: false,
+    csPrefix: new Int32Array(CHECKSUM_DEPTH),
+    csValid: 0,
+  };
 }
 
 class MalformedLevel extends Error {}
@@ -79,7 +88,14 @@ function toLevel(l: OkxLevel): Level {
   const price = +px;
   const size = +sz;
   // `+""` is 0 and `+" 1"` is 1: require a plain decimal so the checksum strings stay meaningful.
-  if (!(price > 0) || !Number.isFinite(price) || !(size >= 0) || !Number.isFinite(size) || px.length === 0 || sz.length === 0) {
+  if (
+    !(price > 0) ||
+    !Number.isFinite(price) ||
+    !(size >= 0) ||
+    !Number.isFinite(size) ||
+    px.length === 0 ||
+    sz.length === 0
+  ) {
     throw new MalformedLevel(`bad level [${String(px)}, ${String(sz)}]`);
   }
   // All fields present from the start: one hidden class for every level.
@@ -183,7 +199,12 @@ function fail(book: Book, fault: BookFault, detail: string): ApplyResult {
  * to get a fresh snapshot. Checks, in order: snapshot present, seqId continuity, level validity, crossed book,
  * and OKX's checksum when the push carries a non-zero one.
  */
-export function applyBook(book: Book, action: "snapshot" | "update", data: OkxBookData, opts?: ApplyOptions): ApplyResult {
+export function applyBook(
+  book: Book,
+  action: "snapshot" | "update",
+  data: OkxBookData,
+  opts?: ApplyOptions,
+): ApplyResult {
   let reset = false;
   try {
     if (action === "snapshot") {

@@ -95,7 +95,9 @@ function feedLevel(crc: number, l: CachedLevel): number {
     }
   }
   const t = shiftTable(len);
-  return t[crc & 0xff]! ^ t[256 + ((crc >>> 8) & 0xff)]! ^ t[512 + ((crc >>> 16) & 0xff)]! ^ t[768 + (crc >>> 24)]! ^ raw;
+  return (
+    t[crc & 0xff]! ^ t[256 + ((crc >>> 8) & 0xff)]! ^ t[512 + ((crc >>> 16) & 0xff)]! ^ t[768 + (crc >>> 24)]! ^ raw
+  );
 }
 
 /**
@@ -147,5 +149,5 @@ export function okxChecksumString(bids: readonly PxSz[], asks: readonly PxSz[]):
     if (i < bids.length) parts.push(`${bids[i]!.px}:${bids[i]!.sz}`);
     if (i < asks.length) parts.push(`${asks[i]!.px}:${asks[i]!.sz}`);
   }
-  return parts.join(':');
+  return parts.join(":");
 }

@@ -53,12 +53,6 @@ export type OkxMessage =
   | { readonly kind: "trades"; readonly arg: OkxArg; readonly data: readonly OkxTradeData[] }
   | { readonly kind: "other"; readonly raw: unknown };
 
-/** Raw JSON shapes as they appear on the wire (what the exchange sends, what the relay receives). */
-export type OkxWireEvent =
-  | { event: "subscribe" | "unsubscribe"; arg: OkxArg; connId: string }
-  | { event: "error"; code: string; msg: string; connId: string }
-  | { event: "notice"; code: string; msg: string; connId: string };
-
 export interface OkxWireBooks {
   arg: OkxArg;
   action: "snapshot" | "update";

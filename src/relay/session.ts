@@ -43,8 +43,6 @@ export type Phase =
   /** Waiting before the next connection attempt. */
   | { readonly tag: "backoff"; readonly retryAt: number; readonly shown: Shown };
 
-export type PhaseTag = Phase["tag"];
-
 /** The session: the phase plus what spans phases. */
 export interface Session {
   phase: Phase;

@@ -13,7 +13,10 @@ import { apiError } from "../errors.js";
 export function allowedOrigins(env: Pick<Env, "CORS_ORIGINS">): "*" | string[] {
   const raw = env.CORS_ORIGINS?.trim();
   if (!raw || raw === "*") return "*";
-  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** CORS middleware for the HTTP API routes. */

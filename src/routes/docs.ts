@@ -54,7 +54,8 @@ export function openApiDocument(serverUrl: string): OpenApiDoc {
         const op = item?.[method];
         if (op === undefined) continue;
         op.operationId ??= OPERATION_IDS[`${method} ${path}`];
-        if (op.tags === undefined || op.tags.length === 0) op.tags = [path.startsWith("/simulate") ? "Simulation" : "Service"];
+        if (op.tags === undefined || op.tags.length === 0)
+          op.tags = [path.startsWith("/simulate") ? "Simulation" : "Service"];
       }
     }
     cached = doc;
@@ -65,7 +66,12 @@ export function openApiDocument(serverUrl: string): OpenApiDoc {
 /** The AsyncAPI 3 document with this deployment as its first server (ws or wss as the request came). */
 export function asyncApiDocument(origin: string): typeof asyncApi {
   const u = new URL(origin);
-  const self = { host: u.host, protocol: u.protocol === "https:" ? "wss" : "ws", description: "This deployment.", security: [] };
+  const self = {
+    host: u.host,
+    protocol: u.protocol === "https:" ? "wss" : "ws",
+    description: "This deployment.",
+    security: [],
+  };
   return { ...asyncApi, servers: { ...asyncApi.servers, self } } as typeof asyncApi;
 }
 

@@ -18,7 +18,10 @@ interface HistoryRpc {
   bookHistory?: () => Promise<BookHistorySnapshot | null>;
 }
 
-export const liveBookProvider: MiddlewareHandler<{ Bindings: Env; Variables: { liveBook?: LiveBookFn; bookHistory?: BookHistoryFn } }> = async (c, next) => {
+export const liveBookProvider: MiddlewareHandler<{
+  Bindings: Env;
+  Variables: { liveBook?: LiveBookFn; bookHistory?: BookHistoryFn };
+}> = async (c, next) => {
   const relay = (instId: string) => c.env.RELAY.get(c.env.RELAY.idFromName(instId));
   c.set("liveBook", (instId) => relay(instId).liveBook(LIVE_BOOK_DEPTH));
   c.set("bookHistory", async (instId) => {

@@ -5,11 +5,20 @@ import { DEFAULT_DEPTH, MAX_DEPTH } from "../protocol.js";
 
 /** Validate `instId` (format, and the optional ALLOWED_INSTRUMENTS allow-list); throws a 400 otherwise. */
 export function parseInstId(raw: string | undefined, allowList?: string): string {
-  if (raw === undefined || raw === "") apiError(400, "missing_instId", "query parameter instId is required, e.g. ?instId=BTC-USDT-SWAP", "instId");
+  if (raw === undefined || raw === "")
+    apiError(400, "missing_instId", "query parameter instId is required, e.g. ?instId=BTC-USDT-SWAP", "instId");
   if (raw.length > 64 || !INST_ID_RE.test(raw)) {
-    apiError(400, "invalid_instId", `instId ${JSON.stringify(raw.slice(0, 64))} is not an OKX instrument id (e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-250328)`, "instId");
+    apiError(
+      400,
+      "invalid_instId",
+      `instId ${JSON.stringify(raw.slice(0, 64))} is not an OKX instrument id (e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-250328)`,
+      "instId",
+    );
   }
-  const allowed = allowList?.split(",").map((s) => s.trim()).filter(Boolean);
+  const allowed = allowList
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (allowed && allowed.length > 0 && !allowed.includes(raw)) {
     apiError(400, "unknown_instId", `instId ${raw} is not served here; allowed: ${allowed.join(", ")}`, "instId");
   }
@@ -19,8 +28,10 @@ export function parseInstId(raw: string | undefined, allowList?: string): string
 /** Validate `depth` (integer 1..400, default 25); throws a 400 otherwise. */
 export function parseDepth(raw: string | undefined): number {
   if (raw === undefined || raw === "") return DEFAULT_DEPTH;
-  if (!/^\d{1,4}$/.test(raw)) apiError(400, "invalid_depth", `depth must be an integer from 1 to ${MAX_DEPTH}`, "depth");
+  if (!/^\d{1,4}$/.test(raw))
+    apiError(400, "invalid_depth", `depth must be an integer from 1 to ${MAX_DEPTH}`, "depth");
   const n = Number(raw);
-  if (n < 1 || n > MAX_DEPTH) apiError(400, "invalid_depth", `depth must be an integer from 1 to ${MAX_DEPTH}`, "depth");
+  if (n < 1 || n > MAX_DEPTH)
+    apiError(400, "invalid_depth", `depth must be an integer from 1 to ${MAX_DEPTH}`, "depth");
   return n;
 }

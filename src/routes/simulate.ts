@@ -19,9 +19,32 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { apiError, notFound, onError } from "../errors.js";
 import type { BookHistorySnapshot } from "../sim/history.js";
-import { fetchInstrument, fetchPriceLimit, inferInstType, isSpotLike, parsePriceLimit, specFromInput, type FetchLike, type InstrumentSpec } from "../sim/instruments.js";
-import { ErrorSchema, MAX_BODY_BYTES, MAX_LEVELS_PER_SIDE, SimulateRequestSchema, SimulateResponseSchema, } from "../sim/schema.js";
-import { simulateTrade, type BookHistoryFn, type LiveBook, type LiveBookFn, type PriceLimit, type Problem, type SimError } from "../sim/simulate.js";
+import {
+  fetchInstrument,
+  fetchPriceLimit,
+  inferInstType,
+  isSpotLike,
+  parsePriceLimit,
+  specFromInput,
+  type FetchLike,
+  type InstrumentSpec,
+} from "../sim/instruments.js";
+import {
+  ErrorSchema,
+  MAX_BODY_BYTES,
+  MAX_LEVELS_PER_SIDE,
+  SimulateRequestSchema,
+  SimulateResponseSchema,
+} from "../sim/schema.js";
+import {
+  simulateTrade,
+  type BookHistoryFn,
+  type LiveBook,
+  type LiveBookFn,
+  type PriceLimit,
+  type Problem,
+  type SimError,
+} from "../sim/simulate.js";
 
 /** Bindings this sub-app reads (all optional; the Worker's Env provides OKX_REST_URL). */
 export interface SimulateBindings {
@@ -49,7 +72,11 @@ const DEFAULT_OKX_REST_URL = "https://www.okx.com";
 const requireJson: MiddlewareHandler = async (c, next) => {
   const ct = c.req.header("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(ct)) {
-    apiError(415, "unsupported_media_type", `send the body as JSON with "Content-Type: application/json" (got ${ct ? JSON.stringify(ct.slice(0, 80)) : "no Content-Type"})`);
+    apiError(
+      415,
+      "unsupported_media_type",
+      `send the body as JSON with "Content-Type: application/json" (got ${ct ? JSON.stringify(ct.slice(0, 80)) : "no Content-Type"})`,
+    );
   }
   await next();
 };
@@ -58,7 +85,11 @@ const requireJson: MiddlewareHandler = async (c, next) => {
 const limitBody = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: () =>
-    apiError(413, "body_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB); send at most ${MAX_LEVELS_PER_SIDE} levels per side, e.g. OKX's 400-level book`),
+    apiError(
+      413,
+      "body_too_large",
+      `request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB); send at most ${MAX_LEVELS_PER_SIDE} levels per side, e.g. OKX's 400-level book`,
+    ),
 });
 
 /** Read and parse the body once, with our own 400s. */
@@ -71,7 +102,8 @@ async function readJson(req: Request): Promise<unknown> {
   } catch (e) {
     apiError(400, "invalid_json", `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) apiError(400, "invalid_json", "request body must be a JSON object (see GET /docs)");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    apiError(400, "invalid_json", "request body must be a JSON object (see GET /docs)");
   return value;
 }
 
@@ -104,7 +136,14 @@ function issueProblem(issue: z.ZodError["issues"][number]): Problem {
     if (keys.length === 1) path = path ? `${path}.${keys[0]}` : keys[0]!;
   } else if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
     message = `${path} is required`;
-  } else if (path && !message.startsWith(path) && !(typeof issue.path[issue.path.length - 1] === "string" && message.startsWith(String(issue.path[issue.path.length - 1])))) {
+  } else if (
+    path &&
+    !message.startsWith(path) &&
+    !(
+      typeof issue.path[issue.path.length - 1] === "string" &&
+      message.startsWith(String(issue.path[issue.path.length - 1]))
+    )
+  ) {
     // Prefix the field unless the message already names it (our own messages do).
     message = `${path}: ${message}`;
   }
@@ -115,11 +154,17 @@ function issueProblem(issue: z.ZodError["issues"][number]): Problem {
 function validationError(error: z.ZodError): never {
   const problems = error.issues.map(issueProblem);
   const first = problems[0]!;
-  const message = problems.length > 1 ? `${first.message} (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""}, listed in problems)` : first.message;
+  const message =
+    problems.length > 1
+      ? `${first.message} (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""}, listed in problems)`
+      : first.message;
   simError(400, { code: "invalid_request", message, path: first.path, problems });
 }
 
-const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: ErrorSchema } },
+});
 
 const route = createRoute({
   method: "post",
@@ -131,12 +176,21 @@ const route = createRoute({
     "Walks the book level by level in OKX's native units (contracts for SWAP/FUTURES, base currency for SPOT), rounds the size down to lotSz, checks minSz, and returns the fill (VWAP, best/mid/worst, levels), slippage vs mid and best, the taker fee in the currency OKX charges it, walk-the-book impact plus a square-root-law pre-trade estimate, and the net cost. Stateless: the request carries the book; omit `orderbook` to use the relay's live book.",
   request: { body: { required: true, content: { "application/json": { schema: SimulateRequestSchema } } } },
   responses: {
-    200: { description: "Simulated fill and costs.", content: { "application/json": { schema: SimulateResponseSchema } } },
-    400: errorResponse("Invalid JSON, schema violation, or an invalid book (NaN/zero/negative values, unsorted, duplicate prices, crossed); every problem is listed in `problems`."),
+    200: {
+      description: "Simulated fill and costs.",
+      content: { "application/json": { schema: SimulateResponseSchema } },
+    },
+    400: errorResponse(
+      "Invalid JSON, schema violation, or an invalid book (NaN/zero/negative values, unsorted, duplicate prices, crossed); every problem is listed in `problems`.",
+    ),
     413: errorResponse("Body larger than 1 MiB."),
     415: errorResponse("Content-Type is not application/json."),
-    422: errorResponse("Well-formed but refused: what OKX would reject (with its sCode in `okxCode`: lot size 51121, minSz 51020, maxMktSz 51202, maxMktAmt 51201, price limit 51006, state 51021/51022), nothing to fill (fok/ioc), unknown instrument, empty book side, options."),
-    429: errorResponse("Too many simulations from this address (the Worker's per-IP limit, src/routes/limits.ts); retry after the `Retry-After` seconds."),
+    422: errorResponse(
+      "Well-formed but refused: what OKX would reject (with its sCode in `okxCode`: lot size 51121, minSz 51020, maxMktSz 51202, maxMktAmt 51201, price limit 51006, state 51021/51022), nothing to fill (fok/ioc), unknown instrument, empty book side, options.",
+    ),
+    429: errorResponse(
+      "Too many simulations from this address (the Worker's per-IP limit, src/routes/limits.ts); retry after the `Retry-After` seconds.",
+    ),
     424: errorResponse("The instrument spec could not be fetched from OKX (send `instrument` to skip the look-up)."),
     503: errorResponse("`orderbook` omitted and no live book is available for the instrument."),
   },
@@ -166,17 +220,40 @@ simulateRoutes.post(route.path, requireJson, limitBody, async (c) => {
   if (req.instrument !== undefined) {
     const spec = specFromInput(req.instId, req.instrument);
     const inferred = inferInstType(req.instId);
-    const problems: Problem[] = "problems" in spec ? spec.problems.map((p) => ({ code: "invalid_instrument" as const, message: `instrument.${p.message}`, path: `instrument.${p.path}` })) : [];
+    const problems: Problem[] =
+      "problems" in spec
+        ? spec.problems.map((p) => ({
+            code: "invalid_instrument" as const,
+            message: `instrument.${p.message}`,
+            path: `instrument.${p.path}`,
+          }))
+        : [];
     const t = req.instrument.instType;
     if (inferred !== null && inferred !== t && !(isSpotLike(inferred) && isSpotLike(t))) {
-      problems.push({ code: "instrument_mismatch", message: `instrument.instType ${t} does not match instId ${req.instId} (a ${inferred} id)`, path: "instrument.instType" });
+      problems.push({
+        code: "instrument_mismatch",
+        message: `instrument.instType ${t} does not match instId ${req.instId} (a ${inferred} id)`,
+        path: "instrument.instType",
+      });
     }
     if (typeof req.instrument.instId === "string" && req.instrument.instId !== req.instId) {
-      problems.push({ code: "instrument_mismatch", message: `instrument.instId ${req.instrument.instId} is not the request's instId ${req.instId}`, path: "instrument.instId" });
+      problems.push({
+        code: "instrument_mismatch",
+        message: `instrument.instId ${req.instrument.instId} is not the request's instId ${req.instId}`,
+        path: "instrument.instId",
+      });
     }
     if (problems.length > 0 || "problems" in spec) {
       const first = problems[0]!;
-      simError(400, { code: first.code, message: problems.length > 1 ? `${first.message} (and ${problems.length - 1} more, listed in problems)` : first.message, path: first.path, problems });
+      simError(400, {
+        code: first.code,
+        message:
+          problems.length > 1
+            ? `${first.message} (and ${problems.length - 1} more, listed in problems)`
+            : first.message,
+        path: first.path,
+        problems,
+      });
     }
     instrument = spec;
     instrumentSource = "request";
@@ -184,9 +261,19 @@ simulateRoutes.post(route.path, requireJson, limitBody, async (c) => {
     const r = await fetchInstrument(req.instId, { baseUrl, fetch: env.SIM_FETCH });
     if (!r.ok) {
       if (r.reason === "unknown") {
-        apiError(422, "unknown_instrument", `${r.message.replace(/\.+$/, "")}. Check instId, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to simulate it anyway`, "instId");
+        apiError(
+          422,
+          "unknown_instrument",
+          `${r.message.replace(/\.+$/, "")}. Check instId, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to simulate it anyway`,
+          "instId",
+        );
       }
-      apiError(424, "instrument_lookup_failed", `${r.message.replace(/\.+$/, "")}. Retry, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to skip the look-up`, "instrument");
+      apiError(
+        424,
+        "instrument_lookup_failed",
+        `${r.message.replace(/\.+$/, "")}. Retry, or send "instrument" ({instType, ctVal, ctType, tickSz, lotSz, minSz}) to skip the look-up`,
+        "instrument",
+      );
     }
     instrument = r.spec;
     instrumentSource = r.source;
@@ -207,7 +294,8 @@ simulateRoutes.post(route.path, requireJson, limitBody, async (c) => {
       if (!p.enabled) priceLimitNote = "OKX reports the price limit as not in force (enabled: false)";
     } else priceLimitNote = `no price limit applied: ${p.message}`;
   } else {
-    priceLimitNote = "no price limit applied: send priceLimit (OKX GET /api/v5/public/price-limit data[0]) or omit instrument to fetch it from OKX";
+    priceLimitNote =
+      "no price limit applied: send priceLimit (OKX GET /api/v5/public/price-limit data[0]) or omit instrument to fetch it from OKX";
   }
 
   // Live book (and its recent history), only when the request carries no book.
@@ -216,14 +304,31 @@ simulateRoutes.post(route.path, requireJson, limitBody, async (c) => {
   let historyMissing: string | undefined;
   if (req.orderbook === undefined) {
     const provider = c.get("liveBook") ?? env.SIM_LIVE_BOOK;
-    if (provider === undefined) apiError(503, "live_book_unavailable", `no live-book source is configured on this server; send the book in "orderbook"`, "orderbook");
+    if (provider === undefined)
+      apiError(
+        503,
+        "live_book_unavailable",
+        `no live-book source is configured on this server; send the book in "orderbook"`,
+        "orderbook",
+      );
     let got: LiveBook | null;
     try {
       got = await provider(req.instId);
     } catch (e) {
-      apiError(503, "live_book_unavailable", `the live book for ${req.instId} could not be read (${e instanceof Error ? e.message : String(e)}); retry, or send "orderbook"`, "orderbook");
+      apiError(
+        503,
+        "live_book_unavailable",
+        `the live book for ${req.instId} could not be read (${e instanceof Error ? e.message : String(e)}); retry, or send "orderbook"`,
+        "orderbook",
+      );
     }
-    if (got === null || got === undefined) apiError(503, "live_book_unavailable", `no live book for ${req.instId} right now (not subscribed or resyncing); retry, or send "orderbook"`, "orderbook");
+    if (got === null || got === undefined)
+      apiError(
+        503,
+        "live_book_unavailable",
+        `no live book for ${req.instId} right now (not subscribed or resyncing); retry, or send "orderbook"`,
+        "orderbook",
+      );
     liveBook = got;
     if (req.latencyMs !== undefined) {
       const hp = c.get("bookHistory") ?? env.SIM_BOOK_HISTORY;
@@ -239,7 +344,17 @@ simulateRoutes.post(route.path, requireJson, limitBody, async (c) => {
     }
   }
 
-  const out = simulateTrade({ request: req, instrument, instrumentSource, liveBook, history, historyMissing, priceLimit, priceLimitNote, nowMs: Date.now() });
+  const out = simulateTrade({
+    request: req,
+    instrument,
+    instrumentSource,
+    liveBook,
+    history,
+    historyMissing,
+    priceLimit,
+    priceLimitNote,
+    nowMs: Date.now(),
+  });
   if (!out.ok) simError(out.error.status, out.error);
   return c.json(out.response, 200);
 });

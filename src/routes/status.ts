@@ -20,8 +20,13 @@ const msOrNull = (description: string) => z.number().nullable().openapi({ descri
 const RelayStatsSchema = z
   .object({
     instId: z.string().nullable().openapi({ description: "Instrument (null before the relay's first client)." }),
-    state: z.enum(["connecting", "live", "resyncing", "down", "idle"]).openapi({ description: "Upstream state as clients see it; `idle` when no upstream is wanted." }),
-    stateReason: z.string().nullable().openapi({ description: "Why the state last changed (e.g. `checksum`, `closed 1006`)." }),
+    state: z
+      .enum(["connecting", "live", "resyncing", "down", "idle"])
+      .openapi({ description: "Upstream state as clients see it; `idle` when no upstream is wanted." }),
+    stateReason: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why the state last changed (e.g. `checksum`, `closed 1006`)." }),
     clients: count("Connected client sockets (book + prediction)."),
     bookClients: count("Clients on /ws/okx."),
     predictionClients: count("Clients on /ws/prediction."),
@@ -34,9 +39,13 @@ const RelayStatsSchema = z
     conflated: count("Times a client that fell behind its ack window was conflated to the latest book."),
     budgetPaused: count("Clients paused because their send budget ran out without an ack."),
     stalledClosed: count("Clients closed with 4008 after staying paused."),
-    staleSkipped: count("Books withheld from clients beyond the staleness bound (each episode once; the client gets `lagging`)."),
+    staleSkipped: count(
+      "Books withheld from clients beyond the staleness bound (each episode once; the client gets `lagging`).",
+    ),
     lagClosed: count("Clients closed with 4009 after staying beyond the staleness bound."),
-    relayLagMs: z.number().openapi({ description: "Relay lag behind the exchange at the last book change, ms (beyond the clocks' offset)." }),
+    relayLagMs: z.number().openapi({
+      description: "Relay lag behind the exchange at the last book change, ms (beyond the clocks' offset).",
+    }),
     coalesced: count("Book changes applied but not broadcast on their own because the relay was behind."),
     clientLag: z
       .object({
@@ -65,14 +74,19 @@ const RelayStatsSchema = z
       .openapi({ description: "Faults by cause." }),
     predictions: count("Forecasts sent on /ws/prediction."),
     scores: count("Score messages sent on /ws/prediction."),
-    model: z.string().nullable().openapi({ description: "Model serving forecasts (`name@version`), null before the first book." }),
+    model: z
+      .string()
+      .nullable()
+      .openapi({ description: "Model serving forecasts (`name@version`), null before the first book." }),
     seqId: z.number().int().nullable().openapi({ description: "OKX seqId of the last applied message." }),
     ts: z.number().openapi({ description: "Exchange time of the last applied message, Unix ms (0 before the first)." }),
     bookLevels: z.object({ bids: count("Bid levels held."), asks: count("Ask levels held.") }),
     lastUpstreamAt: msOrNull("Relay clock of the last upstream frame, Unix ms."),
     liveSince: msOrNull("Relay clock when the book last became live, Unix ms."),
   })
-  .openapi("RelayStats", { description: "One instrument relay (Durable Object): upstream state and counters since it started." });
+  .openapi("RelayStats", {
+    description: "One instrument relay (Durable Object): upstream state and counters since it started.",
+  });
 
 /** True when A and B are the same type. */
 type Exact<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -81,7 +95,10 @@ const _relayStatsDocumented: Exact<z.infer<typeof RelayStatsSchema>, RelayStats>
 
 export const StatusResponseSchema = z
   .object({
-    upstream: z.string().openapi({ description: "The OKX WebSocket URL the relays connect to.", example: "wss://ws.okx.com:8443/ws/v5/public" }),
+    upstream: z.string().openapi({
+      description: "The OKX WebSocket URL the relays connect to.",
+      example: "wss://ws.okx.com:8443/ws/v5/public",
+    }),
     instruments: z.array(RelayStatsSchema),
   })
   .openapi("StatusResponse");
@@ -104,7 +121,10 @@ const StatusQuerySchema = z.object({
     }),
 });
 
-const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { "application/json": { schema } } });
+const json = <T extends z.ZodType>(description: string, schema: T) => ({
+  description,
+  content: { "application/json": { schema } },
+});
 
 const healthRoute = createRoute({
   method: "get",
@@ -137,7 +157,9 @@ export const statusRoutes = new OpenAPIHono<{ Bindings: Env }>({
   },
 });
 
-statusRoutes.openapi(healthRoute, (c) => c.json({ ok: true as const, service: "tradesim" as const, time: new Date().toISOString() }, 200));
+statusRoutes.openapi(healthRoute, (c) =>
+  c.json({ ok: true as const, service: "tradesim" as const, time: new Date().toISOString() }, 200),
+);
 
 /** Stats of one relay (from its Durable Object). */
 async function relayStats(env: Env, instId: string): Promise<RelayStats> {

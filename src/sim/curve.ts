@@ -79,17 +79,29 @@ function lowerBound(arr: Float64Array, x: number, lo: number, hi: number): numbe
 }
 
 /** Fill `order` book units against the usable levels of a profile. */
-export function fillBookUnits(p: DepthProfile, order: number, lot: number): Omit<CurvePoint, "ok" | "amount" | "orderBookUnits"> {
+export function fillBookUnits(
+  p: DepthProfile,
+  order: number,
+  lot: number,
+): Omit<CurvePoint, "ok" | "amount" | "orderBookUnits"> {
   const tol = lot * 1e-9;
   const u = p.usable;
-  if (u === 0) return { filledBookUnits: 0, filledBase: 0, filledQuote: 0, avgPrice: null, levelsConsumed: 0, fullyFilled: false };
+  if (u === 0)
+    return { filledBookUnits: 0, filledBase: 0, filledQuote: 0, avgPrice: null, levelsConsumed: 0, fullyFilled: false };
   // First level whose cumulative size reaches the order (within the walk's tolerance).
   const j = lowerBound(p.units, order - tol, 1, u);
   if (p.units[j]! < order - tol) {
     // The usable levels run out (as in the single walk: sizes cleaned of binary noise, base exact for linear).
     const units = +p.units[u]!.toPrecision(15);
     const base = p.inverse ? p.base[u]! : +(units * p.k).toPrecision(15);
-    return { filledBookUnits: units, filledBase: base, filledQuote: p.quote[u]!, avgPrice: avgOf(p, u, p.quote[u]! / base), levelsConsumed: u, fullyFilled: false };
+    return {
+      filledBookUnits: units,
+      filledBase: base,
+      filledQuote: p.quote[u]!,
+      avgPrice: avgOf(p, u, p.quote[u]! / base),
+      levelsConsumed: u,
+      fullyFilled: false,
+    };
   }
   const l = p.levels[j - 1]!;
   const take = order - p.units[j - 1]!;
@@ -102,7 +114,14 @@ export function fillBookUnits(p: DepthProfile, order: number, lot: number): Omit
     quote = p.quote[j - 1]! + take * p.k * l.price;
     base = +(order * p.k).toPrecision(15);
   }
-  return { filledBookUnits: order, filledBase: base, filledQuote: quote, avgPrice: avgOf(p, j, quote / base), levelsConsumed: j, fullyFilled: true };
+  return {
+    filledBookUnits: order,
+    filledBase: base,
+    filledQuote: quote,
+    avgPrice: avgOf(p, j, quote / base),
+    levelsConsumed: j,
+    fullyFilled: true,
+  };
 }
 
 /** The VWAP clamped between the best and the worst level touched, as the single walk does. */
@@ -134,7 +153,13 @@ function targetUnits(p: DepthProfile, unit: OrderUnit, amount: number): { units:
  * The cost curve: each amount (in `unit`) filled under the same rules as a single order, in the order given.
  * `noLotRounding` as in FillOptions (spot market orders sized in quote).
  */
-export function costCurve(p: DepthProfile, spec: FillSpec, unit: OrderUnit, amounts: readonly number[], noLotRounding = false): (CurvePoint | CurveReject)[] {
+export function costCurve(
+  p: DepthProfile,
+  spec: FillSpec,
+  unit: OrderUnit,
+  amounts: readonly number[],
+  noLotRounding = false,
+): (CurvePoint | CurveReject)[] {
   return amounts.map((amount) => {
     const { units: target, exhausted } = targetUnits(p, unit, amount);
     const order = noLotRounding ? target : floorToLot(target, spec.lotSz);
@@ -151,7 +176,13 @@ export function costCurve(p: DepthProfile, spec: FillSpec, unit: OrderUnit, amou
  * where the bound is crossed the size solves avg(q) = A exactly: for spot/linear (Q + q k p) = A (B + q k), for
  * inverse (Q + q k) = A (B + q k / p), with Q, B the quote and base taken before that level.
  */
-export function largestWithinSlippage(p: DepthProfile, spec: FillSpec, side: "buy" | "sell", mid: number, maxBps: number): number {
+export function largestWithinSlippage(
+  p: DepthProfile,
+  spec: FillSpec,
+  side: "buy" | "sell",
+  mid: number,
+  maxBps: number,
+): number {
   const s = side === "buy" ? 1 : -1;
   const a = mid * (1 + (s * maxBps) / 1e4);
   let q = 0;

@@ -24,7 +24,21 @@
  */
 import type { InstType } from "./instruments.js";
 
-export const FEE_TIERS = ["Lv1", "Lv2", "Lv3", "Lv4", "Lv5", "VIP1", "VIP2", "VIP3", "VIP4", "VIP5", "VIP6", "VIP7", "VIP8"] as const;
+export const FEE_TIERS = [
+  "Lv1",
+  "Lv2",
+  "Lv3",
+  "Lv4",
+  "Lv5",
+  "VIP1",
+  "VIP2",
+  "VIP3",
+  "VIP4",
+  "VIP5",
+  "VIP6",
+  "VIP7",
+  "VIP8",
+] as const;
 export type FeeTier = (typeof FEE_TIERS)[number];
 export type FeeSchedule = "spot" | "derivatives";
 
@@ -128,6 +142,7 @@ export function takerFee(
       ? { rate, amount: rate * filledBase, currency: ccy.baseCcy, amountQuote }
       : { rate, amount: amountQuote, currency: ccy.quoteCcy, amountQuote };
   }
-  if (kind === "inverse") return { rate, amount: rate * filledBase, currency: ccy.settleCcy || ccy.baseCcy, amountQuote };
+  if (kind === "inverse")
+    return { rate, amount: rate * filledBase, currency: ccy.settleCcy || ccy.baseCcy, amountQuote };
   return { rate, amount: amountQuote, currency: ccy.settleCcy || ccy.quoteCcy, amountQuote };
 }

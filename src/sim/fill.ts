@@ -25,7 +25,6 @@ export interface PriceLevel {
 }
 
 export type OrderUnit = "base" | "contracts" | "quote";
-export type Side = "buy" | "sell";
 
 /** The part of an instrument spec the fill needs. */
 export interface FillSpec {
@@ -131,10 +130,17 @@ export function floorToLot(units: number, lot: number): number {
  * @param unit unit of `amount`: "base" (base currency), "contracts" (derivatives only) or "quote" (quote notional).
  * @param amount order size in `unit`, > 0.
  */
-export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, unit: OrderUnit, amount: number, opts?: FillOptions): FillResult | FillError {
+export function fillMarketOrder(
+  levels: readonly PriceLevel[],
+  spec: FillSpec,
+  unit: OrderUnit,
+  amount: number,
+  opts?: FillOptions,
+): FillResult | FillError {
   const n = levels.length;
   const usable = Math.min(n, opts?.usableLevels ?? n);
-  if (n === 0) return { ok: false, code: "empty_book_side", message: "the side of the book this order consumes is empty" };
+  if (n === 0)
+    return { ok: false, code: "empty_book_side", message: "the side of the book this order consumes is empty" };
   const spot = spec.instType === "SPOT" || spec.instType === "MARGIN";
   const inverse = !spot && spec.ctType === "inverse";
   const k = spot ? 1 : spec.ctVal * spec.ctMult;
@@ -145,7 +151,12 @@ export function fillMarketOrder(levels: readonly PriceLevel[], spec: FillSpec, u
   let exhaustedRemainder = 0;
   let priceDependent = false;
   if (unit === "contracts") {
-    if (spot) return { ok: false, code: "unit_not_applicable", message: "contracts apply to derivatives only; give a spot order as size (base) or notional (quote)" };
+    if (spot)
+      return {
+        ok: false,
+        code: "unit_not_applicable",
+        message: "contracts apply to derivatives only; give a spot order as size (base) or notional (quote)",
+      };
     target = amount;
   } else if (unit === "base" && !inverse) {
     target = amount / k;

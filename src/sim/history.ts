@@ -129,7 +129,11 @@ export function createBookHistory(opts: BookHistoryOptions = {}): BookHistory {
         const nb = ring[o + 1]!;
         const na = ring[o + 2]!;
         const a = o + 3 + 2 * depth;
-        entries[i] = { ts: ring[o]!, bids: Array.from(ring.subarray(o + 3, o + 3 + 2 * nb)), asks: Array.from(ring.subarray(a, a + 2 * na)) };
+        entries[i] = {
+          ts: ring[o]!,
+          bids: Array.from(ring.subarray(o + 3, o + 3 + 2 * nb)),
+          asks: Array.from(ring.subarray(a, a + 2 * na)),
+        };
       }
       return { depth, windowMs, entries };
     },
@@ -187,14 +191,31 @@ function quantile(sorted: readonly number[], q: number): number {
  * evenly spaced, the latest always included. The delayed fill uses the last stored book with ts <= decision ts +
  * latencyMs. Decisions where either fill is not complete (the stored top is too thin) are skipped and counted.
  */
-export function latencyCostDistribution(snap: BookHistorySnapshot, order: LatencyOrder, latencyMs: number, maxDecisions = 1000): LatencyDistribution {
+export function latencyCostDistribution(
+  snap: BookHistorySnapshot,
+  order: LatencyOrder,
+  latencyMs: number,
+  maxDecisions = 1000,
+): LatencyDistribution {
   const e = snap.entries;
-  if (e.length < 2) return { available: false, reason: "fewer than two stored books: the history has not filled yet", decisions: 0, skipped: 0 };
+  if (e.length < 2)
+    return {
+      available: false,
+      reason: "fewer than two stored books: the history has not filled yet",
+      decisions: 0,
+      skipped: 0,
+    };
   const last = e[e.length - 1]!.ts;
   // Decision candidates: indices 0..m-1 with ts + latency <= last.
   let m = 0;
   while (m < e.length && e[m]!.ts + latencyMs <= last) m++;
-  if (m === 0) return { available: false, reason: `the stored history spans ${last - e[0]!.ts} ms, less than latencyMs ${latencyMs}`, decisions: 0, skipped: 0 };
+  if (m === 0)
+    return {
+      available: false,
+      reason: `the stored history spans ${last - e[0]!.ts} ms, less than latencyMs ${latencyMs}`,
+      decisions: 0,
+      skipped: 0,
+    };
   const step = m > maxDecisions ? m / maxDecisions : 1;
   const diffs: number[] = [];
   let skipped = 0;
@@ -220,7 +241,13 @@ export function latencyCostDistribution(snap: BookHistorySnapshot, order: Latenc
     if (d.ts < first) first = d.ts;
     if (e[j]!.ts > lastUsed) lastUsed = e[j]!.ts;
   }
-  if (diffs.length === 0) return { available: false, reason: "the stored top levels could not fill this order at any decision point", decisions: 0, skipped };
+  if (diffs.length === 0)
+    return {
+      available: false,
+      reason: "the stored top levels could not fill this order at any decision point",
+      decisions: 0,
+      skipped,
+    };
   let sum = 0;
   for (const x of diffs) sum += x;
   diffs.sort((a, b) => a - b);

@@ -54,7 +54,13 @@ export interface WalkImpact {
  * @param avgPrice fill VWAP; @param bestPrice first level touched; @param worstPrice last level touched;
  * @param filledBase filled size in base currency.
  */
-export function walkTheBookImpact(side: "buy" | "sell", avgPrice: number, bestPrice: number, worstPrice: number, filledBase: number): WalkImpact {
+export function walkTheBookImpact(
+  side: "buy" | "sell",
+  avgPrice: number,
+  bestPrice: number,
+  worstPrice: number,
+  filledBase: number,
+): WalkImpact {
   const s = costSign(side);
   return {
     avgVsBestBps: (s * (avgPrice - bestPrice) * 1e4) / bestPrice,
@@ -100,7 +106,14 @@ export function sqrtLawEstimate(i: SqrtLawInput): SqrtLawEstimate {
   const sigmaDaily = i.sigmaPerSecond * Math.sqrt(SECONDS_PER_DAY);
   const participation = i.qtyBase / i.adv24hBase;
   const frac = y * sigmaDaily * Math.sqrt(participation);
-  return { available: true, y, sigmaDaily, participation, impactBps: frac * 1e4, impactQuote: frac * i.qtyBase * i.refPrice };
+  return {
+    available: true,
+    y,
+    sigmaDaily,
+    participation,
+    impactBps: frac * 1e4,
+    impactQuote: frac * i.qtyBase * i.refPrice,
+  };
 }
 
 export interface LatencyRisk {

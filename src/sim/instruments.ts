@@ -64,7 +64,8 @@ export function inferInstType(instId: string): InstType | null {
   if (p.length === 2) return "SPOT";
   if (p.length === 3 && p[2] === "SWAP") return "SWAP";
   if (p.length === 3 && /^\d{6}$/.test(p[2]!)) return "FUTURES";
-  if (p.length === 5 && /^\d{6}$/.test(p[2]!) && /^\d+(\.\d+)?$/.test(p[3]!) && (p[4] === "C" || p[4] === "P")) return "OPTION";
+  if (p.length === 5 && /^\d{6}$/.test(p[2]!) && /^\d+(\.\d+)?$/.test(p[3]!) && (p[4] === "C" || p[4] === "P"))
+    return "OPTION";
   return null;
 }
 
@@ -98,7 +99,8 @@ export function parseOkxInstrument(raw: unknown): InstrumentSpec | string {
   const tickSz = posNum(r.tickSz);
   const lotSz = posNum(r.lotSz);
   const minSz = posNum(r.minSz);
-  if (tickSz === null || lotSz === null || minSz === null) return `${instId}: tickSz/lotSz/minSz missing or not positive`;
+  if (tickSz === null || lotSz === null || minSz === null)
+    return `${instId}: tickSz/lotSz/minSz missing or not positive`;
   const [famBase, famQuote] = familyCcys(instId, str(r.uly) || str(r.instFamily));
   const limits = {
     state: STATES.includes(str(r.state)) ? (str(r.state) as InstrumentState) : undefined,
@@ -108,7 +110,21 @@ export function parseOkxInstrument(raw: unknown): InstrumentSpec | string {
   if (isSpotLike(instType)) {
     const baseCcy = str(r.baseCcy) || famBase;
     const quoteCcy = str(r.quoteCcy) || famQuote;
-    return { instId, instType, ctVal: 1, ctMult: 1, ctType: "linear", tickSz, lotSz, minSz, baseCcy, quoteCcy, settleCcy: "", ctValCcy: baseCcy, ...limits };
+    return {
+      instId,
+      instType,
+      ctVal: 1,
+      ctMult: 1,
+      ctType: "linear",
+      tickSz,
+      lotSz,
+      minSz,
+      baseCcy,
+      quoteCcy,
+      settleCcy: "",
+      ctValCcy: baseCcy,
+      ...limits,
+    };
   }
   const ctVal = posNum(r.ctVal);
   const ctMult = posNum(r.ctMult) ?? 1;
@@ -172,7 +188,10 @@ function inputNum(v: number | string | undefined, path: string, problems: Instru
   if (v === undefined || v === "") return undefined;
   const n = typeof v === "number" ? v : DECIMAL.test(v) ? Number(v) : NaN;
   if (Number.isFinite(n) && n > 0) return n;
-  problems.push({ path, message: `${path} must be a finite decimal > 0 (a number or a string as OKX sends it), got ${JSON.stringify(v)}` });
+  problems.push({
+    path,
+    message: `${path} must be a finite decimal > 0 (a number or a string as OKX sends it), got ${JSON.stringify(v)}`,
+  });
   return undefined;
 }
 
@@ -191,7 +210,11 @@ export function specFromInput(instId: string, i: InstrumentInput): InstrumentSpe
   const ctMult = inputNum(i.ctMult, "ctMult", problems);
   const maxMktSz = inputNum(i.maxMktSz, "maxMktSz", problems);
   const maxMktAmt = inputNum(i.maxMktAmt, "maxMktAmt", problems);
-  for (const [k, v] of [["tickSz", i.tickSz], ["lotSz", i.lotSz], ["minSz", i.minSz]] as const) {
+  for (const [k, v] of [
+    ["tickSz", i.tickSz],
+    ["lotSz", i.lotSz],
+    ["minSz", i.minSz],
+  ] as const) {
     if (v === "") problems.push({ path: k, message: `${k} is required (got "")` });
   }
   const ctType = i.ctType === "" ? undefined : i.ctType;
@@ -199,8 +222,17 @@ export function specFromInput(instId: string, i: InstrumentInput): InstrumentSpe
   if (isSpotLike(i.instType)) {
     if (ctType === "inverse") problems.push({ path: "ctType", message: "a spot/margin instrument cannot be inverse" });
     // Spot books are sized in the base currency; a contract value would silently rescale every size.
-    if (ctVal !== undefined && ctVal !== 1) problems.push({ path: "ctVal", message: "ctVal does not apply to spot/margin (book sizes are in the base currency); omit it or send \"\" as OKX does" });
-    if (ctMult !== undefined && ctMult !== 1) problems.push({ path: "ctMult", message: "ctMult does not apply to spot/margin; omit it or send \"\" as OKX does" });
+    if (ctVal !== undefined && ctVal !== 1)
+      problems.push({
+        path: "ctVal",
+        message:
+          'ctVal does not apply to spot/margin (book sizes are in the base currency); omit it or send "" as OKX does',
+      });
+    if (ctMult !== undefined && ctMult !== 1)
+      problems.push({
+        path: "ctMult",
+        message: 'ctMult does not apply to spot/margin; omit it or send "" as OKX does',
+      });
     if (problems.length > 0 || tickSz === undefined || lotSz === undefined || minSz === undefined) return { problems };
     const baseCcy = i.baseCcy || famBase;
     return {
@@ -220,10 +252,22 @@ export function specFromInput(instId: string, i: InstrumentInput): InstrumentSpe
     };
   }
   if (ctVal === undefined && !problems.some((p) => p.path === "ctVal")) {
-    problems.push({ path: "ctVal", message: `ctVal is required for ${i.instType} (e.g. 0.01 for BTC-USDT-SWAP, 100 for BTC-USD-SWAP)` });
+    problems.push({
+      path: "ctVal",
+      message: `ctVal is required for ${i.instType} (e.g. 0.01 for BTC-USDT-SWAP, 100 for BTC-USD-SWAP)`,
+    });
   }
-  if (ctType === undefined) problems.push({ path: "ctType", message: `ctType (linear or inverse) is required for ${i.instType}` });
-  if (problems.length > 0 || ctVal === undefined || ctType === undefined || tickSz === undefined || lotSz === undefined || minSz === undefined) return { problems };
+  if (ctType === undefined)
+    problems.push({ path: "ctType", message: `ctType (linear or inverse) is required for ${i.instType}` });
+  if (
+    problems.length > 0 ||
+    ctVal === undefined ||
+    ctType === undefined ||
+    tickSz === undefined ||
+    lotSz === undefined ||
+    minSz === undefined
+  )
+    return { problems };
   const inverse = ctType === "inverse";
   return {
     instId,
@@ -257,13 +301,17 @@ export const OKX_CODE_UNKNOWN_INSTRUMENT = "51001";
  * OKX answers unknown instIds with code 51001 (or, for some instTypes, an empty `data`): both mean "unknown".
  */
 export function parseInstrumentsResponse(body: unknown, instId: string): InstrumentsAnswer {
-  if (typeof body !== "object" || body === null) return { kind: "error", message: "instruments response is not a JSON object" };
+  if (typeof body !== "object" || body === null)
+    return { kind: "error", message: "instruments response is not a JSON object" };
   const b = body as Record<string, unknown>;
   const code = String(b.code ?? "");
-  if (code === OKX_CODE_UNKNOWN_INSTRUMENT) return { kind: "unknown", message: `OKX: ${str(b.msg) || "Instrument ID does not exist"}` };
+  if (code === OKX_CODE_UNKNOWN_INSTRUMENT)
+    return { kind: "unknown", message: `OKX: ${str(b.msg) || "Instrument ID does not exist"}` };
   if (code !== "0") return { kind: "error", message: `OKX error ${code}: ${str(b.msg)}` };
   if (!Array.isArray(b.data)) return { kind: "error", message: "instruments response without data array" };
-  const rec = b.data.find((d) => typeof d === "object" && d !== null && (d as Record<string, unknown>).instId === instId);
+  const rec = b.data.find(
+    (d) => typeof d === "object" && d !== null && (d as Record<string, unknown>).instId === instId,
+  );
   if (rec === undefined) return { kind: "unknown", message: `OKX lists no instrument ${instId}` };
   const spec = parseOkxInstrument(rec);
   return typeof spec === "string" ? { kind: "error", message: spec } : { kind: "found", spec };
@@ -360,16 +408,25 @@ async function fetchOnce(instId: string, url: string, opts: InstrumentFetchOptio
   let res: Response;
   try {
     const init: RequestInit = { headers: { accept: "application/json" } };
-    if (typeof AbortSignal !== "undefined" && typeof AbortSignal.timeout === "function") init.signal = AbortSignal.timeout(opts.timeoutMs ?? 3000);
+    if (typeof AbortSignal !== "undefined" && typeof AbortSignal.timeout === "function")
+      init.signal = AbortSignal.timeout(opts.timeoutMs ?? 3000);
     res = await f(url, init);
   } catch (e) {
-    return { ok: false, reason: "unavailable", message: `instrument lookup at ${new URL(url).origin} failed: ${e instanceof Error ? e.message : String(e)}` };
+    return {
+      ok: false,
+      reason: "unavailable",
+      message: `instrument lookup at ${new URL(url).origin} failed: ${e instanceof Error ? e.message : String(e)}`,
+    };
   }
   let body: unknown;
   try {
     body = await res.json();
   } catch {
-    return { ok: false, reason: "unavailable", message: `instrument lookup returned HTTP ${res.status} with a non-JSON body` };
+    return {
+      ok: false,
+      reason: "unavailable",
+      message: `instrument lookup returned HTTP ${res.status} with a non-JSON body`,
+    };
   }
   // OKX reports "does not exist" with a non-zero code, sometimes on HTTP 200 and sometimes on 4xx: trust the body.
   const a = parseInstrumentsResponse(body, instId);
@@ -391,7 +448,11 @@ export async function fetchInstrument(instId: string, opts: InstrumentFetchOptio
   if (hit !== undefined) return hit.ok ? { ok: true, spec: hit.spec, source: "cache" } : hit;
   const url = instrumentsUrl(opts.baseUrl, instId);
   if (url === null) {
-    return { ok: false, reason: "unknown", message: `cannot tell the instType of ${instId} (expected e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-250328)` };
+    return {
+      ok: false,
+      reason: "unknown",
+      message: `cannot tell the instType of ${instId} (expected e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-250328)`,
+    };
   }
   const pending = cache.inflight(key);
   if (pending !== undefined) {
@@ -423,8 +484,13 @@ export function parsePriceLimit(rec: unknown): PriceLimitLookup {
   };
   const buyLmt = lim(r.buyLmt);
   const sellLmt = lim(r.sellLmt);
-  if (buyLmt === undefined || sellLmt === undefined) return { ok: false, message: `buyLmt/sellLmt must be decimals > 0 or "" (got ${JSON.stringify(r.buyLmt)}, ${JSON.stringify(r.sellLmt)})` };
-  if (buyLmt !== null && sellLmt !== null && sellLmt > buyLmt) return { ok: false, message: `sellLmt ${sellLmt} is above buyLmt ${buyLmt}` };
+  if (buyLmt === undefined || sellLmt === undefined)
+    return {
+      ok: false,
+      message: `buyLmt/sellLmt must be decimals > 0 or "" (got ${JSON.stringify(r.buyLmt)}, ${JSON.stringify(r.sellLmt)})`,
+    };
+  if (buyLmt !== null && sellLmt !== null && sellLmt > buyLmt)
+    return { ok: false, message: `sellLmt ${sellLmt} is above buyLmt ${buyLmt}` };
   return enabled ? { ok: true, buyLmt, sellLmt, enabled } : { ok: true, buyLmt: null, sellLmt: null, enabled };
 }
 
@@ -434,7 +500,10 @@ const priceLimitCache = new Map<string, { expires: number; value: PriceLimitLook
  * Fetch OKX's price limit for `instId` (cached 5 s: the band moves with the mark price). Never throws; a failure is
  * `{ ok: false }` with the reason (the route then simulates without a limit and says so).
  */
-export async function fetchPriceLimit(instId: string, opts: Pick<InstrumentFetchOptions, "baseUrl" | "fetch" | "timeoutMs" | "now">): Promise<PriceLimitLookup> {
+export async function fetchPriceLimit(
+  instId: string,
+  opts: Pick<InstrumentFetchOptions, "baseUrl" | "fetch" | "timeoutMs" | "now">,
+): Promise<PriceLimitLookup> {
   const now = (opts.now ?? Date.now)();
   const key = `${opts.baseUrl}|${instId}`;
   const hit = priceLimitCache.get(key);
@@ -445,11 +514,15 @@ export async function fetchPriceLimit(instId: string, opts: Pick<InstrumentFetch
   let value: PriceLimitLookup;
   try {
     const init: RequestInit = { headers: { accept: "application/json" } };
-    if (typeof AbortSignal !== "undefined" && typeof AbortSignal.timeout === "function") init.signal = AbortSignal.timeout(opts.timeoutMs ?? 3000);
+    if (typeof AbortSignal !== "undefined" && typeof AbortSignal.timeout === "function")
+      init.signal = AbortSignal.timeout(opts.timeoutMs ?? 3000);
     const res = await f(u.toString(), init);
     const body = (await res.json()) as Record<string, unknown>;
     if (String(body.code) !== "0" || !Array.isArray(body.data) || body.data.length === 0) {
-      value = { ok: false, message: `OKX price-limit answered code ${String(body.code)}${body.msg ? ` (${String(body.msg)})` : ""}` };
+      value = {
+        ok: false,
+        message: `OKX price-limit answered code ${String(body.code)}${body.msg ? ` (${String(body.msg)})` : ""}`,
+      };
     } else value = parsePriceLimit(body.data[0]);
   } catch (e) {
     value = { ok: false, message: `price-limit look-up failed: ${e instanceof Error ? e.message : String(e)}` };

@@ -43,7 +43,12 @@ export type OkxCode = keyof typeof OKX_CODES;
 
 /** A rejection the way OKX would answer it. */
 export interface RuleReject {
-  readonly code: "instrument_not_live" | "lot_size_mismatch" | "market_size_exceeded" | "market_amount_exceeded" | "price_out_of_limit";
+  readonly code:
+    | "instrument_not_live"
+    | "lot_size_mismatch"
+    | "market_size_exceeded"
+    | "market_amount_exceeded"
+    | "price_out_of_limit";
   readonly okxCode: OkxCode;
   readonly message: string;
   readonly path: string;
@@ -53,8 +58,18 @@ export interface RuleReject {
 export function checkState(instId: string, state: InstrumentState | undefined): RuleReject | null {
   if (state === undefined || state === "live") return null;
   const okxCode: OkxCode = state === "suspend" ? "51022" : "51021";
-  const why = state === "suspend" ? "suspended" : state === "preopen" ? "not yet trading (preopen)" : "a test pair that cannot be traded";
-  return { code: "instrument_not_live", okxCode, message: `${instId} is ${why}: OKX answers ${okxCode} "${OKX_CODES[okxCode]}"`, path: "instrument.state" };
+  const why =
+    state === "suspend"
+      ? "suspended"
+      : state === "preopen"
+        ? "not yet trading (preopen)"
+        : "a test pair that cannot be traded";
+  return {
+    code: "instrument_not_live",
+    okxCode,
+    message: `${instId} is ${why}: OKX answers ${okxCode} "${OKX_CODES[okxCode]}"`,
+    path: "instrument.state",
+  };
 }
 
 /**
@@ -94,7 +109,12 @@ export function checkMarketCaps(i: MarketCapInput, warn: (w: string) => void): R
     const size = spot ? i.orderQuote : i.orderBookUnits;
     if (size > spec.maxMktSz * (1 + 1e-12)) {
       const what = spot ? `${fmt(size)} ${spec.quoteCcy} of value` : `${fmt(size)} contracts`;
-      return { code: "market_size_exceeded", okxCode: "51202", message: `${what} exceeds maxMktSz ${spec.maxMktSz}: OKX answers 51202 "${OKX_CODES["51202"]}"`, path: i.path };
+      return {
+        code: "market_size_exceeded",
+        okxCode: "51202",
+        message: `${what} exceeds maxMktSz ${spec.maxMktSz}: OKX answers 51202 "${OKX_CODES["51202"]}"`,
+        path: i.path,
+      };
     }
   }
   if (spot && spec.maxMktAmt !== undefined) {
@@ -122,7 +142,12 @@ export function usableLevels(levels: readonly PriceLevel[], side: "buy" | "sell"
 }
 
 /** ioc/fok: OKX rejects a px beyond the price limit (51006; pxAmendType defaults to 0, "do not amend"). */
-export function checkPxWithinLimit(side: "buy" | "sell", px: number, buyLmt: number | null, sellLmt: number | null): RuleReject | null {
+export function checkPxWithinLimit(
+  side: "buy" | "sell",
+  px: number,
+  buyLmt: number | null,
+  sellLmt: number | null,
+): RuleReject | null {
   const out = side === "buy" ? buyLmt !== null && px > buyLmt : sellLmt !== null && px < sellLmt;
   if (!out) return null;
   return {

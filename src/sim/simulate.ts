@@ -7,13 +7,35 @@
  * with a message that says what to fix, because a simulator that guesses produces confident wrong numbers.
  */
 import { okxChecksum } from "../okx/checksum.js";
-import { costCurve, depthProfile, fillBookUnits, largestWithinSlippage, type CurvePoint, type CurveReject } from "./curve.js";
+import {
+  costCurve,
+  depthProfile,
+  fillBookUnits,
+  largestWithinSlippage,
+  type CurvePoint,
+  type CurveReject,
+} from "./curve.js";
 import { FEE_TABLE_SOURCE, feeRow, feeScheduleFor, takerFee, type FeeTier } from "./fees.js";
 import { fillMarketOrder, type FillResult, type OrderUnit, type PriceLevel } from "./fill.js";
 import { latencyCostDistribution, type BookHistorySnapshot } from "./history.js";
-import { costSign, latencyRisk, sigmaPerSecond, SECONDS_PER_DAY, SECONDS_PER_YEAR, sqrtLawEstimate, walkTheBookImpact } from "./impact.js";
+import {
+  costSign,
+  latencyRisk,
+  sigmaPerSecond,
+  SECONDS_PER_DAY,
+  SECONDS_PER_YEAR,
+  sqrtLawEstimate,
+  walkTheBookImpact,
+} from "./impact.js";
 import { isSpotLike, type InstrumentSpec } from "./instruments.js";
-import { checkLotMultiple, checkMarketCaps, checkPxWithinLimit, checkState, usableLevels, type RuleReject } from "./rules.js";
+import {
+  checkLotMultiple,
+  checkMarketCaps,
+  checkPxWithinLimit,
+  checkState,
+  usableLevels,
+  type RuleReject,
+} from "./rules.js";
 import type { ErrorCode, SimulateRequest, SimulateResponse } from "./schema.js";
 
 /** A book as the relay holds it (src/okx/book.ts `Book` satisfies this): sides best-first, ts in Unix ms. */
@@ -54,7 +76,9 @@ export interface SimError {
   readonly problems?: readonly Problem[];
 }
 
-export type SimulateOutcome = { readonly ok: true; readonly response: SimulateResponse } | { readonly ok: false; readonly error: SimError };
+export type SimulateOutcome =
+  | { readonly ok: true; readonly response: SimulateResponse }
+  | { readonly ok: false; readonly error: SimError };
 
 /** A price limit in force for the order (OKX GET /api/v5/public/price-limit), already parsed. */
 export interface PriceLimit {
@@ -132,7 +156,12 @@ function toNumber(v: unknown): number {
   return typeof v === "string" ? parseDecimal(v) : NaN;
 }
 
-function fail(status: SimError["status"], code: ErrorCode, message: string, path?: string): { ok: false; error: SimError } {
+function fail(
+  status: SimError["status"],
+  code: ErrorCode,
+  message: string,
+  path?: string,
+): { ok: false; error: SimError } {
   return { ok: false, error: path === undefined ? { status, code, message } : { status, code, message, path } };
 }
 
@@ -158,9 +187,18 @@ function bookSideProblems(raw: readonly unknown[], name: "bids" | "asks"): Probl
       continue;
     }
     const price = r[0]!.price;
-    if (prev === price) out.push({ code: "duplicate_price", message: `price ${price} appears twice in ${name}; merge the levels`, path: `orderbook.${name}[${i}][0]` });
+    if (prev === price)
+      out.push({
+        code: "duplicate_price",
+        message: `price ${price} appears twice in ${name}; merge the levels`,
+        path: `orderbook.${name}[${i}][0]`,
+      });
     else if (desc ? price > prev : price < prev) {
-      out.push({ code: "unsorted_book", message: `${name} must be sorted best first (${desc ? "descending" : "ascending"} price): ${name}[${i}] ${price} comes after ${prev}`, path: `orderbook.${name}[${i}][0]` });
+      out.push({
+        code: "unsorted_book",
+        message: `${name} must be sorted best first (${desc ? "descending" : "ascending"} price): ${name}[${i}] ${price} comes after ${prev}`,
+        path: `orderbook.${name}[${i}][0]`,
+      });
     }
     prev = price;
   }
@@ -175,25 +213,50 @@ function bookSideProblems(raw: readonly unknown[], name: "bids" | "asks"): Probl
  * Every level is validated, but only the best `keep` are returned: the side an order does not consume needs just
  * its best level, and not allocating the other ~400 level objects is a tenth of the engine's time.
  */
-export function parseBookSide(raw: readonly unknown[], name: "bids" | "asks", keep = raw.length): PriceLevel[] | (SimError & { path: string }) {
+export function parseBookSide(
+  raw: readonly unknown[],
+  name: "bids" | "asks",
+  keep = raw.length,
+): PriceLevel[] | (SimError & { path: string }) {
   const desc = name === "bids";
   const out = new Array<PriceLevel>(Math.min(keep, raw.length));
   let prev = NaN;
   for (let i = 0; i < raw.length; i++) {
     const l = raw[i];
     if (!Array.isArray(l) || l.length < 2 || l.length > 8) {
-      return { status: 400, code: "invalid_level", message: `a level is [price, size, ...] with 2 to 8 elements (OKX format), got ${JSON.stringify(l)?.slice(0, 60)}`, path: `orderbook.${name}[${i}]` };
+      return {
+        status: 400,
+        code: "invalid_level",
+        message: `a level is [price, size, ...] with 2 to 8 elements (OKX format), got ${JSON.stringify(l)?.slice(0, 60)}`,
+        path: `orderbook.${name}[${i}]`,
+      };
     }
     const price = toNumber(l[0]);
     const size = toNumber(l[1]);
     if (!(price > 0) || !Number.isFinite(price)) {
-      return { status: 400, code: "invalid_price", message: `price must be a finite decimal > 0 (string or number), got ${JSON.stringify(l[0]) ?? "undefined"}`, path: `orderbook.${name}[${i}][0]` };
+      return {
+        status: 400,
+        code: "invalid_price",
+        message: `price must be a finite decimal > 0 (string or number), got ${JSON.stringify(l[0]) ?? "undefined"}`,
+        path: `orderbook.${name}[${i}][0]`,
+      };
     }
     if (!(size > 0) || !Number.isFinite(size)) {
-      return { status: 400, code: "invalid_size", message: `size must be a finite decimal > 0 (book units: contracts for derivatives, base for spot), got ${JSON.stringify(l[1]) ?? "undefined"}`, path: `orderbook.${name}[${i}][1]` };
+      return {
+        status: 400,
+        code: "invalid_size",
+        message: `size must be a finite decimal > 0 (book units: contracts for derivatives, base for spot), got ${JSON.stringify(l[1]) ?? "undefined"}`,
+        path: `orderbook.${name}[${i}][1]`,
+      };
     }
     if (i > 0) {
-      if (price === prev) return { status: 400, code: "duplicate_price", message: `price ${String(l[0])} appears twice in ${name}; merge the levels`, path: `orderbook.${name}[${i}][0]` };
+      if (price === prev)
+        return {
+          status: 400,
+          code: "duplicate_price",
+          message: `price ${String(l[0])} appears twice in ${name}; merge the levels`,
+          path: `orderbook.${name}[${i}][0]`,
+        };
       if (desc ? price > prev : price < prev) {
         return {
           status: 400,
@@ -214,33 +277,41 @@ export function checkNumericSide(side: readonly PriceLevel[], desc: boolean): st
   let prev = NaN;
   for (let i = 0; i < side.length; i++) {
     const { price, size } = side[i]!;
-    if (!(price > 0) || !Number.isFinite(price) || !(size > 0) || !Number.isFinite(size)) return `level ${i} is not positive and finite`;
+    if (!(price > 0) || !Number.isFinite(price) || !(size > 0) || !Number.isFinite(size))
+      return `level ${i} is not positive and finite`;
     if (i > 0 && (price === prev || (desc ? price > prev : price < prev))) return `level ${i} is out of order`;
     prev = price;
   }
   return null;
 }
 
-const UNIT_OF: Record<"size" | "contracts" | "notional", OrderUnit> = { size: "base", contracts: "contracts", notional: "quote" };
+const UNIT_OF: Record<"size" | "contracts" | "notional", OrderUnit> = {
+  size: "base",
+  contracts: "contracts",
+  notional: "quote",
+};
 
 function onTick(p: number, tick: number): boolean {
   const r = p / tick;
   return Math.abs(r - Math.round(r)) <= 1e-6 + 1e-9 * Math.abs(r);
 }
 
-const SQRT_FORMULA = "impact/mid = Y * sigmaDaily * sqrt(filledBase / adv24hBase), sigmaDaily = sigmaPerSecond * sqrt(86400)";
+const SQRT_FORMULA =
+  "impact/mid = Y * sigmaDaily * sqrt(filledBase / adv24hBase), sigmaDaily = sigmaPerSecond * sqrt(86400)";
 const SQRT_NOTE =
   "Square-root law of metaorder impact (Almgren et al. 2005; Toth et al. 2011): a pre-trade yardstick of how large the order is relative to typical liquidity. It is NOT added to netCost: the fill's realised impact is the walk-the-book figure.";
 const AC_REASON =
   "Almgren-Chriss optimises a schedule over a horizon T; its temporary impact depends on the trading rate. A market order executes at once (T -> 0), so there is no schedule and no temporary-impact term to evaluate; its temporary impact is the walk-the-book figure.";
 const CLOCK = "24/7 market: 86,400 s/day, 365 days = 31,536,000 s/year (not 252 trading days)";
-const NET_FORMULA = "netCost = halfSpread + bookImpact + fee = slippage.vsMidQuote + fee.amountQuote (model estimate and latency risk excluded: they would double count)";
+const NET_FORMULA =
+  "netCost = halfSpread + bookImpact + fee = slippage.vsMidQuote + fee.amountQuote (model estimate and latency risk excluded: they would double count)";
 const STALE_BOOK_MS = 5_000;
 /**
  * Cloudflare Workers freeze performance.now() during synchronous execution (Spectre mitigation); a reading there
  * would be 0 or a clock-granularity artefact, so the response says null instead of printing a fake number.
  */
-const FROZEN_CLOCK = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
+const FROZEN_CLOCK =
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === "Cloudflare-Workers";
 
 const LATENCY_NOTE =
   "Empirical: at each stored past book (decision point) the same order is filled at once and against the book as it stood latencyMs later; the difference of the two costs (bps of the decision mid, positive = worse) is summarised. An estimate from this instrument's recent stream, not a forecast; it does not model others reacting to your order, nor depth below the stored top levels.";
@@ -271,7 +342,12 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   const schedule = feeScheduleFor(inst.instType);
   const instType = inst.instType;
   if (schedule === null || instType === "OPTION") {
-    return fail(422, "unsupported_instrument", `${inst.instType} instruments are not simulated (option premiums and their fee cap need their own model); use SPOT, MARGIN, SWAP or FUTURES`, "instId");
+    return fail(
+      422,
+      "unsupported_instrument",
+      `${inst.instType} instruments are not simulated (option premiums and their fee cap need their own model); use SPOT, MARGIN, SWAP or FUTURES`,
+      "instId",
+    );
   }
   const state = checkState(req.instId, inst.state);
   if (state !== null) return reject(state);
@@ -280,7 +356,12 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   const side = req.side;
   const { key, unit, amount } = sizeOf(req);
   if (unit === "contracts" && spot) {
-    return fail(400, "unit_not_applicable", "contracts apply to derivatives only; give a spot order as size (base) or notional (quote)", "contracts");
+    return fail(
+      400,
+      "unit_not_applicable",
+      "contracts apply to derivatives only; give a spot order as size (base) or notional (quote)",
+      "contracts",
+    );
   }
   // OKX's own sz (contracts; spot base with tgtCcy=base_ccy) must be whole lots; converted sizes are rounded down.
   if (unit === "contracts" || (spot && unit === "base")) {
@@ -290,7 +371,8 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   let px: number | null = null;
   if (req.px !== undefined) {
     px = toNumber(req.px);
-    if (!(px > 0) || !Number.isFinite(px)) return fail(400, "invalid_price", `px must be a finite decimal > 0, got ${JSON.stringify(req.px)}`, "px");
+    if (!(px > 0) || !Number.isFinite(px))
+      return fail(400, "invalid_price", `px must be a finite decimal > 0, got ${JSON.stringify(req.px)}`, "px");
   }
   const limit = input.priceLimit;
   const buyLmt = limit?.buyLmt ?? null;
@@ -317,7 +399,10 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
     const b = parseBookSide(rawBids, "bids", side === "sell" ? rawBids.length : 1);
     const a = parseBookSide(rawAsks, "asks", side === "buy" ? rawAsks.length : 1);
     if (!Array.isArray(b) || !Array.isArray(a)) {
-      const problems = [...(Array.isArray(b) ? [] : bookSideProblems(rawBids, "bids")), ...(Array.isArray(a) ? [] : bookSideProblems(rawAsks, "asks"))];
+      const problems = [
+        ...(Array.isArray(b) ? [] : bookSideProblems(rawBids, "bids")),
+        ...(Array.isArray(a) ? [] : bookSideProblems(rawAsks, "asks")),
+      ];
       const first = (Array.isArray(b) ? a : b) as SimError;
       return { ok: false, error: problems.length > 1 ? { ...first, problems } : first };
     }
@@ -327,24 +412,58 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
     askLevels = rawAsks.length;
     bookSource = "request";
     depthTruncated = null;
-    if (ob.instId !== undefined && ob.instId !== req.instId) return fail(400, "instrument_mismatch", `orderbook.instId ${ob.instId} is not the request's instId ${req.instId}`, "orderbook.instId");
+    if (ob.instId !== undefined && ob.instId !== req.instId)
+      return fail(
+        400,
+        "instrument_mismatch",
+        `orderbook.instId ${ob.instId} is not the request's instId ${req.instId}`,
+        "orderbook.instId",
+      );
     if (ob.ts !== undefined) {
       bookTs = Number(ob.ts);
-      if (bookTs < 1e12) return fail(400, "invalid_ts", `orderbook.ts must be Unix MILLISECONDS (got ${bookTs}, which looks like seconds)`, "orderbook.ts");
+      if (bookTs < 1e12)
+        return fail(
+          400,
+          "invalid_ts",
+          `orderbook.ts must be Unix MILLISECONDS (got ${bookTs}, which looks like seconds)`,
+          "orderbook.ts",
+        );
       // Unix ms has 13 digits until the year 2286; 16 digits is microseconds (OKX's inTime/outTime), 19 nanoseconds.
-      if (bookTs >= 1e14) return fail(400, "invalid_ts", `orderbook.ts must be Unix MILLISECONDS (got ${String(ob.ts)}, which looks like micro- or nanoseconds)`, "orderbook.ts");
+      if (bookTs >= 1e14)
+        return fail(
+          400,
+          "invalid_ts",
+          `orderbook.ts must be Unix MILLISECONDS (got ${String(ob.ts)}, which looks like micro- or nanoseconds)`,
+          "orderbook.ts",
+        );
     }
     if (ob.checksum !== undefined) {
       // OKX's CRC32 over the top 25 levels' original strings; numbers are printed back as JSON would.
-      const pxsz = (ls: readonly unknown[]) => ls.slice(0, 25).map((l) => ({ px: String((l as unknown[])[0]), sz: String((l as unknown[])[1]) }));
+      const pxsz = (ls: readonly unknown[]) =>
+        ls.slice(0, 25).map((l) => ({ px: String((l as unknown[])[0]), sz: String((l as unknown[])[1]) }));
       checksumValid = okxChecksum(pxsz(rawBids), pxsz(rawAsks)) === ob.checksum;
-      if (!checksumValid) warn("orderbook.checksum does not match the levels sent: the book is not the one OKX checksummed (a cut, edited or merged book)");
+      if (!checksumValid)
+        warn(
+          "orderbook.checksum does not match the levels sent: the book is not the one OKX checksummed (a cut, edited or merged book)",
+        );
     }
   } else {
     const live = input.liveBook;
-    if (live === undefined) return fail(503, "live_book_unavailable", `no live book for ${req.instId}; send the book in "orderbook"`, "orderbook");
+    if (live === undefined)
+      return fail(
+        503,
+        "live_book_unavailable",
+        `no live book for ${req.instId}; send the book in "orderbook"`,
+        "orderbook",
+      );
     const bad = checkNumericSide(live.bids, true) ?? checkNumericSide(live.asks, false);
-    if (bad !== null) return fail(503, "live_book_unavailable", `the live book for ${req.instId} is inconsistent (${bad}); retry, or send the book in "orderbook"`, "orderbook");
+    if (bad !== null)
+      return fail(
+        503,
+        "live_book_unavailable",
+        `the live book for ${req.instId} is inconsistent (${bad}); retry, or send the book in "orderbook"`,
+        "orderbook",
+      );
     bids = live.bids;
     asks = live.asks;
     bidLevels = bids.length;
@@ -356,23 +475,39 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   }
   if (bids.length === 0 || asks.length === 0) {
     const which = bids.length === 0 ? "bids" : "asks";
-    return fail(422, "empty_book_side", `orderbook.${which} is empty: a fill needs the side it consumes and the mid needs both`, `orderbook.${which}`);
+    return fail(
+      422,
+      "empty_book_side",
+      `orderbook.${which} is empty: a fill needs the side it consumes and the mid needs both`,
+      `orderbook.${which}`,
+    );
   }
   const bestBid = bids[0]!.price;
   const bestAsk = asks[0]!.price;
   if (bestBid >= bestAsk) {
-    return fail(400, "crossed_book", `crossed book: best bid ${bestBid} >= best ask ${bestAsk}; send a consistent snapshot`, "orderbook");
+    return fail(
+      400,
+      "crossed_book",
+      `crossed book: best bid ${bestBid} >= best ask ${bestAsk}; send a consistent snapshot`,
+      "orderbook",
+    );
   }
   const mid = (bestBid + bestAsk) / 2;
   if (!onTick(bestBid, inst.tickSz) || !onTick(bestAsk, inst.tickSz)) {
-    warn(`best prices are not multiples of tickSz ${inst.tickSz}: check that the book and the instrument spec belong together`);
+    warn(
+      `best prices are not multiples of tickSz ${inst.tickSz}: check that the book and the instrument spec belong together`,
+    );
   }
   if (!onTick(bids[0]!.size, inst.lotSz) || !onTick(asks[0]!.size, inst.lotSz)) {
-    warn(`best-level sizes are not multiples of lotSz ${inst.lotSz}: check the instrument spec (book sizes must be ${spot ? "base currency" : "contracts"})`);
+    warn(
+      `best-level sizes are not multiples of lotSz ${inst.lotSz}: check the instrument spec (book sizes must be ${spot ? "base currency" : "contracts"})`,
+    );
   }
   const bookAgeMs = bookTs === null ? null : input.nowMs - bookTs;
-  if (bookAgeMs !== null && bookAgeMs > STALE_BOOK_MS) warn(`book is ${Math.round(bookAgeMs)} ms old: prices may have moved`);
-  if (bookAgeMs !== null && bookAgeMs < -STALE_BOOK_MS) warn(`book ts is ${Math.round(-bookAgeMs)} ms in the future: clocks disagree`);
+  if (bookAgeMs !== null && bookAgeMs > STALE_BOOK_MS)
+    warn(`book is ${Math.round(bookAgeMs)} ms old: prices may have moved`);
+  if (bookAgeMs !== null && bookAgeMs < -STALE_BOOK_MS)
+    warn(`book ts is ${Math.round(-bookAgeMs)} ms in the future: clocks disagree`);
 
   // --- Fill --------------------------------------------------------------------------------------------------
   const levels = side === "buy" ? asks : bids;
@@ -386,27 +521,63 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   const fill = fillMarketOrder(levels, inst, unit, amount, fillOpts);
   if (!fill.ok) {
     if (fill.code === "no_fill") {
-      const why = px !== null ? `no ${side === "buy" ? "ask at or below" : "bid at or above"} px ${px}` : `the best ${side === "buy" ? "ask is above OKX's buyLmt" : "bid is below OKX's sellLmt"} ${marketBound}`;
-      return fail(422, "no_fill", `nothing would fill: ${why}; OKX would cancel the ${ordType} order without a fill`, px !== null ? "px" : "priceLimit");
+      const why =
+        px !== null
+          ? `no ${side === "buy" ? "ask at or below" : "bid at or above"} px ${px}`
+          : `the best ${side === "buy" ? "ask is above OKX's buyLmt" : "bid is below OKX's sellLmt"} ${marketBound}`;
+      return fail(
+        422,
+        "no_fill",
+        `nothing would fill: ${why}; OKX would cancel the ${ordType} order without a fill`,
+        px !== null ? "px" : "priceLimit",
+      );
     }
     const bookUnit = spot ? inst.baseCcy || "base currency" : "contracts";
     const err = fail(422, fill.code, fill.message.replace(/book units/g, bookUnit), key);
     return fill.code === "below_min_size" ? { ok: false, error: { ...err.error, okxCode: "51020" } } : err;
   }
   if (ordType === "market") {
-    const caps = checkMarketCaps({ spec: inst, orderBookUnits: fill.orderBookUnits, orderQuote: quoteCcyOrder ? amount : fill.orderBookUnits * (spot ? 1 : inst.ctVal * inst.ctMult) * mid, path: key }, warn);
+    const caps = checkMarketCaps(
+      {
+        spec: inst,
+        orderBookUnits: fill.orderBookUnits,
+        orderQuote: quoteCcyOrder ? amount : fill.orderBookUnits * (spot ? 1 : inst.ctVal * inst.ctMult) * mid,
+        path: key,
+      },
+      warn,
+    );
     if (caps !== null) return reject(caps);
   }
   if (ordType === "fok" && !fill.fullyFilled) {
-    return fail(422, "no_fill", `fok: only ${fill.filledBookUnits} of ${fill.orderBookUnits} ${spot ? "base" : "contracts"} are available at px ${px} or better; OKX cancels a fill-or-kill order that cannot fill entirely`, "px");
+    return fail(
+      422,
+      "no_fill",
+      `fok: only ${fill.filledBookUnits} of ${fill.orderBookUnits} ${spot ? "base" : "contracts"} are available at px ${px} or better; OKX cancels a fill-or-kill order that cannot fill entirely`,
+      "px",
+    );
   }
-  const endReason: SimulateResponse["fill"]["endReason"] = fill.fullyFilled ? "filled" : fill.stoppedAtLimit ? (px !== null ? "limit_price" : "price_limit") : "book_exhausted";
-  if (fill.lotRoundingApplied) warn(`size rounded down to lotSz ${inst.lotSz}: ${fill.lotRoundedOffBookUnits} ${spot ? "base" : "contracts"} not simulated`);
+  const endReason: SimulateResponse["fill"]["endReason"] = fill.fullyFilled
+    ? "filled"
+    : fill.stoppedAtLimit
+      ? px !== null
+        ? "limit_price"
+        : "price_limit"
+      : "book_exhausted";
+  if (fill.lotRoundingApplied)
+    warn(
+      `size rounded down to lotSz ${inst.lotSz}: ${fill.lotRoundedOffBookUnits} ${spot ? "base" : "contracts"} not simulated`,
+    );
   if (endReason === "book_exhausted") {
-    const cut = depthTruncated === true ? `the live book is cut at ${LIVE_BOOK_DEPTH} levels, so deeper liquidity may exist` : depthTruncated === null ? "a request book may be a cut of a deeper book" : "that is all the liquidity OKX sent";
+    const cut =
+      depthTruncated === true
+        ? `the live book is cut at ${LIVE_BOOK_DEPTH} levels, so deeper liquidity may exist`
+        : depthTruncated === null
+          ? "a request book may be a cut of a deeper book"
+          : "that is all the liquidity OKX sent";
     warn(`book too thin: ${fill.unfilledAmount} ${unit} cancelled after ${fill.levelsConsumed} levels (${cut})`);
   }
-  if (endReason === "price_limit") warn(`OKX's price limit ${marketBound} stopped the market order: ${fill.unfilledAmount} ${unit} cancelled`);
+  if (endReason === "price_limit")
+    warn(`OKX's price limit ${marketBound} stopped the market order: ${fill.unfilledAmount} ${unit} cancelled`);
   if (endReason === "limit_price") warn(`ioc at px ${px}: ${fill.unfilledAmount} ${unit} cancelled`);
 
   // --- Costs -------------------------------------------------------------------------------------------------
@@ -433,11 +604,16 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
     rate = row.taker;
     verified = row.verified;
     if (req.feeTier === undefined) warn("feeTier not given: assumed Lv1 (OKX's base tier)");
-    if (!verified) warn(`fee table row ${schedule}/${tier} is an unverified reconstruction; send takerFeeRate if you know your rate`);
+    if (!verified)
+      warn(
+        `fee table row ${schedule}/${tier} is an unverified reconstruction; send takerFeeRate if you know your rate`,
+      );
     // USDC pairs and USDC-margined contracts have their own OKX schedule, which the table does not hold.
     if (verified && (inst.quoteCcy === "USDC" || inst.settleCcy === "USDC")) {
       verified = false;
-      warn("USDC-quoted/settled instruments have their own OKX fee schedule, not in the table: the USDT row was used; send takerFeeRate if you know your rate");
+      warn(
+        "USDC-quoted/settled instruments have their own OKX fee schedule, not in the table: the USDT row was used; send takerFeeRate if you know your rate",
+      );
     }
   }
   const fee = takerFee(rate, side, kind, filledBase, filledQuote, inst);
@@ -458,18 +634,34 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
     const prof = depthProfile(levels, inst, usable);
     const summary = (p: CurvePoint | CurveReject) => summarise(p, mid, s, rate);
     if (req.sizes !== undefined) {
-      curve = costCurve(prof, inst, unit, req.sizes, quoteCcyOrder).map((p) => ({ requestedInRequestedUnit: p.amount, ...summary(p) }));
+      curve = costCurve(prof, inst, unit, req.sizes, quoteCcyOrder).map((p) => ({
+        requestedInRequestedUnit: p.amount,
+        ...summary(p),
+      }));
     }
     if (req.maxSlippageBps !== undefined) {
       const q = largestWithinSlippage(prof, inst, side, mid, req.maxSlippageBps);
       const f = fillBookUnits(prof, q, inst.lotSz);
       const k = spot ? 1 : inst.ctVal * inst.ctMult;
-      const inReq = unit === "contracts" ? q : unit === "base" ? (kind === "inverse" ? f.filledBase : q * k) : kind === "inverse" ? q * k : f.filledQuote;
+      const inReq =
+        unit === "contracts"
+          ? q
+          : unit === "base"
+            ? kind === "inverse"
+              ? f.filledBase
+              : q * k
+            : kind === "inverse"
+              ? q * k
+              : f.filledQuote;
       maxSize = {
         maxSlippageBps: req.maxSlippageBps,
         largestInRequestedUnit: q === 0 ? 0 : inReq,
         largestBookUnits: q,
-        ...summary(q === 0 ? { ok: false, amount: 0, code: "below_lot_size" } : { ok: true, amount: inReq, orderBookUnits: q, ...f }),
+        ...summary(
+          q === 0
+            ? { ok: false, amount: 0, code: "below_lot_size" }
+            : { ok: true, amount: inReq, orderBookUnits: q, ...f },
+        ),
       };
     }
   }
@@ -477,17 +669,32 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   // --- Impact ------------------------------------------------------------------------------------------------
   const walk = walkTheBookImpact(side, avgPrice, bestPrice, worstPrice, filledBase);
   const sigS = req.volatility === undefined ? undefined : sigmaPerSecond(req.volatility.value, req.volatility.unit);
-  const est = sqrtLawEstimate({ sigmaPerSecond: sigS, adv24hBase: req.adv24hBase, qtyBase: filledBase, refPrice: mid, y: req.sqrtImpactY });
+  const est = sqrtLawEstimate({
+    sigmaPerSecond: sigS,
+    adv24hBase: req.adv24hBase,
+    qtyBase: filledBase,
+    refPrice: mid,
+    y: req.sqrtImpactY,
+  });
   let latency: SimulateResponse["marketImpact"]["latency"] = null;
   if (req.latencyMs !== undefined) {
     let sigmaSqrtT: NonNullable<SimulateResponse["marketImpact"]["latency"]>["sigmaSqrtT"];
     if (sigS === undefined) {
-      sigmaSqrtT = { available: false, reason: "needs volatility (the sigma-sqrt(t) risk scales a volatility; none was given and none is assumed)", oneSigmaBps: null, oneSigmaQuote: null };
+      sigmaSqrtT = {
+        available: false,
+        reason: "needs volatility (the sigma-sqrt(t) risk scales a volatility; none was given and none is assumed)",
+        oneSigmaBps: null,
+        oneSigmaQuote: null,
+      };
     } else {
       const r = latencyRisk(sigS, req.latencyMs, filledBase * mid);
       sigmaSqrtT = { available: true, reason: null, oneSigmaBps: r.oneSigmaBps, oneSigmaQuote: r.oneSigmaQuote };
     }
-    latency = { latencyMs: req.latencyMs, sigmaSqrtT, empirical: empirical(input, req.latencyMs, { side, spec: inst, unit, amount }) };
+    latency = {
+      latencyMs: req.latencyMs,
+      sigmaSqrtT,
+      empirical: empirical(input, req.latencyMs, { side, spec: inst, unit, amount }),
+    };
   }
 
   const response: SimulateResponse = {
@@ -530,7 +737,17 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
       vsBestBps: walk.avgVsBestBps,
       vsBestQuote,
     },
-    fee: { schedule, tier, rateSource, rate, amountInFeeCcy: fee.amount, currency: fee.currency, amountQuote: fee.amountQuote, verified, tableSource: FEE_TABLE_SOURCE },
+    fee: {
+      schedule,
+      tier,
+      rateSource,
+      rate,
+      amountInFeeCcy: fee.amount,
+      currency: fee.currency,
+      amountQuote: fee.amountQuote,
+      verified,
+      tableSource: FEE_TABLE_SOURCE,
+    },
     marketImpact: {
       walkTheBook: walk,
       preTrade: {
@@ -600,7 +817,11 @@ export function simulateTrade(input: SimulateInput): SimulateOutcome {
   // Values near the double range (a size or ctVal of 1e308) overflow to Infinity, which JSON would print as null:
   // refuse instead of answering with a silently broken number.
   if (!allFinite(response)) {
-    return fail(422, "out_of_range", "the figures of this order overflow double precision (sizes, prices or contract values near 1e308); send realistic values");
+    return fail(
+      422,
+      "out_of_range",
+      "the figures of this order overflow double precision (sizes, prices or contract values near 1e308); send realistic values",
+    );
   }
   response.engineTimeUs = FROZEN_CLOCK ? null : (performance.now() - t0) * 1000;
   return { ok: true, response };
@@ -617,7 +838,14 @@ function allFinite(v: unknown): boolean {
 }
 
 /** Per-level breakdown of a fill: levels before the last were taken whole. */
-function breakdown(levels: readonly PriceLevel[], fill: FillResult, inst: InstrumentSpec, rate: number, side: "buy" | "sell", spot: boolean): NonNullable<SimulateResponse["fills"]> {
+function breakdown(
+  levels: readonly PriceLevel[],
+  fill: FillResult,
+  inst: InstrumentSpec,
+  rate: number,
+  side: "buy" | "sell",
+  spot: boolean,
+): NonNullable<SimulateResponse["fills"]> {
   const k = spot ? 1 : inst.ctVal * inst.ctMult;
   const inverse = !spot && inst.ctType === "inverse";
   const out: NonNullable<SimulateResponse["fills"]> = [];
@@ -636,19 +864,67 @@ function breakdown(levels: readonly PriceLevel[], fill: FillResult, inst: Instru
 
 /** A curve point with its costs. */
 function summarise(p: CurvePoint | CurveReject, mid: number, s: 1 | -1, rate: number) {
-  if (!p.ok) return { filledBase: 0, filledQuote: 0, filledBookUnits: 0, avgPrice: null, vsMidBps: null, feeQuote: 0, netCostBps: null, fullyFilled: false, levelsConsumed: 0 };
+  if (!p.ok)
+    return {
+      filledBase: 0,
+      filledQuote: 0,
+      filledBookUnits: 0,
+      avgPrice: null,
+      vsMidBps: null,
+      feeQuote: 0,
+      netCostBps: null,
+      fullyFilled: false,
+      levelsConsumed: 0,
+    };
   const feeQuote = rate * p.filledQuote;
   const vsMid = p.avgPrice === null ? null : (s * (p.avgPrice - mid) * 1e4) / mid;
-  const net = p.avgPrice === null ? null : ((s * (p.avgPrice - mid) * p.filledBase + feeQuote) * 1e4) / (p.filledBase * mid);
-  return { filledBase: p.filledBase, filledQuote: p.filledQuote, filledBookUnits: p.filledBookUnits, avgPrice: p.avgPrice, vsMidBps: vsMid, feeQuote, netCostBps: net, fullyFilled: p.fullyFilled, levelsConsumed: p.levelsConsumed };
+  const net =
+    p.avgPrice === null ? null : ((s * (p.avgPrice - mid) * p.filledBase + feeQuote) * 1e4) / (p.filledBase * mid);
+  return {
+    filledBase: p.filledBase,
+    filledQuote: p.filledQuote,
+    filledBookUnits: p.filledBookUnits,
+    avgPrice: p.avgPrice,
+    vsMidBps: vsMid,
+    feeQuote,
+    netCostBps: net,
+    fullyFilled: p.fullyFilled,
+    levelsConsumed: p.levelsConsumed,
+  };
 }
 
 /** The empirical latency cost from the relay's history (live-book path only). */
-function empirical(input: SimulateInput, latencyMs: number, order: Parameters<typeof latencyCostDistribution>[1]): NonNullable<SimulateResponse["marketImpact"]["latency"]>["empirical"] {
-  const none = (reason: string) => ({ available: false, reason, decisions: 0, skipped: 0, windowMs: null, meanBps: null, p50Bps: null, p95Bps: null, note: LATENCY_NOTE });
-  if (input.request.orderbook !== undefined) return none("needs the relay's recent book history: omit orderbook to simulate on the live book");
-  if (input.history === undefined) return none(input.historyMissing ?? "the relay provides no book history for this instrument");
+function empirical(
+  input: SimulateInput,
+  latencyMs: number,
+  order: Parameters<typeof latencyCostDistribution>[1],
+): NonNullable<SimulateResponse["marketImpact"]["latency"]>["empirical"] {
+  const none = (reason: string) => ({
+    available: false,
+    reason,
+    decisions: 0,
+    skipped: 0,
+    windowMs: null,
+    meanBps: null,
+    p50Bps: null,
+    p95Bps: null,
+    note: LATENCY_NOTE,
+  });
+  if (input.request.orderbook !== undefined)
+    return none("needs the relay's recent book history: omit orderbook to simulate on the live book");
+  if (input.history === undefined)
+    return none(input.historyMissing ?? "the relay provides no book history for this instrument");
   const d = latencyCostDistribution(input.history, order, latencyMs);
   if (!d.available) return { ...none(d.reason), decisions: d.decisions, skipped: d.skipped };
-  return { available: true, reason: null, decisions: d.decisions, skipped: d.skipped, windowMs: d.windowMs, meanBps: d.meanBps, p50Bps: d.p50Bps, p95Bps: d.p95Bps, note: LATENCY_NOTE };
+  return {
+    available: true,
+    reason: null,
+    decisions: d.decisions,
+    skipped: d.skipped,
+    windowMs: d.windowMs,
+    meanBps: d.meanBps,
+    p50Bps: d.p50Bps,
+    p95Bps: d.p95Bps,
+    note: LATENCY_NOTE,
+  };
 }

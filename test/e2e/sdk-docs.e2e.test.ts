@@ -17,7 +17,11 @@ let mounted = false;
 beforeAll(async () => {
   stack = await startStack();
   mounted = (await fetch(`${stack.baseUrl}/asyncapi.json`)).status !== 404;
-  if (mounted) browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+  if (mounted)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu"],
+    });
 });
 
 afterAll(async () => {
@@ -31,10 +35,15 @@ describe("API documents and /docs on wrangler dev", () => {
       console.warn("[e2e] SKIPPED: /asyncapi.json is 404, docsRoutes is not mounted in src/index.ts yet");
       ctx.skip();
     }
-    const o = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as { servers: { url: string }[]; paths: Record<string, unknown> };
+    const o = (await (await fetch(`${stack.baseUrl}/openapi.json`)).json()) as {
+      servers: { url: string }[];
+      paths: Record<string, unknown>;
+    };
     expect(o.servers[0]!.url).toBe(stack.baseUrl);
     expect(Object.keys(o.paths).sort()).toEqual(["/health", "/simulate/trade", "/status"]);
-    const a = (await (await fetch(`${stack.baseUrl}/asyncapi.json`)).json()) as { servers: Record<string, { host: string; protocol: string }> };
+    const a = (await (await fetch(`${stack.baseUrl}/asyncapi.json`)).json()) as {
+      servers: Record<string, { host: string; protocol: string }>;
+    };
     expect(a.servers.self).toMatchObject({ host: new URL(stack.baseUrl).host, protocol: "ws" });
   });
 
@@ -57,7 +66,11 @@ describe("API documents and /docs on wrangler dev", () => {
       const res = await page.goto(`${stack.baseUrl}/docs`);
       expect(res?.headers()["content-security-policy"]).toContain("script-src 'self'");
       await page.locator(".opblock").first().waitFor({ timeout: 30_000 });
-      expect((await page.locator(".opblock-summary-path").allTextContents()).sort()).toEqual(["/health", "/simulate/trade", "/status"]);
+      expect((await page.locator(".opblock-summary-path").allTextContents()).sort()).toEqual([
+        "/health",
+        "/simulate/trade",
+        "/status",
+      ]);
       const health = page.locator("#operations-Service-getHealth");
       await health.locator(".opblock-summary").click();
       await health.locator(".execute").click();

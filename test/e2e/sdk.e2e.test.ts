@@ -12,7 +12,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { TradeSimApiError, TradeSimClient, type BookMessage, type ChecksumMismatch, type StateEvent } from "../../packages/sdk-ts/src/index.js";
+import {
+  TradeSimApiError,
+  TradeSimClient,
+  type BookMessage,
+  type ChecksumMismatch,
+  type StateEvent,
+} from "../../packages/sdk-ts/src/index.js";
 import { ASYNCAPI_FILE } from "../../asyncapi/build.js";
 import { asyncApiValidator } from "../../asyncapi/validate.js";
 import { REPO_ROOT } from "../../tools/lib/captures.js";
@@ -155,7 +161,8 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       }
       // seq is per relay instance: it only increases on one socket (wrangler dev reloads when web/dist changes).
       for (let i = 1; i < books.length; i++) {
-        if (socketOf.get(books[i]!) === socketOf.get(books[i - 1]!)) expect(books[i]!.seq).toBeGreaterThan(books[i - 1]!.seq);
+        if (socketOf.get(books[i]!) === socketOf.get(books[i - 1]!))
+          expect(books[i]!.seq).toBeGreaterThan(books[i - 1]!.seq);
       }
       // The exchange replays with live-looking timestamps: the book's age is small and positive (loopback).
       const age = sub.ageMs()!;
@@ -178,7 +185,10 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       const before = proxy.fromClient.length;
       await until(() => seqs.length >= 10, 60_000, "10 books");
       await new Promise((r) => setTimeout(r, 200));
-      const acks = proxy.fromClient.slice(before).filter((f) => f.startsWith("{")).map((f) => JSON.parse(f) as { op: string; seq: number });
+      const acks = proxy.fromClient
+        .slice(before)
+        .filter((f) => f.startsWith("{"))
+        .map((f) => JSON.parse(f) as { op: string; seq: number });
       expect(acks.every((a) => a.op === "ack")).toBe(true);
       expect(acks.map((a) => a.seq).slice(0, seqs.length)).toEqual(seqs.slice(0, acks.length));
       expect(acks.length).toBeGreaterThanOrEqual(10);
@@ -200,7 +210,11 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       await until(() => mismatches.length > 0, 30_000, "the mismatch event");
       expect(mismatches[0]).toMatchObject({ source: "relay", instId: INST });
       const verified = sub.stats.verified;
-      await until(() => sub.state.state === "live" && sub.stats.verified > verified + 3, 30_000, "live again with new books");
+      await until(
+        () => sub.state.state === "live" && sub.stats.verified > verified + 3,
+        30_000,
+        "live again with new books",
+      );
       expect(states).toContainEqual({ state: "resyncing", reason: "checksum" });
       expect(sub.stats.mismatches).toBe(0); // the relay never forwarded the bad book
     } finally {
@@ -262,7 +276,11 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       proxy.dropClients();
       await until(() => kinds.includes("reconnecting"), 10_000, "reconnecting");
       const verified = sub.stats.verified;
-      await until(() => sub.linkState.kind === "open" && sub.stats.verified > verified + 2, 30_000, "books on the new socket");
+      await until(
+        () => sub.linkState.kind === "open" && sub.stats.verified > verified + 2,
+        30_000,
+        "books on the new socket",
+      );
       expect(proxy.connections).toBe(conns + 1);
       expect(sub.stats.reconnects).toBe(1);
       expect(sub.stats.mismatches).toBe(0);
@@ -277,10 +295,17 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
     try {
       await until(() => sub.book !== null, 60_000, "a book");
       const b = sub.book!;
-      const r = await ts.simulateTrade({ instId: INST, side: "buy", contracts: 1, orderbook: { bids: b.bids, asks: b.asks, ts: b.ts } });
+      const r = await ts.simulateTrade({
+        instId: INST,
+        side: "buy",
+        contracts: 1,
+        orderbook: { bids: b.bids, asks: b.asks, ts: b.ts },
+      });
       expect(r.fill.bestPrice).toBe(Number(b.asks[0]![0]));
       expect(r.fill.filledContracts).toBe(1);
-      const err = await ts.simulateTrade({ instId: INST, side: "buy", contracts: 0, orderbook: { bids: b.bids, asks: b.asks } }).catch((e: unknown) => e);
+      const err = await ts
+        .simulateTrade({ instId: INST, side: "buy", contracts: 0, orderbook: { bids: b.bids, asks: b.asks } })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TradeSimApiError);
       expect(err).toMatchObject({ status: 400, path: "contracts" });
     } finally {
@@ -308,13 +333,18 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
 
   it("the README example (packages/sdk-ts/examples/book.ts) runs: verified books, then a simulated buy", async () => {
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => {
-      execFile(`${REPO_ROOT}/node_modules/.bin/tsx`, ["packages/sdk-ts/examples/book.ts", stack.baseUrl, INST, "3"], { cwd: REPO_ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
-        res({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+      execFile(
+        `${REPO_ROOT}/node_modules/.bin/tsx`,
+        ["packages/sdk-ts/examples/book.ts", stack.baseUrl, INST, "3"],
+        { cwd: REPO_ROOT, timeout: 60_000 },
+        (err, stdout, stderr) => res({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
       );
     });
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/^state live$/m);
-    expect(out.stdout).toMatch(/^seq \d+ bid \d+(\.\d+)? x [\d.]+ {2}ask \d+(\.\d+)? x [\d.]+ {2}age -?\d+ ms {2}crc ok$/m);
+    expect(out.stdout).toMatch(
+      /^seq \d+ bid \d+(\.\d+)? x [\d.]+ {2}ask \d+(\.\d+)? x [\d.]+ {2}age -?\d+ ms {2}crc ok$/m,
+    );
     expect(out.stdout).toMatch(/^buy 1 contract: avg \d+(\.\d+)?, slippage [\d.]+ bps vs mid$/m);
     expect(out.stdout).toMatch(/^verified [1-9]\d* books, 0 mismatches$/m);
   });
@@ -342,7 +372,10 @@ describe("TypeScript SDK against wrangler dev + the local exchange", () => {
       score: asyncApiValidator(doc, "ScoreMessage"),
       lagging: asyncApiValidator(doc, "LaggingMessage"),
     };
-    const allowed: Record<string, string[]> = { "/ws/okx": ["book", "lagging", "status", "error"], "/ws/prediction": ["prediction", "score", "status", "error"] };
+    const allowed: Record<string, string[]> = {
+      "/ws/okx": ["book", "lagging", "status", "error"],
+      "/ws/prediction": ["prediction", "score", "status", "error"],
+    };
     const seen = new Set<string>();
     let checked = 0;
     for (const { path, text } of proxy.fromServer) {

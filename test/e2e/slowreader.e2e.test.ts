@@ -28,7 +28,10 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     speed: 4, // ~70 books/s of 400 levels (~16 KB each): ~1.1 MB/s per client
-    vars: { RELAY_CLIENT_STALL_MS: String(STALL_MS), ...(process.env.SLOWREADER_BUDGET && { RELAY_CLIENT_BUDGET_BYTES: process.env.SLOWREADER_BUDGET }) },
+    vars: {
+      RELAY_CLIENT_STALL_MS: String(STALL_MS),
+      ...(process.env.SLOWREADER_BUDGET && { RELAY_CLIENT_BUDGET_BYTES: process.env.SLOWREADER_BUDGET }),
+    },
   });
 });
 
@@ -59,7 +62,8 @@ describe("clients that never read (TCP level)", () => {
     });
     const silent: RawWs[] = [];
     try {
-      for (let t = Date.now(); seqs.length < 50; await sleep(50)) if (Date.now() - t > 30_000) throw new Error("no books on the reader");
+      for (let t = Date.now(); seqs.length < 50; await sleep(50))
+        if (Date.now() - t > 30_000) throw new Error("no books on the reader");
       await sleep(2_000); // let workerd's memory settle with the stream running
       const rss0 = stack.workerdRss();
       expect(rss0).toBeGreaterThan(0);

@@ -72,7 +72,9 @@ function groupRss(pgid: number, name: string): number {
   return total;
 }
 
-export async function startStack(opts: { readyTimeoutMs?: number; vars?: Record<string, string>; speed?: number } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { readyTimeoutMs?: number; vars?: Record<string, string>; speed?: number } = {},
+): Promise<Stack> {
   loadInstruments(DATA.instruments20220513);
   const exchange = await startExchange({
     replay: [DATA.btcSwap],
@@ -88,17 +90,35 @@ export async function startStack(opts: { readyTimeoutMs?: number; vars?: Record<
   const persist = mkdtempSync(join(tmpdir(), "tradesim-e2e-"));
   const args = [
     "dev",
-    "--port", String(port),
-    "--ip", "127.0.0.1",
-    "--inspector-port", String(inspectorPort),
-    "--persist-to", persist,
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persist,
     "--show-interactive-dev-session=false",
-    "--var", `OKX_WS_URL:${exchange.url}`,
-    "--var", `OKX_REST_URL:${exchange.httpUrl}`,
+    "--var",
+    `OKX_WS_URL:${exchange.url}`,
+    "--var",
+    `OKX_REST_URL:${exchange.httpUrl}`,
     ...Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_UPDATE_NOTIFIER: "1", CI: "true", FORCE_COLOR: "0" };
-  const child = spawn(resolve(REPO_ROOT, "node_modules/.bin/wrangler"), args, { cwd: REPO_ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const env = {
+    ...process.env,
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    NO_UPDATE_NOTIFIER: "1",
+    CI: "true",
+    FORCE_COLOR: "0",
+  };
+  const child = spawn(resolve(REPO_ROOT, "node_modules/.bin/wrangler"), args, {
+    cwd: REPO_ROOT,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   const append = (d: Buffer) => {
     out += d.toString();
@@ -131,7 +151,8 @@ export async function startStack(opts: { readyTimeoutMs?: number; vars?: Record<
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${out.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`wrangler dev not ready after ${opts.readyTimeoutMs ?? 90_000} ms:\n${out.slice(-4000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`wrangler dev not ready after ${opts.readyTimeoutMs ?? 90_000} ms:\n${out.slice(-4000)}`);
       try {
         const r = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) });
         if (r.ok) break;

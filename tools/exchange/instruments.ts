@@ -96,7 +96,9 @@ function ok(data: readonly Rec[]): string {
 
 /** MARGIN records: margin-enabled spot pairs (non-empty `lever`), re-typed as OKX does for instType=MARGIN. */
 function marginRecords(s: InstrumentsStore): Rec[] {
-  return (s.byType.get("SPOT") ?? []).filter((r) => typeof r.lever === "string" && r.lever !== "").map((r) => ({ ...r, instType: "MARGIN" }));
+  return (s.byType.get("SPOT") ?? [])
+    .filter((r) => typeof r.lever === "string" && r.lever !== "")
+    .map((r) => ({ ...r, instType: "MARGIN" }));
 }
 
 /**
@@ -113,8 +115,10 @@ export function handleInstrumentsRequest(url: URL): { status: number; body: stri
   const instFamily = q.get("instFamily") || null;
   const instId = q.get("instId") || null;
   const derivative = instType === "SWAP" || instType === "FUTURES" || instType === "OPTION";
-  if (!derivative && (uly !== null || instFamily !== null)) return okxError("51000", `Parameter ${uly !== null ? "uly" : "instFamily"} error`);
-  if (instType === "OPTION" && uly === null && instFamily === null) return okxError("50014", "Parameter uly can not be empty.");
+  if (!derivative && (uly !== null || instFamily !== null))
+    return okxError("51000", `Parameter ${uly !== null ? "uly" : "instFamily"} error`);
+  if (instType === "OPTION" && uly === null && instFamily === null)
+    return okxError("50014", "Parameter uly can not be empty.");
 
   const s = store();
   const family = instFamily ?? uly;

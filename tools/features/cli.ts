@@ -43,7 +43,12 @@ export interface FeaturesCliResult extends DatasetStats {
 /** CSV header: identifiers, features in FEATURE_NAMES order, then the target columns (suffixed when several). */
 export function csvColumns(horizonsSec: readonly number[]): string[] {
   const sfx = (h: number) => (horizonsSec.length === 1 ? "" : `_${h}`);
-  return ["ts", "mid", ...FEATURE_NAMES, ...horizonsSec.flatMap((h) => [`target_ts${sfx(h)}`, `target_mid${sfx(h)}`, `target_bps${sfx(h)}`])];
+  return [
+    "ts",
+    "mid",
+    ...FEATURE_NAMES,
+    ...horizonsSec.flatMap((h) => [`target_ts${sfx(h)}`, `target_mid${sfx(h)}`, `target_bps${sfx(h)}`]),
+  ];
 }
 
 /** Parse every received message of a capture; malformed frames are counted, not fatal. */
@@ -74,7 +79,9 @@ export function runFeaturesCli(o: FeaturesCliOptions): FeaturesCliResult {
   let instId = o.instId;
   if (instId === undefined) {
     if (bookInstruments.size !== 1) {
-      throw new Error(`capture has books for ${bookInstruments.size} instruments (${[...bookInstruments.keys()].join(", ")}): pass --instId`);
+      throw new Error(
+        `capture has books for ${bookInstruments.size} instruments (${[...bookInstruments.keys()].join(", ")}): pass --instId`,
+      );
     }
     instId = [...bookInstruments.keys()][0]!;
   } else if (!bookInstruments.has(instId)) {
@@ -122,7 +129,8 @@ export function runFeaturesCli(o: FeaturesCliOptions): FeaturesCliResult {
   return { ...stats, instId, horizonsSec, columns, skippedLines: skipped, metaPath };
 }
 
-const USAGE = "usage: npm run features -- --replay FILE --out rows.csv [--horizon 60 | --horizons 10,60] [--instId X] [--no-checksum]";
+const USAGE =
+  "usage: npm run features -- --replay FILE --out rows.csv [--horizon 60 | --horizons 10,60] [--instId X] [--no-checksum]";
 
 function main(): void {
   const { values } = parseArgs({

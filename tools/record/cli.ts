@@ -95,7 +95,16 @@ export async function record(o: RecordOptions): Promise<RecordStats> {
   const subscribe = JSON.stringify({ op: "subscribe", args });
 
   const sink = openSink(o.out);
-  const stats: RecordStats = { messages: 0, books: 0, trades: 0, malformed: 0, connects: 0, subscribed: 0, elapsedSec: 0, stopReason: "" };
+  const stats: RecordStats = {
+    messages: 0,
+    books: 0,
+    trades: 0,
+    malformed: 0,
+    connects: 0,
+    subscribed: 0,
+    elapsedSec: 0,
+    stopReason: "",
+  };
   const t0 = Date.now();
   let ws: WebSocket | null = null;
   let stopping = false;
@@ -176,7 +185,8 @@ export async function record(o: RecordOptions): Promise<RecordStats> {
   const onAbort = () => stop("signal");
   if (o.signal?.aborted) stop("signal");
   o.signal?.addEventListener("abort", onAbort, { once: true });
-  const durationTimer = o.durationSec !== undefined ? setTimeout(() => stop("duration"), o.durationSec * 1000) : undefined;
+  const durationTimer =
+    o.durationSec !== undefined ? setTimeout(() => stop("duration"), o.durationSec * 1000) : undefined;
   const progressTimer = setInterval(() => {
     stats.elapsedSec = (Date.now() - t0) / 1000;
     o.onProgress?.({ ...stats });

@@ -3,7 +3,18 @@
  * lightweight-charts has no band series; its documented extension point for new series types is
  * `addCustomSeries` with a pane view like this one.
  */
-import { customSeriesDefaultOptions, type CustomData, type CustomSeriesOptions, type CustomSeriesPricePlotValues, type ICustomSeriesPaneRenderer, type ICustomSeriesPaneView, type PaneRendererCustomData, type PriceToCoordinateConverter, type Time, type WhitespaceData } from "lightweight-charts";
+import {
+  customSeriesDefaultOptions,
+  type CustomData,
+  type CustomSeriesOptions,
+  type CustomSeriesPricePlotValues,
+  type ICustomSeriesPaneRenderer,
+  type ICustomSeriesPaneView,
+  type PaneRendererCustomData,
+  type PriceToCoordinateConverter,
+  type Time,
+  type WhitespaceData,
+} from "lightweight-charts";
 
 type CanvasRenderingTarget2D = Parameters<ICustomSeriesPaneRenderer["draw"]>[0];
 

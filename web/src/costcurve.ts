@@ -21,7 +21,10 @@ const H = 150;
 const PAD = { l: 38, r: 8, t: 8, b: 22 };
 const AXIS = { fill: THEME.muted, "font-size": 9, "font-family": THEME.mono };
 
-function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+function el<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+): SVGElementTagNameMap[K] {
   const e = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   return e;
@@ -43,7 +46,14 @@ export class CostCurveChart {
     this.caption.className = "hint";
     this.table = document.createElement("table");
     // Visually hidden, still read by screen readers.
-    Object.assign(this.table.style, { position: "absolute", width: "1px", height: "1px", overflow: "hidden", clip: "rect(0 0 0 0)", whiteSpace: "nowrap" });
+    Object.assign(this.table.style, {
+      position: "absolute",
+      width: "1px",
+      height: "1px",
+      overflow: "hidden",
+      clip: "rect(0 0 0 0)",
+      whiteSpace: "nowrap",
+    });
     this.figure.append(this.svg, this.caption, this.table);
     parent.append(this.figure);
   }
@@ -59,7 +69,12 @@ export class CostCurveChart {
       this.clear();
       return;
     }
-    const unit = r.order.requestedUnit === "contracts" ? "contracts" : r.order.requestedUnit === "base" ? r.currencies.base : `${r.currencies.quote} notional`;
+    const unit =
+      r.order.requestedUnit === "contracts"
+        ? "contracts"
+        : r.order.requestedUnit === "base"
+          ? r.currencies.base
+          : `${r.currencies.quote} notional`;
     const xs = pts.map((p) => Math.log10(p.requestedInRequestedUnit));
     const ys = pts.flatMap((p) => [p.vsMidBps!, p.netCostBps!]);
     const x0 = Math.min(...xs);
@@ -67,7 +82,8 @@ export class CostCurveChart {
     const y1 = Math.max(...ys, 0.01) * 1.08;
     const sx = (v: number) => PAD.l + ((v - x0) / (x1 - x0 || 1)) * (W - PAD.l - PAD.r);
     const sy = (v: number) => H - PAD.b - (v / y1) * (H - PAD.t - PAD.b);
-    const path = (key: "vsMidBps" | "netCostBps") => pts.map((p, i) => `${i === 0 ? "M" : "L"}${sx(xs[i]!).toFixed(1)},${sy(p[key]!).toFixed(1)}`).join(" ");
+    const path = (key: "vsMidBps" | "netCostBps") =>
+      pts.map((p, i) => `${i === 0 ? "M" : "L"}${sx(xs[i]!).toFixed(1)},${sy(p[key]!).toFixed(1)}`).join(" ");
 
     const kids: SVGElement[] = [];
     for (const f of [0, 0.5, 1]) {
@@ -77,13 +93,24 @@ export class CostCurveChart {
       t.textContent = fixed(v, v < 10 ? 1 : 0);
       kids.push(t);
     }
-    for (const [v, anchor] of [[x0, "start"], [x1, "end"]] as const) {
+    for (const [v, anchor] of [
+      [x0, "start"],
+      [x1, "end"],
+    ] as const) {
       const t = el("text", { x: sx(v), y: H - 6, "text-anchor": anchor, ...AXIS });
       t.textContent = num(10 ** v, 4);
       kids.push(t);
     }
     kids.push(el("path", { d: path("netCostBps"), stroke: THEME.amber, "stroke-width": 2, fill: "none" }));
-    kids.push(el("path", { d: path("vsMidBps"), stroke: THEME.blue, "stroke-width": 1.5, "stroke-dasharray": "4 3", fill: "none" }));
+    kids.push(
+      el("path", {
+        d: path("vsMidBps"),
+        stroke: THEME.blue,
+        "stroke-width": 1.5,
+        "stroke-dasharray": "4 3",
+        fill: "none",
+      }),
+    );
     // The simulated order.
     const ord = r.order.requestedInRequestedUnit;
     if (ord > 0 && Math.log10(ord) >= x0 && Math.log10(ord) <= x1) {

@@ -9,7 +9,18 @@
  * less than a frame, and the chart is throttled to 5 updates per second anyway (the ladder carries the
  * feed-rate detail).
  */
-import { AreaSeries, ColorType, createOptionsChart, CrosshairMode, LineType, type DeepPartial, type IChartApiBase, type ISeriesApi, type PriceChartOptions, type WhitespaceData } from "lightweight-charts";
+import {
+  AreaSeries,
+  ColorType,
+  createOptionsChart,
+  CrosshairMode,
+  LineType,
+  type DeepPartial,
+  type IChartApiBase,
+  type ISeriesApi,
+  type PriceChartOptions,
+  type WhitespaceData,
+} from "lightweight-charts";
 import type { BookMessage, WireLevel } from "../../src/protocol.js";
 import { decimalsOf } from "./format.js";
 import { CHART_LAYOUT, THEME } from "./theme.js";
@@ -33,13 +44,34 @@ export class DepthChart {
       grid: { vertLines: { color: THEME.grid }, horzLines: { color: THEME.grid } },
       rightPriceScale: { borderVisible: false, scaleMargins: { top: 0.12, bottom: 0 } },
       timeScale: { borderVisible: false, fixLeftEdge: true, fixRightEdge: true },
-      crosshair: { mode: CrosshairMode.Magnet, vertLine: { labelBackgroundColor: THEME.panel2 }, horzLine: { labelBackgroundColor: THEME.panel2 } },
+      crosshair: {
+        mode: CrosshairMode.Magnet,
+        vertLine: { labelBackgroundColor: THEME.panel2 },
+        horzLine: { labelBackgroundColor: THEME.panel2 },
+      },
       handleScroll: false,
       handleScale: false,
     });
-    const common = { priceFormat: { type: "volume" as const }, lineType: LineType.WithSteps, lineWidth: 2 as const, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false };
-    this.bidSeries = this.chart.addSeries(AreaSeries, { ...common, lineColor: THEME.green, topColor: "rgba(22,199,132,0.35)", bottomColor: "rgba(22,199,132,0.04)" });
-    this.askSeries = this.chart.addSeries(AreaSeries, { ...common, lineColor: THEME.red, topColor: "rgba(234,57,67,0.35)", bottomColor: "rgba(234,57,67,0.04)" });
+    const common = {
+      priceFormat: { type: "volume" as const },
+      lineType: LineType.WithSteps,
+      lineWidth: 2 as const,
+      priceLineVisible: false,
+      lastValueVisible: false,
+      crosshairMarkerVisible: false,
+    };
+    this.bidSeries = this.chart.addSeries(AreaSeries, {
+      ...common,
+      lineColor: THEME.green,
+      topColor: "rgba(22,199,132,0.35)",
+      bottomColor: "rgba(22,199,132,0.04)",
+    });
+    this.askSeries = this.chart.addSeries(AreaSeries, {
+      ...common,
+      lineColor: THEME.red,
+      topColor: "rgba(234,57,67,0.35)",
+      bottomColor: "rgba(234,57,67,0.04)",
+    });
   }
 
   clear(): void {
@@ -73,7 +105,11 @@ export class DepthChart {
 }
 
 /** Resample both sides on a shared uniform price grid (see the module comment). Exported for tests. */
-export function resample(bids: readonly WireLevel[], asks: readonly WireLevel[], points: number): { bids: Pt[]; asks: Pt[]; decimals: number } | null {
+export function resample(
+  bids: readonly WireLevel[],
+  asks: readonly WireLevel[],
+  points: number,
+): { bids: Pt[]; asks: Pt[]; decimals: number } | null {
   if (bids.length === 0 || asks.length === 0) return null;
   const bb = Number(bids[0]![0]);
   const ba = Number(asks[0]![0]);

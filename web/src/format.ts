@@ -6,7 +6,11 @@ function nf(min: number, max: number, grouping = true): Intl.NumberFormat {
   const key = `${min}|${max}|${grouping}`;
   let f = cache.get(key);
   if (!f) {
-    f = new Intl.NumberFormat("en-US", { minimumFractionDigits: min, maximumFractionDigits: max, useGrouping: grouping });
+    f = new Intl.NumberFormat("en-US", {
+      minimumFractionDigits: min,
+      maximumFractionDigits: max,
+      useGrouping: grouping,
+    });
     cache.set(key, f);
   }
   return f;

@@ -24,7 +24,10 @@ export function parseInstInput(raw: string): { ok: true; instId: string } | { ok
   const instId = raw.trim().toUpperCase();
   if (instId === "") return { ok: false, message: "Enter an instrument id, e.g. BTC-USDT-SWAP" };
   if (instId.length > 64 || !INST_ID_RE.test(instId)) {
-    return { ok: false, message: `"${instId.slice(0, 64)}" is not an OKX instrument id (e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-250328)` };
+    return {
+      ok: false,
+      message: `"${instId.slice(0, 64)}" is not an OKX instrument id (e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-250328)`,
+    };
   }
   return { ok: true, instId };
 }

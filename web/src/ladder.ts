@@ -65,7 +65,10 @@ export class Ladder {
   /** Rows inside the fill mark after the last render. */
   markedRows = 0;
 
-  constructor(root: HTMLElement, private rows: number) {
+  constructor(
+    root: HTMLElement,
+    private rows: number,
+  ) {
     root.setAttribute("role", "table");
     const head = el("div", "lrow head");
     head.setAttribute("role", "row");
@@ -150,7 +153,8 @@ export class Ladder {
     this.priceDecimals = Math.min(pdec, 10);
     const askCum = cumulative(m.asks, n);
     const bidCum = cumulative(m.bids, n);
-    const maxCum = Math.max(askCum[Math.min(n, m.asks.length) - 1] ?? 0, bidCum[Math.min(n, m.bids.length) - 1] ?? 0) || 1;
+    const maxCum =
+      Math.max(askCum[Math.min(n, m.asks.length) - 1] ?? 0, bidCum[Math.min(n, m.bids.length) - 1] ?? 0) || 1;
     const fill = this.fill;
     this.markedRows = 0;
     // Asks: row 0 (top) is the n-th best, row n-1 (bottom) the best.
@@ -158,7 +162,8 @@ export class Ladder {
       const i = n - 1 - r;
       this.paint(this.asks[r]!, m.asks[i], askCum[i], maxCum, fill !== null && fill.side === "buy");
     }
-    for (let i = 0; i < n; i++) this.paint(this.bids[i]!, m.bids[i], bidCum[i], maxCum, fill !== null && fill.side === "sell");
+    for (let i = 0; i < n; i++)
+      this.paint(this.bids[i]!, m.bids[i], bidCum[i], maxCum, fill !== null && fill.side === "sell");
     if (m.mid !== null && m.spread !== null) {
       const pxDec = Math.max(decimalsOf(m.bids[0]?.[0] ?? "0"), decimalsOf(m.asks[0]?.[0] ?? "0"));
       const bps = (m.spread / m.mid) * 1e4;
@@ -168,7 +173,13 @@ export class Ladder {
     }
   }
 
-  private paint(row: Row, level: WireLevel | undefined, cum: number | undefined, maxCum: number, fillSide: boolean): void {
+  private paint(
+    row: Row,
+    level: WireLevel | undefined,
+    cum: number | undefined,
+    maxCum: number,
+    fillSide: boolean,
+  ): void {
     const pxText = level ? pad(level[0], this.priceDecimals) : "";
     const szText = level ? pad(level[1], this.sizeDecimals) : "";
     const cumText = level && cum !== undefined ? compact(cum, this.sizeDecimals) : "";

@@ -99,7 +99,11 @@ function linkView(s: LinkState): { state: string; text: string; eta: string } {
     case "open":
       return { state: "live", text: "connected", eta: "" };
     case "reconnecting":
-      return { state: "resyncing", text: "reconnecting", eta: ` in ${Math.max(0, Math.ceil((s.at - Date.now()) / 1000))} s` };
+      return {
+        state: "resyncing",
+        text: "reconnecting",
+        eta: ` in ${Math.max(0, Math.ceil((s.at - Date.now()) / 1000))} s`,
+      };
     case "stopped":
       return { state: "down", text: "stopped", eta: "" };
   }
@@ -122,7 +126,10 @@ function renderConn(): void {
     if (lp.dataset.state !== lv.state) lp.dataset.state = lv.state;
     setText("link-text", lv.text);
     setText("link-eta", lv.eta);
-    lp.title = link.kind === "reconnecting" || link.kind === "stopped" ? `This page's WebSocket: ${lv.text} (${link.reason})` : `This page's WebSocket: ${lv.text}`;
+    lp.title =
+      link.kind === "reconnecting" || link.kind === "stopped"
+        ? `This page's WebSocket: ${lv.text} (${link.reason})`
+        : `This page's WebSocket: ${lv.text}`;
     ($("retry-btn") as HTMLButtonElement).hidden = link.kind !== "reconnecting" && link.kind !== "stopped";
   }
   if (predFeed) {
@@ -270,7 +277,10 @@ function showPrediction(p: PredictionMessage, record = true): void {
   ($("pred-empty") as HTMLElement).hidden = true;
   ($("pred-values") as HTMLElement).hidden = false;
   setText("pv-h", `+${num(h.horizonSec, 0)} s${h.gated ? " (gated)" : ""}`);
-  $("pv-h").title = h.point === "no-change" ? "The no-change forecast is served at this horizon (the model is gated or ships as no-change)." : "The model's forecast.";
+  $("pv-h").title =
+    h.point === "no-change"
+      ? "The no-change forecast is served at this horizon (the model is gated or ships as no-change)."
+      : "The model's forecast.";
   setText("pv-mid", fixed(h.predictedMid, d));
   const ret = $("pv-ret");
   ret.textContent = `${signed(h.predictedReturnBps, 2)} bps`;
@@ -301,7 +311,13 @@ function showScore(s: ScoreMessage): void {
   const rows = s.horizons.map((x) => {
     const tr = document.createElement("tr");
     const ratio = x.baselineRmseBps > 0 ? x.rmseBps / x.baselineRmseBps : null;
-    const cells = [`${num(x.horizonSec, 0)} s`, fixed(ratio, 4), pct(x.hitRate), pct(x.coverage), x.gated ? "yes" : "no"];
+    const cells = [
+      `${num(x.horizonSec, 0)} s`,
+      fixed(ratio, 4),
+      pct(x.hitRate),
+      pct(x.coverage),
+      x.gated ? "yes" : "no",
+    ];
     for (const [i, text] of cells.entries()) {
       const td = document.createElement(i === 0 ? "th" : "td");
       if (i === 0) td.setAttribute("scope", "row");
@@ -339,8 +355,14 @@ function setFill(mark: FillMark | null): void {
 function renderFillNote(): void {
   if (!fill) return;
   const d = pxDecimals;
-  const where = ladder.markedRows > 0 ? `marked (${ladder.markedRows} row${ladder.markedRows === 1 ? "" : "s"})` : "no longer in view";
-  setText("fill-note-text", `Last simulated ${fill.side}: ${fill.side === "buy" ? "asks" : "bids"} ${fixed(fill.best, d)} → ${fixed(fill.worst, d)} ${where}`);
+  const where =
+    ladder.markedRows > 0
+      ? `marked (${ladder.markedRows} row${ladder.markedRows === 1 ? "" : "s"})`
+      : "no longer in view";
+  setText(
+    "fill-note-text",
+    `Last simulated ${fill.side}: ${fill.side === "buy" ? "asks" : "bids"} ${fixed(fill.best, d)} → ${fixed(fill.worst, d)} ${where}`,
+  );
 }
 $("fill-clear").addEventListener("click", () => setFill(null));
 
@@ -445,7 +467,8 @@ instInput.addEventListener("input", () => {
 document.addEventListener("keydown", (ev) => {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const t = ev.target as HTMLElement | null;
-  const typing = t !== null && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA" || t.isContentEditable);
+  const typing =
+    t !== null && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA" || t.isContentEditable);
   if (ev.key === "Escape") {
     if (fill) setFill(null);
     return;
@@ -474,7 +497,9 @@ setInterval(() => {
   setText("st-rtt", bookFeed?.rttMs != null ? `${fixed(bookFeed.rttMs, 0)} ms` : "–");
   renderConn();
   renderCrc();
-  if (latest) $("st-ts").title = `${utcDate(latest.ts)} ${utcTime(latest.ts)} UTC (exchange time of the last applied OKX message)`;
+  if (latest)
+    $("st-ts").title =
+      `${utcDate(latest.ts)} ${utcTime(latest.ts)} UTC (exchange time of the last applied OKX message)`;
 }, 1000);
 
 // ---------- test/debug hook (read-only snapshot; used by the end-to-end test) ----------

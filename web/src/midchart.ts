@@ -8,7 +8,17 @@
  * furthest forecast, which keeps x linear in time. The exchange clock can jump backwards (the local exchange
  * loops its replay): the chart then starts over.
  */
-import { ColorType, createChart, CrosshairMode, LineSeries, LineStyle, type IChartApi, type ISeriesApi, type Time, type UTCTimestamp } from "lightweight-charts";
+import {
+  ColorType,
+  createChart,
+  CrosshairMode,
+  LineSeries,
+  LineStyle,
+  type IChartApi,
+  type ISeriesApi,
+  type Time,
+  type UTCTimestamp,
+} from "lightweight-charts";
 import type { HorizonForecast } from "../../src/protocol.js";
 import { BandSeries, type BandData, type BandOptions } from "./band.js";
 import { CHART_LAYOUT, THEME } from "./theme.js";
@@ -40,12 +50,31 @@ export class MidChart {
       layout: { ...CHART_LAYOUT, background: { type: ColorType.Solid, color: "transparent" } },
       grid: { vertLines: { color: THEME.grid }, horzLines: { color: THEME.grid } },
       rightPriceScale: { borderVisible: false, scaleMargins: { top: 0.1, bottom: 0.1 } },
-      timeScale: { borderVisible: false, timeVisible: true, secondsVisible: true, rightOffset: 2, shiftVisibleRangeOnNewBar: true },
-      crosshair: { mode: CrosshairMode.Normal, vertLine: { labelBackgroundColor: THEME.panel2 }, horzLine: { labelBackgroundColor: THEME.panel2 } },
+      timeScale: {
+        borderVisible: false,
+        timeVisible: true,
+        secondsVisible: true,
+        rightOffset: 2,
+        shiftVisibleRangeOnNewBar: true,
+      },
+      crosshair: {
+        mode: CrosshairMode.Normal,
+        vertLine: { labelBackgroundColor: THEME.panel2 },
+        horzLine: { labelBackgroundColor: THEME.panel2 },
+      },
       localization: { locale: "en-US" },
     });
-    this.axis = this.chart.addSeries(LineSeries, { color: "rgba(0,0,0,0)", lastValueVisible: false, priceLineVisible: false, crosshairMarkerVisible: false });
-    this.band = this.chart.addCustomSeries(new BandSeries(), { lastValueVisible: false, priceLineVisible: false, title: "" });
+    this.axis = this.chart.addSeries(LineSeries, {
+      color: "rgba(0,0,0,0)",
+      lastValueVisible: false,
+      priceLineVisible: false,
+      crosshairMarkerVisible: false,
+    });
+    this.band = this.chart.addCustomSeries(new BandSeries(), {
+      lastValueVisible: false,
+      priceLineVisible: false,
+      title: "",
+    });
     this.pred = this.chart.addSeries(LineSeries, {
       color: THEME.blue,
       lineWidth: 2,
@@ -54,7 +83,15 @@ export class MidChart {
       priceLineVisible: false,
       title: "forecast",
     });
-    this.mid = this.chart.addSeries(LineSeries, { color: THEME.text, lineWidth: 2, lastValueVisible: true, priceLineVisible: true, priceLineColor: THEME.muted, priceLineStyle: LineStyle.Dotted, title: "mid" });
+    this.mid = this.chart.addSeries(LineSeries, {
+      color: THEME.text,
+      lineWidth: 2,
+      lastValueVisible: true,
+      priceLineVisible: true,
+      priceLineColor: THEME.muted,
+      priceLineStyle: LineStyle.Dotted,
+      title: "mid",
+    });
     // The user scrolled or zoomed: stop auto-fitting.
     const stopFit = () => {
       this.autoFit = false;
@@ -94,7 +131,13 @@ export class MidChart {
 
   /** Debug/test view: x coordinate of an exchange time (s), and point counts. */
   probe(t: number): { x: number | null; mid: number; pred: number; axisFirst: number | null; axisLast: number | null } {
-    return { x: this.chart.timeScale().timeToCoordinate(t as UTCTimestamp), mid: this.midPoints.length, pred: this.predPoints.length, axisFirst: this.axisFirst, axisLast: this.axisLast };
+    return {
+      x: this.chart.timeScale().timeToCoordinate(t as UTCTimestamp),
+      mid: this.midPoints.length,
+      pred: this.predPoints.length,
+      axisFirst: this.axisFirst,
+      axisLast: this.axisLast,
+    };
   }
 
   /** Re-enable auto-fit (double-click, or after an instrument switch). */
@@ -107,7 +150,8 @@ export class MidChart {
   addMid(tsMs: number, value: number): void {
     const t = Math.floor(tsMs / 1000);
     if (this.midLast !== null && t < this.midLast) {
-      if (t < this.midLast - 2) this.clear(); // the exchange clock went back (replay loop): start over
+      if (t < this.midLast - 2)
+        this.clear(); // the exchange clock went back (replay loop): start over
       else return;
     }
     this.extendAxis(t);

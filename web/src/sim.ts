@@ -13,7 +13,11 @@ import type { InstInfo } from "./instrument.js";
 import type { FillMark } from "./ladder.js";
 
 type Unit = "contracts" | "base" | "quote";
-const UNIT_FIELD: Record<Unit, "contracts" | "size" | "notional"> = { contracts: "contracts", base: "size", quote: "notional" };
+const UNIT_FIELD: Record<Unit, "contracts" | "size" | "notional"> = {
+  contracts: "contracts",
+  base: "size",
+  quote: "notional",
+};
 
 interface ApiError {
   error: { code: string; message: string; path?: string };
@@ -175,7 +179,9 @@ export class SimPanel {
       feeTier: this.fee.value,
       orderbook: { bids: book.bids, asks: book.asks, ts: book.ts },
       // The cost curve in the same request (same book): from a small order to 8x this one.
-      ...(amount !== null && amount > 0 ? { sizes: curveSizes(amount / 64, amount * 8, unit === "contracts" ? 1 : amount / 1024), maxSlippageBps: 5 } : {}),
+      ...(amount !== null && amount > 0
+        ? { sizes: curveSizes(amount / 64, amount * 8, unit === "contracts" ? 1 : amount / 1024), maxSlippageBps: 5 }
+        : {}),
     };
     const my = ++this.seq;
     this.busy = true;
@@ -198,7 +204,11 @@ export class SimPanel {
       if (my !== this.seq) return;
       if (!res.ok) {
         const err = (json as ApiError | null)?.error;
-        this.showError(err && typeof err.message === "string" ? err : { code: `http_${res.status}`, message: `HTTP ${res.status}: ${text.slice(0, 200) || res.statusText}` });
+        this.showError(
+          err && typeof err.message === "string"
+            ? err
+            : { code: `http_${res.status}`, message: `HTTP ${res.status}: ${text.slice(0, 200) || res.statusText}` },
+        );
         return;
       }
       this.render(json as SimulateResponse, book, rtt);
@@ -233,20 +243,39 @@ export class SimPanel {
     set("r-range", `${fixed(f.bestPrice, pxDec)} → ${fixed(f.worstPrice, pxDec)}`);
     set("r-mid", fixed(f.midPrice, pxDec));
     set("r-levels", String(f.levelsConsumed));
-    set("r-unfilled", f.fullyFilled ? "0 (fully filled)" : `${num(f.unfilledInRequestedUnit, 8)} ${r.order.requestedUnit === "contracts" ? "ct" : r.order.requestedUnit === "base" ? r.currencies.base : q}`, f.fullyFilled ? "" : "bad");
+    set(
+      "r-unfilled",
+      f.fullyFilled
+        ? "0 (fully filled)"
+        : `${num(f.unfilledInRequestedUnit, 8)} ${r.order.requestedUnit === "contracts" ? "ct" : r.order.requestedUnit === "base" ? r.currencies.base : q}`,
+      f.fullyFilled ? "" : "bad",
+    );
     set("r-slip-mid", `${signed(r.slippage.vsMidBps, 2)} bps · ${signed(r.slippage.vsMidQuote, 2)} ${q}`);
     set("r-slip-best", `${signed(r.slippage.vsBestBps, 2)} bps · ${signed(r.slippage.vsBestQuote, 2)} ${q}`);
     const feeAmount = r.fee.currency === q ? fixed(r.fee.amountInFeeCcy, 4) : num(r.fee.amountInFeeCcy, 8);
-    set("r-fee", `${feeAmount} ${r.fee.currency} (${pct(r.fee.rate, 3)}${r.fee.tier ? ` ${r.fee.tier}` : ""}${r.fee.verified ? "" : ", unverified row"})`);
+    set(
+      "r-fee",
+      `${feeAmount} ${r.fee.currency} (${pct(r.fee.rate, 3)}${r.fee.tier ? ` ${r.fee.tier}` : ""}${r.fee.verified ? "" : ", unverified row"})`,
+    );
     const imp = r.marketImpact;
     set(
       "r-impact",
       `${signed(imp.walkTheBook.avgVsBestBps, 2)} bps avg vs best · touch ${signed(imp.walkTheBook.touchMoveBps, 2)} bps${imp.preTrade.available && imp.preTrade.impactBps !== null ? ` · √-law ${fixed(imp.preTrade.impactBps, 2)} bps` : ""}`,
     );
-    set("r-net", `${signed(r.netCost.quote, 2)} ${q} · ${signed(r.netCost.bps, 2)} bps`, r.netCost.quote > 0 ? "bad" : "good");
-    set("r-lot", r.order.lotRoundingApplied ? `rounded down by ${num(r.order.lotRoundedOffBookUnits, 8)} ${unitLabel}` : "none");
+    set(
+      "r-net",
+      `${signed(r.netCost.quote, 2)} ${q} · ${signed(r.netCost.bps, 2)} bps`,
+      r.netCost.quote > 0 ? "bad" : "good",
+    );
+    set(
+      "r-lot",
+      r.order.lotRoundingApplied ? `rounded down by ${num(r.order.lotRoundedOffBookUnits, 8)} ${unitLabel}` : "none",
+    );
     set("r-book", `${r.book.source} · ${r.book.bidLevels}/${r.book.askLevels} levels · seq ${book.seq}`);
-    set("r-time", `${fixed(rttMs, 0)} ms round trip · engine ${r.engineTimeUs !== null && r.engineTimeUs > 0 ? `${fixed(r.engineTimeUs, 0)} µs` : "n/a (Workers clock)"}`);
+    set(
+      "r-time",
+      `${fixed(rttMs, 0)} ms round trip · engine ${r.engineTimeUs !== null && r.engineTimeUs > 0 ? `${fixed(r.engineTimeUs, 0)} µs` : "n/a (Workers clock)"}`,
+    );
     const warn = $("r-warnings");
     warn.replaceChildren(
       ...r.warnings.map((w) => {

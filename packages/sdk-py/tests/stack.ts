@@ -8,7 +8,9 @@
  */
 import { startStack } from "../../../test/e2e/stack.js";
 
-const vars = Object.fromEntries(process.argv.slice(2).map((a) => [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]));
+const vars = Object.fromEntries(
+  process.argv.slice(2).map((a) => [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]),
+);
 const stack = await startStack({ vars });
 let stopping = false;
 const stop = async () => {

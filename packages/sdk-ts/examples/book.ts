@@ -17,9 +17,13 @@ const book = ts.subscribeBook(instId, { depth: 5, staleAfterMs: 2_000 });
 book.on("state", (s) => console.log(`state ${s.state}${s.reason ? ` (${s.reason})` : ""}`));
 book.on("book", (b) => {
   const [bid, ask] = [b.bids[0], b.asks[0]];
-  console.log(`seq ${b.seq} bid ${bid?.[0]} x ${bid?.[1]}  ask ${ask?.[0]} x ${ask?.[1]}  age ${book.ageMs()} ms  crc ok`);
+  console.log(
+    `seq ${b.seq} bid ${bid?.[0]} x ${bid?.[1]}  ask ${ask?.[0]} x ${ask?.[1]}  age ${book.ageMs()} ms  crc ok`,
+  );
 });
-book.on("mismatch", (m) => console.warn(`checksum mismatch (${m.source}) seq ${m.seq}: expected ${m.expected}, computed ${m.computed}`));
+book.on("mismatch", (m) =>
+  console.warn(`checksum mismatch (${m.source}) seq ${m.seq}: expected ${m.expected}, computed ${m.computed}`),
+);
 book.on("stale", (s) => console.warn(`stale: the book is ${s.ageMs} ms old`));
 book.on("error", (e) => console.error(`server error ${e.code}: ${e.message}`));
 
@@ -32,7 +36,12 @@ if (last === null) {
   process.exit(1);
 }
 try {
-  const r = await ts.simulateTrade({ instId, side: "buy", contracts: 1, orderbook: { bids: last.bids, asks: last.asks, ts: last.ts } });
+  const r = await ts.simulateTrade({
+    instId,
+    side: "buy",
+    contracts: 1,
+    orderbook: { bids: last.bids, asks: last.asks, ts: last.ts },
+  });
   console.log(`buy 1 contract: avg ${r.fill.avgPrice}, slippage ${r.slippage.vsMidBps.toFixed(3)} bps vs mid`);
   console.log(`verified ${book.stats.verified} books, ${book.stats.mismatches} mismatches`);
 } catch (e) {

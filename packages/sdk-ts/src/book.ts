@@ -129,7 +129,8 @@ export class BookSubscription extends Emitter<BookEvents> {
   ) {
     super();
     const depth = opts.depth ?? DEFAULT_DEPTH;
-    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH) throw new RangeError(`depth must be an integer from 1 to ${MAX_DEPTH}`);
+    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH)
+      throw new RangeError(`depth must be an integer from 1 to ${MAX_DEPTH}`);
     this.depth = depth;
     this.wireDepth = Math.max(depth, CHECKSUM_DEPTH);
     this.staleAfterMs = opts.staleAfterMs ?? 5_000;
@@ -224,7 +225,14 @@ export class BookSubscription extends Emitter<BookEvents> {
         this.upstream = m;
         this.emit("status", m);
         if (m.state === "resyncing" && m.reason === "checksum") {
-          this.emitMismatch({ source: "relay", instId: this.instId, seq: null, expected: null, computed: null, at: Date.now() });
+          this.emitMismatch({
+            source: "relay",
+            instId: this.instId,
+            seq: null,
+            expected: null,
+            computed: null,
+            at: Date.now(),
+          });
         }
         this.setState(m.state, m.reason);
         break;
@@ -248,7 +256,14 @@ export class BookSubscription extends Emitter<BookEvents> {
       this.mismatchRun++;
       // Acked all the same: it was processed (rejected), and a client that stops acking is paused by the relay.
       this.ack(m.seq);
-      this.emitMismatch({ source: "client", instId: this.instId, seq: m.seq, expected: m.checksum, computed, at: Date.now() });
+      this.emitMismatch({
+        source: "client",
+        instId: this.instId,
+        seq: m.seq,
+        expected: m.checksum,
+        computed,
+        at: Date.now(),
+      });
       this.setState("resyncing", "checksum mismatch (client)");
       if (this.mismatchRun >= (this.opts.reconnectAfterMismatches ?? 3)) {
         this.mismatchRun = 0;
@@ -258,7 +273,10 @@ export class BookSubscription extends Emitter<BookEvents> {
     }
     this.mismatchRun = 0;
     this.stats.verified++;
-    const book = m.bids.length > this.depth || m.asks.length > this.depth ? { ...m, bids: m.bids.slice(0, this.depth), asks: m.asks.slice(0, this.depth), depth: this.depth } : m;
+    const book =
+      m.bids.length > this.depth || m.asks.length > this.depth
+        ? { ...m, bids: m.bids.slice(0, this.depth), asks: m.asks.slice(0, this.depth), depth: this.depth }
+        : m;
     this.book = book;
     this.stale = false;
     if (this.upstream?.state === "live" || this.upstream === null) this.setState("live");
@@ -291,10 +309,17 @@ export class BookSubscription extends Emitter<BookEvents> {
     this.diagnosing = true;
     try {
       const f = this.opts.fetch ?? fetch;
-      const res = await f(`${this.httpBase.replace(/\/+$/, "")}/status?instId=${encodeURIComponent(this.instId)}`, { headers: { accept: "application/json" } });
+      const res = await f(`${this.httpBase.replace(/\/+$/, "")}/status?instId=${encodeURIComponent(this.instId)}`, {
+        headers: { accept: "application/json" },
+      });
       if (res.status !== 400) return;
       const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-      const err = { type: "error", code: body?.error?.code ?? "rejected", message: body?.error?.message ?? `the server rejects instrument ${this.instId}`, fatal: true } satisfies ErrorMessage;
+      const err = {
+        type: "error",
+        code: body?.error?.code ?? "rejected",
+        message: body?.error?.message ?? `the server rejects instrument ${this.instId}`,
+        fatal: true,
+      } satisfies ErrorMessage;
       this.link.fail(err.message);
       this.emit("error", err);
     } catch {

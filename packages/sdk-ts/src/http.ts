@@ -42,9 +42,19 @@ export async function postJson<T>(f: typeof fetch, url: string, body: unknown, s
   }
   if (!res.ok) {
     const err = (json as Partial<ErrorBody> | null)?.error;
-    if (err && typeof err.code === "string" && typeof err.message === "string") throw new TradeSimApiError(res.status, err.code, err.message, err.path);
-    throw new TradeSimApiError(res.status, `http_${res.status}`, `HTTP ${res.status}: ${text.slice(0, 200) || res.statusText}`);
+    if (err && typeof err.code === "string" && typeof err.message === "string")
+      throw new TradeSimApiError(res.status, err.code, err.message, err.path);
+    throw new TradeSimApiError(
+      res.status,
+      `http_${res.status}`,
+      `HTTP ${res.status}: ${text.slice(0, 200) || res.statusText}`,
+    );
   }
-  if (json === null) throw new TradeSimApiError(res.status, "invalid_response", `expected a JSON body, got ${JSON.stringify(text.slice(0, 80))}`);
+  if (json === null)
+    throw new TradeSimApiError(
+      res.status,
+      "invalid_response",
+      `expected a JSON body, got ${JSON.stringify(text.slice(0, 80))}`,
+    );
   return json as T;
 }

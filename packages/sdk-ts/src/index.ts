@@ -14,7 +14,15 @@ import { postJson, type SimulateResponse, type SimulateTradeRequest } from "./ht
 import type { LinkOptions } from "./link.js";
 import { PredictionSubscription } from "./predictions.js";
 
-export type { BookEvents, BookOptions, BookStats, ChecksumMismatch, StaleEvent, StateEvent, SubscriptionState } from "./book.js";
+export type {
+  BookEvents,
+  BookOptions,
+  BookStats,
+  ChecksumMismatch,
+  StaleEvent,
+  StateEvent,
+  SubscriptionState,
+} from "./book.js";
 export type { Emitter } from "./emitter.js";
 export type { LinkOptions, LinkState } from "./link.js";
 export type { PredictionEvents } from "./predictions.js";

@@ -59,9 +59,14 @@ const CLOSE_REASONS: Record<number, string> = {
 };
 
 /** The part of `globalThis` a browser has and Node lacks: the `online` event. */
-type OnlineTarget = { addEventListener(t: "online", f: () => void): void; removeEventListener(t: "online", f: () => void): void };
+type OnlineTarget = {
+  addEventListener(t: "online", f: () => void): void;
+  removeEventListener(t: "online", f: () => void): void;
+};
 const onlineTarget: OnlineTarget | null =
-  typeof (globalThis as Partial<OnlineTarget>).addEventListener === "function" ? (globalThis as unknown as OnlineTarget) : null;
+  typeof (globalThis as Partial<OnlineTarget>).addEventListener === "function"
+    ? (globalThis as unknown as OnlineTarget)
+    : null;
 
 export class Link {
   private ws: WebSocket | null = null;
@@ -196,7 +201,8 @@ export class Link {
       if (this.ws !== ws) return;
       this.detach();
       if (this.stopped) return;
-      const reason = this.fatalReason ?? (ev.code === CLOSE.unknownInstrument ? ev.reason || "unknown instrument" : null);
+      const reason =
+        this.fatalReason ?? (ev.code === CLOSE.unknownInstrument ? ev.reason || "unknown instrument" : null);
       if (reason !== null) {
         this.stopped = true;
         this.setState({ kind: "stopped", reason });
@@ -223,8 +229,19 @@ export class Link {
   }
 
   private scheduleReconnect(reason: string): void {
-    const delay = backoffDelay(this.attempt - 1, this.opts.backoffBaseMs ?? 500, this.opts.backoffMaxMs ?? 15_000, this.opts.random);
-    this.setState({ kind: "reconnecting", attempt: this.attempt + 1, at: Date.now() + delay, reason, handshakeFailed: !this.opened });
+    const delay = backoffDelay(
+      this.attempt - 1,
+      this.opts.backoffBaseMs ?? 500,
+      this.opts.backoffMaxMs ?? 15_000,
+      this.opts.random,
+    );
+    this.setState({
+      kind: "reconnecting",
+      attempt: this.attempt + 1,
+      at: Date.now() + delay,
+      reason,
+      handshakeFailed: !this.opened,
+    });
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 }

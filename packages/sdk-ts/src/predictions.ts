@@ -3,7 +3,14 @@
  * over the same reconnecting link as the book. Every message is acknowledged: on this socket any ack renews the
  * relay's send budget (its `seq` is not checked), so a client that reads never gets `ack_required`.
  */
-import type { ClientMessage, ErrorMessage, PredictionMessage, ScoreMessage, ServerMessage, StatusMessage } from "../../../src/protocol.js";
+import type {
+  ClientMessage,
+  ErrorMessage,
+  PredictionMessage,
+  ScoreMessage,
+  ServerMessage,
+  StatusMessage,
+} from "../../../src/protocol.js";
 import { wsBase } from "./book.js";
 import { Emitter } from "./emitter.js";
 import { Link, type LinkOptions, type LinkState } from "./link.js";
