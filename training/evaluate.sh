@@ -3,7 +3,7 @@
 #   bash training/evaluate.sh [--serve 5,10,60] [extra evaluate.py args]
 # 1. training/setup.sh (venv + pinned requirements)
 # 2. the TypeScript features CLI (books + trades) over the four datasets -> training/out/eval/<name>.csv, horizons 5/10/60 s
-#    (reads /work/shared/data, or $SHARED_DATA: the Binance 2023 set must stay out of the repo)
+#    (reads ../shared/data, or $SHARED_DATA: the Binance 2023 set must stay out of the repo)
 # 3. training/evaluate.py: leave-one-dataset-out, shipping decisions, export, walk-forward, results + tables
 # CPU: two shared cores here, so everything runs under nice and the training pools are thinned (~15 min in total).
 set -euo pipefail
