@@ -53,6 +53,18 @@ export type OkxMessage =
   | { readonly kind: "trades"; readonly arg: OkxArg; readonly data: readonly OkxTradeData[] }
   | { readonly kind: "other"; readonly raw: unknown };
 
+/** Raw JSON shapes of OKX's event frames as they appear on the wire (the local exchange builds them with these). */
+export type OkxWireEvent =
+  | { event: "subscribe" | "unsubscribe"; arg: OkxArg; connId: string }
+  | { event: "error"; code: string; msg: string; connId: string }
+  | { event: "notice"; code: string; msg: string; connId: string };
+
+/** A `trades` push as OKX sends it. */
+export interface OkxWireTrades {
+  arg: OkxArg;
+  data: readonly OkxTradeData[];
+}
+
 export interface OkxWireBooks {
   arg: OkxArg;
   action: "snapshot" | "update";

@@ -5,7 +5,7 @@
 import { deflateRawSync } from "node:zlib";
 import type { WebSocket } from "ws";
 import type { Book } from "../../src/okx/book.js";
-import { NOTICE_SERVICE_UPGRADE, type OkxBookData, type OkxLevel } from "../../src/okx/protocol.js";
+import { NOTICE_SERVICE_UPGRADE, type OkxBookData, type OkxLevel, type OkxWireEvent } from "../../src/okx/protocol.js";
 import type { ConnectionRecord } from "./connlog.js";
 import { UPDATE_FAULTS, type FaultSpec } from "./faults.js";
 import { serializeBooks, type BookChannel, type BookFrame, type TopChannel } from "./pushes.js";
@@ -57,7 +57,7 @@ export const unknownChannelMsg = (channel: string, instId: string) =>
 
 /** An OKX `event:"error"` frame. */
 export function okxError(code: string, msg: string, connId: string): string {
-  return JSON.stringify({ event: "error", code, msg, connId });
+  return JSON.stringify({ event: "error", code, msg, connId } satisfies OkxWireEvent);
 }
 
 /**
@@ -143,7 +143,7 @@ export function createSender(d: SenderDeps) {
             code: NOTICE_SERVICE_UPGRADE,
             msg: "The connection will soon be closed for a service upgrade. Please reconnect.",
             connId: c.id,
-          }),
+          } satisfies OkxWireEvent),
         );
         setTimeout(() => c.ws.close(1001, "service upgrade"), spec.closeAfterMs ?? 1000).unref();
         deliver(c, out);

@@ -24,7 +24,7 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
 import { applyBook, createBook, toOkxLevels, topLevels, type Book } from "../../src/okx/book.js";
 import { okxChecksum } from "../../src/okx/checksum.js";
-import type { OkxBookData } from "../../src/okx/protocol.js";
+import type { OkxBookData, OkxWireEvent, OkxWireTrades } from "../../src/okx/protocol.js";
 import { ConnectionLogBook, type ConnectionLog } from "./connlog.js";
 import { handleControl } from "./control.js";
 import { createSender, okxError, unknownChannelMsg, type Conn, type Outgoing } from "./sender.js";
@@ -242,7 +242,10 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
   function emit(original: ReplayEvent, tsOffset: number): void {
     const ev = tsOffset === 0 ? original : shiftTs(original, tsOffset);
     if (ev.kind === "trades") {
-      const text = JSON.stringify({ arg: { channel: "trades", instId: ev.instId }, data: ev.data });
+      const text = JSON.stringify({
+        arg: { channel: "trades", instId: ev.instId },
+        data: ev.data,
+      } satisfies OkxWireTrades);
       for (const c of conns) if (c.trades.has(ev.instId)) push(c, { kind: "other", text });
       return;
     }
@@ -388,7 +391,7 @@ export async function startExchange(opts: ExchangeOptions): Promise<Exchange> {
         rawSend(c, okxError("60018", unknownChannelMsg(channel, instId), c.id));
         continue;
       }
-      rawSend(c, JSON.stringify({ event: r.op, arg: { channel, instId }, connId: c.id }));
+      rawSend(c, JSON.stringify({ event: r.op, arg: { channel, instId }, connId: c.id } satisfies OkxWireEvent));
       if (r.op === "unsubscribe") {
         connLog.unsubscribe(c.record, instId);
         unsubscribe(c, channel, instId);
