@@ -97,6 +97,9 @@ async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string,
       `OKX_WS_URL:${exchange.url}`,
       "--var",
       `OKX_REST_URL:${exchange.httpUrl}`,
+      // Thousands of clients from one address: the per-IP limits would refuse them (429) before the relay.
+      "--var",
+      "RATE_LIMIT:off",
       ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     {

@@ -3,7 +3,8 @@
  * ONNX graph (models/predict-v2.onnx, run by `createOnnxMultiModel` in onnx.ts); `NoChangeMultiModel` is the
  * fallback while it loads (and the shape every gated or no-change head reduces to).
  */
-import { FEATURE_NAMES, FEATURE_VERSION, NUM_FEATURES } from "../features/features.js";
+import { FEATURE_VERSION } from "../features/features.js";
+import { assertCompatible } from "./predictor.js";
 import type { HeadForecast, OnlineSlopeOptions } from "./horizon.js";
 
 export interface MultiHorizonModel {
@@ -45,16 +46,7 @@ export interface MultiModelMeta {
 
 /** Throw unless the model was trained on exactly the features this build computes (version, names, order). */
 export function assertMultiCompatible(meta: Pick<MultiModelMeta, "name" | "featureVersion" | "featureNames">): void {
-  if (meta.featureVersion !== FEATURE_VERSION) {
-    throw new Error(
-      `model ${meta.name} was trained on features ${meta.featureVersion}, this build computes ${FEATURE_VERSION}`,
-    );
-  }
-  if (meta.featureNames.length !== NUM_FEATURES || meta.featureNames.some((n, i) => n !== FEATURE_NAMES[i])) {
-    throw new Error(
-      `model ${meta.name} expects features [${meta.featureNames.join(", ")}], this build computes [${FEATURE_NAMES.join(", ")}]`,
-    );
-  }
+  assertCompatible(meta);
 }
 
 /** The no-change forecast for every horizon with a constant band per horizon (must contain 0). */

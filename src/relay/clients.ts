@@ -94,7 +94,7 @@ export class ClientTable<S extends ClientSocket = ClientSocket> {
     return [...this.bySocket];
   }
 
-  /** Live iteration (no copy) for the hot path; do not remove clients while iterating it. */
+  /** Live iteration (no copy) for the hot path; removing a client meanwhile is safe (Map iteration skips it). */
   [Symbol.iterator](): IterableIterator<[S, Client]> {
     return this.bySocket.entries();
   }

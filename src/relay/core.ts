@@ -304,8 +304,7 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
    * Send a data message through the client's flow control (`seq`: the book's seq, for the in-flight window and
    * the staleness bound; `catchUp`: the latest book owed to a pending client on its ack).
    */
-  private deliver(ws: W, c: Client, text: string, seq: number | null, catchUp = false): void {
-    const now = this.ports.now();
+  private deliver(ws: W, c: Client, text: string, seq: number | null, catchUp = false, now = this.ports.now()): void {
     switch (admit(c.flow, text.length, seq, now, this.cfg.clientBudgetBytes, this.bound, catchUp)) {
       case "send":
         if (!this.send(ws, text)) c.flow.unackedBytes -= text.length;
@@ -338,9 +337,12 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
 
   /** Status and errors go to everyone (small and rare); data goes through each client's flow control. */
   private broadcast(text: string, kind?: ClientKind): void {
-    for (const [ws, c] of this.clients.entries()) {
+    const now = this.ports.now();
+    // Live iteration (no copy per message): a client closed on a failed send is deleted from the Map, which JS
+    // iteration tolerates (it is simply not visited again).
+    for (const [ws, c] of this.clients) {
       if (kind === undefined) this.send(ws, text);
-      else if (c.kind === kind) this.deliver(ws, c, text, null);
+      else if (c.kind === kind) this.deliver(ws, c, text, null, false, now);
     }
     this.closeStalled();
   }
@@ -382,8 +384,9 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     this.sentAt.record(this.seq, now);
     this.checksum = bookChecksum(this.book); // cached: free when the update was just verified
     this.stats.broadcasts++;
-    for (const [ws, c] of this.clients.entries()) {
-      if (c.kind === "book") this.deliver(ws, c, this.bookText(c.depth), this.seq);
+    // The hot path: one clock read and no copy of the client table per book.
+    for (const [ws, c] of this.clients) {
+      if (c.kind === "book") this.deliver(ws, c, this.bookText(c.depth), this.seq, false, now);
     }
     this.closeStalled();
   }

@@ -6,7 +6,8 @@
  *
  * Runtime facts: counts are per Cloudflare location and eventually consistent (a limit, not an exact quota);
  * `CF-Connecting-IP` is set by Cloudflare's edge and cannot be forged by the client there. Without that header
- * (local `wrangler dev` behind no edge) every request shares the key "local".
+ * (local `wrangler dev` behind no edge) every request shares the key "local". `RATE_LIMIT=off` disables both
+ * limits (the local load benchmarks open thousands of sockets from one address).
  */
 import type { MiddlewareHandler } from "hono";
 import type { Env } from "../env.js";
@@ -18,7 +19,7 @@ const LIMITERS = { SIMULATE_LIMITER: 60, UPGRADE_LIMITER: 60 } as const;
 /** Middleware: 429 once the client IP is over `binding`'s limit. */
 export function rateLimit(binding: keyof typeof LIMITERS, what: string): MiddlewareHandler<{ Bindings: Env }> {
   return async (c, next) => {
-    const limiter = c.env[binding];
+    const limiter = c.env.RATE_LIMIT === "off" ? undefined : c.env[binding];
     const key = c.req.header("cf-connecting-ip") ?? "local";
     if (limiter && !(await limiter.limit({ key })).success) {
       const retry = String(LIMITERS[binding]);
