@@ -61,6 +61,15 @@ const text = (value: string, description: string) => ({
 });
 
 /** The AsyncAPI 3.1 document, its schemas generated from `protocolFile` (default src/protocol.ts). */
+/** Messages both WebSocket channels carry besides their data. */
+const COMMON_MESSAGES = {
+  status: { $ref: "#/components/messages/status" },
+  error: { $ref: "#/components/messages/error" },
+  ack: { $ref: "#/components/messages/ack" },
+  ping: { $ref: "#/components/messages/ping" },
+  pong: { $ref: "#/components/messages/pong" },
+} as const;
+
 export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unknown> {
   const schemas = protocolSchemas(protocolFile);
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -100,11 +109,7 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
         messages: {
           book: { $ref: "#/components/messages/book" },
           lagging: { $ref: "#/components/messages/lagging" },
-          status: { $ref: "#/components/messages/status" },
-          error: { $ref: "#/components/messages/error" },
-          ack: { $ref: "#/components/messages/ack" },
-          ping: { $ref: "#/components/messages/ping" },
-          pong: { $ref: "#/components/messages/pong" },
+          ...COMMON_MESSAGES,
         },
         bindings: {
           ws: {
@@ -132,15 +137,11 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
         address: "/ws/prediction",
         title: "Mid-price forecasts",
         description:
-          "Forecasts of the mid price `horizonSec` ahead on every book change (at most one per second of exchange time) and, once forecasts mature, their rolling live score. Same validation, status and error messages as /ws/okx; any ack (its seq is not checked) renews the send budget.",
+          "Forecasts of the mid price at every horizon the model serves (point, 10-90 % band, gated flag; at most one message per second of exchange time) made on books and trades, and, once forecasts mature, their per-horizon rolling live score. Same validation, status and error messages as /ws/okx; any ack (its seq is not checked) renews the send budget.",
         messages: {
           prediction: { $ref: "#/components/messages/prediction" },
           score: { $ref: "#/components/messages/score" },
-          status: { $ref: "#/components/messages/status" },
-          error: { $ref: "#/components/messages/error" },
-          ack: { $ref: "#/components/messages/ack" },
-          ping: { $ref: "#/components/messages/ping" },
-          pong: { $ref: "#/components/messages/pong" },
+          ...COMMON_MESSAGES,
         },
         bindings: {
           ws: {

@@ -12,7 +12,7 @@ import candidateModel from "../models/predict-v2-candidate.onnx";
 import shippedMeta from "../models/predict-v2.json";
 import shippedModel from "../models/predict-v2.onnx";
 import { FEATURE_NAMES, FEATURE_VERSION, NUM_FEATURES } from "../src/features/features.js";
-import { ORT_WASM } from "../src/predict/bundled.js";
+import { ORT_WASM } from "../src/predict/runtime.js";
 import { BUNDLED_V2_META, fallbackMultiModel, loadBundledMultiModel } from "../src/predict/bundled-v2.js";
 import type { MultiModelMeta } from "../src/predict/multi.js";
 import { createOnnxMultiModel, type OnnxMultiModel } from "../src/predict/onnx.js";

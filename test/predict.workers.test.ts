@@ -10,7 +10,8 @@ import shippedMeta from "../models/mid60.json";
 import shippedModel from "../models/mid60.onnx";
 import { FEATURE_NAMES, FEATURE_VERSION, NUM_FEATURES } from "../src/features/features.js";
 // The runtime onnx.ts drives (onnxruntime-web 1.12.1's ort-wasm.wasm, a precompiled module): see docs/bundle.md.
-import { fallbackPredictor, loadBundledPredictor, ORT_WASM as ortWasm } from "../src/predict/bundled.js";
+import { fallbackPredictor, loadBundledPredictor } from "../src/predict/bundled.js";
+import { ORT_WASM as ortWasm } from "../src/predict/runtime.js";
 import { createOnnxPredictor, type OnnxPredictor } from "../src/predict/onnx.js";
 import type { ModelMeta } from "../src/predict/predictor.js";
 import fixture from "./fixtures/mid60.expected.json";

@@ -1,11 +1,11 @@
 /**
  * The Prediction v2 model shipped in models/ (what `bash training/evaluate.sh` last exported), wired for the Worker
- * bundle like bundled.ts: the graph as a Data module, its metadata as JSON, the runtime from bundled.ts (one
+ * bundle like bundled.ts: the graph as a Data module, its metadata as JSON, the runtime from runtime.ts (one
  * onnxruntime-web start per isolate serves both). Only Worker code imports this file.
  */
 import modelMeta from "../../models/predict-v2.json";
 import modelData from "../../models/predict-v2.onnx";
-import { ORT_WASM } from "./bundled.js";
+import { ORT_WASM } from "./runtime.js";
 import { NoChangeMultiModel, type MultiModelMeta } from "./multi.js";
 import { createOnnxMultiModel, type OnnxMultiModel } from "./onnx.js";
 

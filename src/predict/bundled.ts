@@ -1,19 +1,14 @@
 /**
- * The model shipped in models/ (what `npm run train` last exported), wired for the Worker bundle:
- * the ORT runtime as a CompiledWasm module, the graph as a Data module, the metadata as JSON.
- * Only Worker code imports this file (Node has no module rules for .wasm/.onnx).
- *
- * The runtime is onnxruntime-web 1.12.1's plain ort-wasm.wasm (7.4 MB, 2.07 MB gzip), the build onnx.ts drives:
- * it keeps the Worker inside the free plan's 3 MiB gzip upload limit (docs/bundle.md).
+ * The v1 single-horizon model (models/mid60, what `npm run train` exports), wired like bundled-v2.ts: the graph as a
+ * Data module, the metadata as JSON, the runtime from runtime.ts. The relay serves the v2 model; this one is kept
+ * for the onnxruntime-in-workerd tests (test/predict.workers.test.ts) and the v1 training pipeline, and is not in
+ * the Worker bundle (nothing the Worker imports reaches it). Only workerd code imports this file.
  */
-import ortWasm from "ort-web-1.12/dist/ort-wasm.wasm";
 import modelMeta from "../../models/mid60.json";
 import modelData from "../../models/mid60.onnx";
 import { createOnnxPredictor, type OnnxPredictor } from "./onnx.js";
 import { NoChangePredictor, type ModelMeta, type Predictor } from "./predictor.js";
-
-/** The ONNX runtime (a compiled `WebAssembly.Module`) that `createOnnxPredictor` expects as `wasmModule`. */
-export const ORT_WASM: WebAssembly.Module = ortWasm;
+import { ORT_WASM } from "./runtime.js";
 
 /** Metadata of the shipped model (models/mid60.json). */
 export const BUNDLED_MODEL_META = modelMeta as unknown as ModelMeta;
@@ -22,7 +17,7 @@ let loading: Promise<OnnxPredictor> | null = null;
 
 /** The shipped ONNX model, loaded once per isolate (~200 ms the first time); rejects if it cannot be loaded. */
 export function loadBundledPredictor(): Promise<OnnxPredictor> {
-  loading ??= createOnnxPredictor({ wasmModule: ortWasm, model: modelData, meta: BUNDLED_MODEL_META }).catch(
+  loading ??= createOnnxPredictor({ wasmModule: ORT_WASM, model: modelData, meta: BUNDLED_MODEL_META }).catch(
     (e: unknown) => {
       loading = null;
       throw e;

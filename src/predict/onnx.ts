@@ -34,7 +34,7 @@ import { assertMultiCompatible, type MultiHorizonModel, type MultiModelMeta } fr
 import type { Forecast, ModelMeta, Predictor } from "./predictor.js";
 import { assertCompatible } from "./predictor.js";
 
-/** The onnxruntime-web build this file drives (bundled.ts imports its wasm). */
+/** The onnxruntime-web build this file drives (runtime.ts imports its wasm). */
 export const ORT_RUNTIME = { package: "onnxruntime-web", version: "1.12.1", wasm: "ort-wasm.wasm" } as const;
 
 /** ORT's runtime initialisation is per isolate and happens once; later sessions wait for it. */
@@ -102,7 +102,7 @@ async function withPrecompiledRuntime<T>(wasmModule: WebAssembly.Module, fn: () 
       (instance) => ({ module: wasmModule, instance }), // the shape of instantiating from bytes
       (e: unknown) => {
         throw new Error(
-          `the wasm module given is not ${ORT_RUNTIME.package} ${ORT_RUNTIME.version}'s ${ORT_RUNTIME.wasm} (use ORT_WASM from bundled.ts)`,
+          `the wasm module given is not ${ORT_RUNTIME.package} ${ORT_RUNTIME.version}'s ${ORT_RUNTIME.wasm} (use ORT_WASM from runtime.ts)`,
           { cause: e },
         );
       },
@@ -144,7 +144,7 @@ async function withPrecompiledRuntime<T>(wasmModule: WebAssembly.Module, fn: () 
 
 /** Inputs for `createOnnxPredictor`. */
 export interface OnnxPredictorOptions {
-  /** The runtime as a CompiledWasm module: `ORT_WASM` from bundled.ts (onnxruntime-web 1.12.1's ort-wasm.wasm). */
+  /** The runtime as a CompiledWasm module: `ORT_WASM` from runtime.ts (onnxruntime-web 1.12.1's ort-wasm.wasm). */
   readonly wasmModule: WebAssembly.Module;
   /** The .onnx file's bytes (`import model from "../../models/mid60.onnx"`, a Data module). */
   readonly model: ArrayBuffer | Uint8Array;
@@ -263,7 +263,7 @@ async function createSession(
 }
 
 export interface OnnxMultiModelOptions {
-  /** onnxruntime-web 1.12.1's ort-wasm.wasm as a compiled module (bundled.ts's ORT_WASM). */
+  /** onnxruntime-web 1.12.1's ort-wasm.wasm as a compiled module (runtime.ts's ORT_WASM). */
   readonly wasmModule: WebAssembly.Module;
   /** The graph (models/predict-v2.onnx). */
   readonly model: ArrayBuffer | Uint8Array;
