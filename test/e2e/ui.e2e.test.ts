@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import type { LaggingMessage } from "../../src/protocol.js";
 import { REPO_ROOT } from "../../tools/lib/captures.js";
 import { startStack, type Stack } from "./stack.js";
 
@@ -104,6 +105,41 @@ async function exchangeTop(n: number): Promise<{ bids: Level[]; asks: Level[]; s
 /** Numeric equality of decimal strings (the ladder pads "61818" to "61818.0" for alignment). */
 const sameLevels = (a: Level[], b: Level[]) =>
   a.length === b.length && a.every((l, i) => Number(l.px) === Number(b[i]!.px) && Number(l.sz) === Number(b[i]!.sz));
+
+/** The badge colours (--amber, --green in web/src/styles.css). */
+const AMBER = "rgb(240, 185, 11)";
+const GREEN = "rgb(22, 199, 132)";
+/** The exchange clock jump that makes the books old: 2.5x the relay's default staleness bound (2 s). */
+const JUMP_MS = 5_000;
+/** The bound the second page is told by an injected `lagging` message. */
+const WIDE_BOUND_MS = 10_000;
+
+/** The age shown in the book stats, in ms ("85 ms", "2.4 s", "3 min 05 s"); NaN for anything else. */
+function parseAge(text: string): number {
+  let m = /^(\d+) ms$/.exec(text);
+  if (m) return Number(m[1]);
+  m = /^(\d+\.\d) s$/.exec(text);
+  if (m) return Number(m[1]) * 1000;
+  m = /^(\d+) min (\d\d) s$/.exec(text);
+  if (m) return Number(m[1]) * 60_000 + Number(m[2]) * 1000;
+  return Number.NaN;
+}
+
+/** `n` readings of the age shown, `everyMs` apart. */
+async function sampleAges(p: Page, n: number, everyMs: number): Promise<{ texts: string[]; ms: number[] }> {
+  const texts: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i > 0) await p.waitForTimeout(everyMs);
+    texts.push((await p.locator("#st-age").textContent()) ?? "");
+  }
+  return { texts, ms: texts.map(parseAge) };
+}
+
+/** A computed style property of the first element matching `sel`. */
+const style = (p: Page, sel: string, prop: "color" | "backgroundColor") =>
+  p.evaluate(`getComputedStyle(document.querySelector(${JSON.stringify(sel)})).${prop}`) as Promise<string>;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Does /ws/prediction produce a prediction within `ms`? (Decides between "UI bug" and "not wired yet".) */
 async function endpointPredicts(ms: number): Promise<{ ok: boolean; detail: string }> {
@@ -577,6 +613,92 @@ describe("web UI against the local exchange", () => {
     expect(s.upstream).toBe("live");
     expect(s.checksum.mismatches).toBe(0);
     expect(await page.locator("#crc-badge").getAttribute("data-state")).toBe("ok");
+  });
+
+  it("shows the book's age, small while live; the link badge turns amber while the book is older than the bound, and back", async () => {
+    // A second page whose relay socket carries a `lagging` notice with a larger bound (10 s): the page judges the
+    // age by the bound the relay states, so the same old books that turn the first page amber keep it green.
+    const wide = await laptop.newPage();
+    watch(wide, "wide-bound");
+    await wide.routeWebSocket(/\/ws\/okx\?/, (ws) => {
+      const server = ws.connectToServer();
+      let told = false;
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => {
+        ws.send(m);
+        if (told || !String(m).startsWith('{"type":"book"')) return;
+        told = true;
+        ws.send(
+          JSON.stringify({
+            type: "lagging",
+            instId: INST,
+            lagMs: 2_100,
+            boundMs: WIDE_BOUND_MS,
+            at: Date.now(),
+          } satisfies LaggingMessage),
+        );
+      });
+    });
+    try {
+      await wide.goto(`${stack.baseUrl}/?instId=${INST}`);
+      await until(wide, `window.tradesim.snapshot().staleBoundMs === ${WIDE_BOUND_MS}`, 30_000);
+      await page.locator('#link-pill[data-state="live"]').waitFor({ timeout: 10_000 });
+      // Steady state first (when this test runs alone, the relay and the pages have only just started).
+      const rendered = (await snapshot(page)).renderedBooks;
+      await until(page, `window.tradesim.snapshot().renderedBooks > ${rendered + 40}`, 20_000);
+
+      // Live: the age shown is small and keeps moving (redrawn several times a second).
+      const live = await sampleAges(page, 12, 250);
+      console.log(`[e2e] book age shown while live: ${live.texts.join(", ")}`);
+      // Small: the stream changes every ~50 ms (gaps of at most 390 ms in the capture); this 2-core machine is shared,
+      // so single readings may spike, but none reaches the bound and the median stays well under it.
+      expect(
+        live.ms.every((a) => a >= 0 && a < 2_000),
+        live.texts.join(", "),
+      ).toBe(true);
+      expect(median(live.ms)).toBeLessThan(750);
+      expect(new Set(live.texts).size).toBeGreaterThanOrEqual(4);
+      expect(await page.locator("#link-pill").getAttribute("data-state")).toBe("live");
+      expect(await style(page, "#link-pill .dot", "backgroundColor")).toBe(GREEN);
+      expect(await page.locator("body").getAttribute("class")).not.toMatch(/\bstale\b/);
+
+      // The exchange's clock jumps back: every book from now on carries a ts JUMP_MS in the past (the relay takes
+      // the jump as data, without a resync), so the book on screen is JUMP_MS old although it keeps changing.
+      expect(stack.exchange.inject({ type: "clock-jump", after: 0, jumpMs: -JUMP_MS }, "all", INST)).toBe(1);
+      await page.locator('#link-pill[data-state="stale"]').waitFor({ timeout: 5_000 });
+      expect(await page.locator("#link-text").textContent()).toBe("stale book");
+      expect(await style(page, "#link-pill", "color")).toBe(AMBER);
+      expect(await style(page, "#link-pill .dot", "backgroundColor")).toBe(AMBER);
+      expect(await page.locator("#st-age").getAttribute("data-state")).toBe("stale");
+      expect(await page.locator("body").getAttribute("class")).toMatch(/\bstale\b/);
+      const old = await sampleAges(page, 6, 250);
+      console.log(`[e2e] book age shown after a ${-JUMP_MS} ms clock jump: ${old.texts.join(", ")}`);
+      for (const a of old.ms) expect(a).toBeGreaterThanOrEqual(JUMP_MS - 100);
+      for (const a of old.ms) expect(a).toBeLessThan(JUMP_MS + 2_000);
+      // Books still flow (the age is not that of a stopped feed), and the upstream is live all along.
+      const seq = (await snapshot(page)).renderedSeq;
+      await until(page, `window.tradesim.snapshot().renderedSeq > ${seq}`, 5_000);
+      expect(await page.locator("#upstream-pill").getAttribute("data-state")).toBe("live");
+      // The page told a 10 s bound shows the same old books as fresh.
+      const w = await wide.evaluate("window.tradesim.snapshot()");
+      expect(w).toMatchObject({ freshness: "fresh", staleBoundMs: WIDE_BOUND_MS });
+      expect((w as { ageMs: number }).ageMs).toBeGreaterThanOrEqual(JUMP_MS - 100);
+      expect(await wide.locator("#link-pill").getAttribute("data-state")).toBe("live");
+
+      // The clock jumps forward again: fresh books, green badge, undimmed ladder.
+      expect(stack.exchange.inject({ type: "clock-jump", after: 0, jumpMs: JUMP_MS }, "all", INST)).toBe(1);
+      await page.locator('#link-pill[data-state="live"]').waitFor({ timeout: 5_000 });
+      expect(await page.locator("#link-text").textContent()).toBe("connected");
+      expect(await style(page, "#link-pill .dot", "backgroundColor")).toBe(GREEN);
+      expect(await page.locator("body").getAttribute("class")).not.toMatch(/\bstale\b/);
+      const back = await sampleAges(page, 4, 250);
+      expect(
+        back.ms.every((a) => a < 2_000),
+        back.texts.join(", "),
+      ).toBe(true);
+    } finally {
+      await wide.close();
+    }
   });
 
   it("logged no CSP violation, script error or unexpected console error", () => {

@@ -16,6 +16,7 @@ import {
   type BookSubscription,
   type ChecksumMismatch,
   type ErrorMessage,
+  type LaggingMessage,
   type LinkState,
   type PredictionMessage,
   type PredictionSubscription,
@@ -24,6 +25,7 @@ import {
 } from "../../packages/sdk-ts/src/index.js";
 import { DepthChart } from "./depth.js";
 import { fixed, num, pct, signed, utcDate, utcTime, decimalsOf } from "./format.js";
+import { DEFAULT_STALENESS_BOUND_MS, formatAge, freshness, type Freshness } from "./freshness.js";
 import { DEFAULT_INST_ID, instInfo, loadRecent, parseInstInput, pushRecent, type InstInfo } from "./instrument.js";
 import { Ladder, type FillMark } from "./ladder.js";
 import { MidChart } from "./midchart.js";
@@ -63,6 +65,16 @@ let fill: FillMark | null = null;
 let pxDecimals = 1;
 /** The last book this page rejected (its checksum did not match its levels). */
 let lastMismatch: ChecksumMismatch | null = null;
+/** The relay dropped its book (resync/down): the last one stays on screen, dimmed, until a fresh one is drawn. */
+let upstreamDropped = false;
+/** Exchange time of the book on screen (the last one a frame drew), or null. */
+let shownTs: number | null = null;
+/** The staleness bound: the relay's default until a `lagging` message tells the configured one. */
+let staleBoundMs = DEFAULT_STALENESS_BOUND_MS;
+/** The relay's last `lagging` notice for this page (it skipped books because this page did not ack in time). */
+let lastLagging: LaggingMessage | null = null;
+/** Freshness of the book on screen, as last rendered. */
+let shownFreshness: Freshness = "none";
 
 // ---------- components ----------
 const phone = window.matchMedia("(max-width: 700px)").matches;
@@ -122,6 +134,11 @@ function renderConn(): void {
   if (bookFeed) {
     const link = bookFeed.linkState;
     const lv = linkView(link);
+    // Connected but the book on screen is older than the bound: amber, whatever the socket says.
+    if (link.kind === "open" && shownFreshness === "stale") {
+      lv.state = "stale";
+      lv.text = "stale book";
+    }
     const lp = $("link-pill");
     if (lp.dataset.state !== lv.state) lp.dataset.state = lv.state;
     setText("link-text", lv.text);
@@ -129,7 +146,10 @@ function renderConn(): void {
     lp.title =
       link.kind === "reconnecting" || link.kind === "stopped"
         ? `This page's WebSocket: ${lv.text} (${link.reason})`
-        : `This page's WebSocket: ${lv.text}`;
+        : lv.state === "stale"
+          ? `This page's WebSocket is connected, but the book shown is older than ${formatAge(staleBoundMs)}` +
+            (lastLagging ? ` (the relay reported this page ${formatAge(lastLagging.lagMs)} behind)` : "")
+          : `This page's WebSocket: ${lv.text}`;
     ($("retry-btn") as HTMLButtonElement).hidden = link.kind !== "reconnecting" && link.kind !== "stopped";
   }
   if (predFeed) {
@@ -179,9 +199,40 @@ function onStatus(m: StatusMessage): void {
   upstream = m;
   if (m.state !== "live") {
     // The relay dropped its book (resync/down): the ladder shows the last one, dimmed, until a fresh book.
-    document.body.classList.add("stale");
+    upstreamDropped = true;
+    renderFreshness();
   }
   renderConn();
+}
+
+/** The relay skipped books for this page (it acked too late): its bound is the one to judge the age by. */
+function onLagging(m: LaggingMessage): void {
+  lastLagging = m;
+  if (m.boundMs > 0) staleBoundMs = m.boundMs;
+  console.info(`[tradesim] relay: this page is ${m.lagMs} ms behind (bound ${m.boundMs} ms)`);
+  renderFreshness();
+}
+
+/**
+ * Age of the book on screen (now − its exchange ts), several times a second: the ladder is dimmed and the link
+ * badge turns amber while it is older than the bound (or the relay dropped its book), and both recover with the
+ * next fresh book.
+ */
+function renderFreshness(): void {
+  const age = shownTs === null ? null : Date.now() - shownTs;
+  const f = freshness(age, staleBoundMs);
+  const el = $("st-age");
+  setText("st-age", formatAge(age));
+  if (el.dataset.state !== f) el.dataset.state = f;
+  document.body.classList.toggle("stale", upstreamDropped || f === "stale");
+  if (f !== shownFreshness) {
+    shownFreshness = f;
+    el.title =
+      f === "stale"
+        ? `Older than the staleness bound (${formatAge(staleBoundMs)}): not a live book`
+        : `now − exchange time of the book shown (bound ${formatAge(staleBoundMs)})`;
+    renderConn();
+  }
 }
 
 function onMismatch(m: ChecksumMismatch): void {
@@ -225,7 +276,9 @@ function frame(): void {
   setText("st-ts", utcTime(m.ts));
   renderedSeq = m.seq;
   renderedBooks++;
-  if (document.body.classList.contains("stale") && upstream?.state === "live") document.body.classList.remove("stale");
+  shownTs = m.ts;
+  if (upstream?.state === "live") upstreamDropped = false;
+  renderFreshness();
   sim.setBookAvailable(true);
   // Acknowledge what is now on screen (flow control).
   bookFeed?.ack(m.seq);
@@ -409,7 +462,11 @@ function openInstrument(instId: string): void {
   resetPrediction();
   sim.setInstrument(info);
   sim.setBookAvailable(false);
-  document.body.classList.remove("stale");
+  upstreamDropped = false;
+  shownTs = null;
+  lastLagging = null;
+  staleBoundMs = DEFAULT_STALENESS_BOUND_MS;
+  renderFreshness();
   setText("book-inst", instId);
   document.title = `${instId} · TradeSim`;
   ($("inst-input") as HTMLInputElement).value = instId;
@@ -424,6 +481,7 @@ function openInstrument(instId: string): void {
   book.on("status", onStatus);
   book.on("mismatch", onMismatch);
   book.on("error", onServerError);
+  book.on("lagging", onLagging);
   book.on("link", (st: LinkState) => {
     if (st.kind === "open") renderedSeq = -1; // a new socket (maybe a new relay): its seq numbers start afresh
     renderConn();
@@ -486,6 +544,9 @@ document.addEventListener("keydown", (ev) => {
   }
 });
 
+// Book age: 4 times a second, so a stopped feed turns amber within a quarter second of crossing the bound.
+setInterval(renderFreshness, 250);
+
 // ---------- 1 Hz housekeeping: rate, rtt, reconnect countdown, checksum badge ----------
 setInterval(() => {
   const now = performance.now();
@@ -513,6 +574,9 @@ setInterval(() => {
     checksum: { verified: bookFeed?.stats.verified ?? 0, mismatches: bookFeed?.stats.mismatches ?? 0 },
     link: bookFeed?.linkState.kind ?? null,
     upstream: upstream?.state ?? null,
+    ageMs: shownTs === null ? null : Date.now() - shownTs,
+    freshness: shownFreshness,
+    staleBoundMs,
   }),
   probe: (t: number) => midChart.probe(t),
 };
