@@ -15,6 +15,7 @@ import { wsRoutes } from "./routes/ws.js";
 
 export { InstrumentRelay } from "./relay/relay.js";
 export { Directory } from "./relay/directory.js";
+export { FanoutShard } from "./relay/shard.js";
 
 /** The Worker's HTTP app (exported for route tests via `app.request()`). */
 export const app = new Hono<{ Bindings: Env }>();

@@ -35,6 +35,7 @@ class FakeSocket implements ClientSocket {
   deserializeAttachment(): unknown {
     return this.attachment;
   }
+  serializeAttachment(): void {}
   messages(): ServerMessage[] {
     return this.sent.map((s) => JSON.parse(s) as ServerMessage);
   }

@@ -76,6 +76,11 @@ export class ClientTable<S extends ClientSocket = ClientSocket> {
     return c;
   }
 
+  /** Start a client's flow state afresh (its counters no longer match the seq numbering). */
+  resetFlow(c: Client): void {
+    Object.assign(c.flow, freshFlow());
+  }
+
   get(ws: S): Client | undefined {
     return this.bySocket.get(ws);
   }

@@ -35,6 +35,12 @@ export interface RelayConfig {
   readonly coalesceLagMs: number;
   /** While coalescing, at most one book broadcast per this interval (every message is still applied). */
   readonly coalesceIntervalMs: number;
+  /** Clients the relay holds itself before new clients go to fan-out shards (0: every client through a shard). */
+  readonly shardThreshold: number;
+  /** Clients per fan-out shard before another shard is added. */
+  readonly shardClients: number;
+  /** Most fan-out shards per instrument. */
+  readonly maxShards: number;
 }
 
 /** Production defaults (also the values documented in README "Configuration"). */
@@ -57,6 +63,11 @@ export const RELAY_DEFAULTS: RelayConfig = {
   // 2-core VM (clients, exchange and workerd on the same cores) coalesced although the relay kept up on average.
   coalesceLagMs: 1_000,
   coalesceIntervalMs: 200,
+  // One object sends ~27k frames/s on this machine (bench): 250 clients at OKX's 100 books/s fit in about
+  // that. workerd also slows superlinearly past ~300 sockets in one isolate (bench finding, README).
+  shardThreshold: 250,
+  shardClients: 250,
+  maxShards: 64,
 };
 
 /** Env var behind each numeric setting, with its allowed range. */
@@ -75,6 +86,9 @@ const NUMERIC: readonly [keyof RelayConfig, string, number, number][] = [
   ["lagCloseMs", "RELAY_LAG_CLOSE_MS", 100, 3_600_000],
   ["coalesceLagMs", "RELAY_COALESCE_LAG_MS", 10, 600_000],
   ["coalesceIntervalMs", "RELAY_COALESCE_INTERVAL_MS", 1, 10_000],
+  ["shardThreshold", "RELAY_SHARD_THRESHOLD", 0, 1_000_000],
+  ["shardClients", "RELAY_SHARD_CLIENTS", 1, 1_000_000],
+  ["maxShards", "RELAY_MAX_SHARDS", 1, 1024],
 ];
 
 /** A var that is set but invalid; the message lists every problem. */

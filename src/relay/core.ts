@@ -22,26 +22,19 @@ import {
   parseOkxMessage,
   type OkxMessage,
 } from "../okx/protocol.js";
-import {
-  ACK_REQUIRED,
-  badMessage,
-  CLOSE,
-  errorMessage,
-  laggingMessage,
-  MAX_BAD_MESSAGES,
-  parseClientMessage,
-  statusMessage,
-} from "../protocol.js";
+import { CLOSE, errorMessage, statusMessage } from "../protocol.js";
 import { backoffDelay } from "./backoff.js";
-import { ClientTable, type Attachment, type Client, type ClientKind, type ClientSocket } from "./clients.js";
+import type { Attachment, ClientKind, ClientSocket } from "./clients.js";
 import type { RelayConfig } from "./config.js";
 import { BookCache } from "./fanout.js";
-import { acknowledge, admit, clientLag, isLagClosed, isStalled, settleLag, type StalenessBound } from "./flow.js";
+import { ClientHub, type HubFeed } from "./hub.js";
 import { LagTracker, SentRing } from "./lag.js";
 import { guard, type Log } from "./guard.js";
+import { allFrame, fatalFrame, forecastFrame, parseWant, scoreFrame } from "./link.js";
 import { PredictionPart, type PredictorSource } from "./prediction.js";
 import { ALARM_SLACK_MS, AlarmScheduler } from "./scheduler.js";
 import * as S from "./session.js";
+import { ShardSet, type LinkAttachment, type LinkSocket, type Route } from "./shards.js";
 import { createStats, type RelayFault, type RelayStats } from "./stats.js";
 import type { Upstream, UpstreamConnector } from "./upstream.js";
 import type { OkxChannel } from "../okx/protocol.js";
@@ -50,7 +43,10 @@ import type { OkxChannel } from "../okx/protocol.js";
 export interface RelayReport {
   instId: string;
   state: string;
+  /** Clients on the relay and on its shards. */
   clients: number;
+  /** Shard links attached (0 in one-shard mode). */
+  shards: number;
   at: number;
 }
 
@@ -82,13 +78,16 @@ export interface LiveBook {
  */
 const BOOK_APPLY = { maxLevels: 5000 } as const;
 
-/** Clients paused by their budget are checked for the stall close at most this often. */
-const STALL_SWEEP_MS = 1000;
+/** A socket the relay holds: a client, or a shard link (both are the runtime's hibernatable WebSockets). */
+export type RelaySocket = ClientSocket & LinkSocket;
 
-export class RelayCore<W extends ClientSocket = ClientSocket> {
+export class RelayCore<W extends RelaySocket = RelaySocket> {
   private instId: string | null = null;
   private book: Book = createBook("");
-  private readonly clients = new ClientTable<W>();
+  /** The relay's own (direct) clients. */
+  private readonly hub: ClientHub<W>;
+  /** Fan-out shard links (none in one-shard mode). */
+  private readonly shards: ShardSet<W>;
   private readonly session: S.Session = S.createSession();
   private readonly timing: S.SessionTiming;
   private readonly alarm: AlarmScheduler;
@@ -103,11 +102,9 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   private graceAt: number | null = null;
   /** Pending slot time from the limiter, consumed by the next connect. */
   private slotAt: number | null = null;
-  private lastStallSweep = 0;
   /** Relay lag behind the exchange (for coalescing) and when each recent book went out (for client staleness). */
   private readonly lag = new LagTracker();
   private readonly sentAt = new SentRing();
-  private readonly bound: StalenessBound;
   private lastBroadcastAt = -Infinity;
   /** A book change not yet broadcast because the relay is coalescing; a trailing flush sends it. */
   private dirty = false;
@@ -118,15 +115,33 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     private readonly ports: RelayPorts,
   ) {
     this.timing = cfg;
-    this.bound = cfg;
     this.alarm = new AlarmScheduler(ports.setAlarm, ports.now);
+    const core = this;
+    const feed: HubFeed = {
+      bookText: (depth) => (this.book.synced ? this.bookText(depth) : null),
+      get seq() {
+        return core.seq;
+      },
+      sentAt: (seq) => this.sentAt.get(seq),
+      predictionGreeting: () => this.prediction?.latest() ?? [],
+      latestPrediction: () => this.prediction?.latestPrediction() ?? null,
+    };
+    this.hub = new ClientHub<W>(
+      cfg,
+      ports,
+      feed,
+      () => this.instId,
+      () => this.onDetached(),
+    );
+    this.shards = new ShardSet<W>(cfg);
   }
 
   // ---- entry points (called by the Durable Object) --------------------------------------------------------------
 
   /** After hibernation or eviction: rebuild the client table from the runtime's sockets. */
-  restore(sockets: Iterable<W>): void {
-    const instId = this.clients.restore(sockets);
+  restore(sockets: Iterable<W>, links: Iterable<W> = []): void {
+    const instId = this.hub.clients.restore(sockets);
+    this.shards.restore(links);
     if (instId) this.setInstrument(instId);
   }
 
@@ -138,50 +153,71 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   /** The attachment for a new client socket; store it on the socket, accept it, then call `onOpen`. */
   newAttachment(instId: string, kind: ClientKind, depth: number): Attachment {
     if (this.instId === null) this.setInstrument(instId);
-    return this.clients.attachment(this.instId!, kind, depth);
+    return this.hub.clients.attachment(this.instId!, kind, depth);
+  }
+
+  /**
+   * Where a new client goes: this relay (below the shard threshold, and whenever the instrument is refused, so
+   * the relay itself tells the client) or one of its fan-out shards.
+   */
+  route(instId: string): Route {
+    if (this.instId === null) this.setInstrument(instId);
+    if (S.isRefused(this.session.phase, this.ports.now())) return { to: "direct" };
+    return this.shards.route(this.hub.size, this.ports.now());
+  }
+
+  /** The attachment for a new shard link; store it on the socket, accept it, then call `onLinkOpen`. */
+  newLinkAttachment(instId: string, shard: number): LinkAttachment {
+    if (this.instId === null) this.setInstrument(instId);
+    return this.shards.attachment(this.instId!, shard);
+  }
+
+  /** A shard linked: greet it with the status (its want brings the book) and make sure the upstream runs. */
+  onLinkOpen(ws: W, a: LinkAttachment): void {
+    this.shards.attach(ws, a);
+    this.graceAt = null;
+    const now = this.ports.now();
+    const p = this.session.phase;
+    const before = S.shownOf(p);
+    if (S.wantsConnect(p, now) && !S.isRefused(p, now)) this.guarded("relay.openUpstream", this.openUpstream());
+    const after = S.shownOf(this.session.phase);
+    if (before.state === after.state && before.reason === after.reason) this.sendLink(ws, allFrame(this.statusText()));
+    this.report();
   }
 
   /** A client socket was accepted: greet it (status, current book or forecast) and make sure the upstream runs. */
   onOpen(ws: W, a: Attachment): void {
-    const c = this.clients.add(ws, a);
+    const c = this.hub.add(ws, a);
     this.graceAt = null;
     const now = this.ports.now();
     const p = this.session.phase;
     if (S.isRefused(p, now)) {
-      this.send(ws, errorMessage("unknown_instrument", p.reason, true));
-      this.close(ws, CLOSE.unknownInstrument, "unknown instrument");
+      this.hub.send(ws, errorMessage("unknown_instrument", p.reason, true));
+      this.hub.close(ws, CLOSE.unknownInstrument, "unknown instrument");
       return;
     }
     // Starting the upstream broadcasts the new status to every client, this one included; otherwise tell it now.
     const before = S.shownOf(p);
     if (S.wantsConnect(p, now)) this.guarded("relay.openUpstream", this.openUpstream());
     const after = S.shownOf(this.session.phase);
-    if (before.state === after.state && before.reason === after.reason) this.send(ws, this.statusText());
-    if (c.kind === "book" && this.book.synced) this.deliver(ws, c, this.bookText(c.depth), null);
-    if (c.kind === "prediction") for (const s of this.prediction?.latest() ?? []) this.deliver(ws, c, s, null);
+    if (before.state === after.state && before.reason === after.reason) this.hub.send(ws, this.statusText());
+    this.hub.greet(ws, c);
   }
 
-  /** A client frame: acks drive flow control; anything else is answered `bad_message`, or closes the socket. */
+  /** A frame from a client (acks: flow control) or from a shard link (its want). */
   onMessage(ws: W, frame: string | ArrayBuffer): void {
-    const c = this.clients.get(ws);
-    if (!c) return;
-    const r = parseClientMessage(frame);
-    if (r.ok) {
-      this.onAck(ws, c, r.message.seq);
-      return;
-    }
-    if (r.close !== null) {
-      this.close(ws, r.close, r.reason);
-      return;
-    }
-    c.badMessages++;
-    if (c.badMessages > MAX_BAD_MESSAGES) this.close(ws, CLOSE.badClient, "too many invalid messages");
-    else this.send(ws, badMessage(r.reason));
+    if (this.shards.has(ws)) this.onLinkMessage(ws, frame);
+    else this.hub.onMessage(ws, frame);
   }
 
-  /** The client closed (or errored): forget it. */
+  /** A client or a shard link closed (or errored): forget it. */
   onClose(ws: W): void {
-    this.removeClient(ws);
+    if (this.shards.detach(ws)) {
+      this.report();
+      this.onDetached();
+    } else {
+      this.hub.remove(ws);
+    }
   }
 
   /** The alarm fired: run every due timer, then re-arm for the next deadline. */
@@ -190,13 +226,13 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     const now = this.ports.now() + ALARM_SLACK_MS;
     if (this.graceAt !== null && now >= this.graceAt) {
       this.graceAt = null;
-      if (this.clients.size === 0) this.closeUpstream("no clients");
+      if (this.attached === 0) this.closeUpstream("no clients");
     }
     const p = this.session.phase;
     const due = S.dueTimer(p, now, this.timing);
     switch (due?.kind) {
       case "retry":
-        if (this.clients.size > 0) await this.openUpstream();
+        if (this.attached > 0) await this.openUpstream();
         else this.session.phase = S.toIdle(null);
         break;
       case "subscribe-timeout":
@@ -213,7 +249,7 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
         break;
       default:
         // Woken after eviction with clients still attached: bring the upstream back.
-        if (S.wantsConnect(p, now) && this.clients.size > 0) await this.openUpstream();
+        if (S.wantsConnect(p, now) && this.attached > 0) await this.openUpstream();
     }
     await this.schedule();
   }
@@ -233,30 +269,27 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
 
   /** Counters and state (RPC, GET /status). */
   snapshotStats(): RelayStats {
-    const n = this.clients.counts();
+    const n = this.hub.clients.counts();
     const shown = this.shownState();
-    const now = this.ports.now();
-    const lags: number[] = [];
-    let lagging = 0;
-    for (const [, c] of this.clients) {
-      if (c.kind !== "book" || c.flow.acked === null) continue;
-      lags.push(clientLag(c.flow, now));
-      if (c.flow.lagSince !== null) lagging++;
-    }
-    lags.sort((a, b) => a - b);
-    const q = (p: number) => (lags.length ? lags[Math.max(0, Math.ceil(p * lags.length) - 1)]! : null);
     return {
       ...this.stats,
+      ...this.hub.counters,
       instId: this.instId,
       state: shown.state,
       stateReason: shown.reason,
-      clients: this.clients.size,
+      clients: this.hub.size,
       bookClients: n.book,
       predictionClients: n.prediction,
       model: this.prediction?.model ?? null,
       bookLevels: { bids: this.book.bids.length, asks: this.book.asks.length },
-      clientLag: { measured: lags.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lags.at(-1) ?? null, lagging },
+      clientLag: this.hub.lagSummary(),
+      shards: this.shards.summary(),
     };
+  }
+
+  /** Sorted lags of the relay's own acking book clients (GET /status merges them with the shards'). */
+  clientLags(): number[] {
+    return this.hub.lags()[0];
   }
 
   // ---- clients --------------------------------------------------------------------------------------------------
@@ -270,104 +303,59 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     );
   }
 
-  private removeClient(ws: W): void {
-    if (!this.clients.remove(ws)) return;
-    if (this.clients.size === 0) {
-      this.graceAt = this.ports.now() + this.cfg.graceMs;
-      this.guarded("relay.schedule", this.schedule());
+  /** Clients on the relay plus shard links: the upstream runs while any is attached. */
+  private get attached(): number {
+    return this.hub.size + this.shards.size;
+  }
+
+  /** A client or a link left: with nothing attached, start the grace timer that closes the upstream. */
+  private onDetached(): void {
+    if (this.attached > 0) return;
+    this.graceAt = this.ports.now() + this.cfg.graceMs;
+    this.guarded("relay.schedule", this.schedule());
+  }
+
+  /** A shard's want: record it and greet what it newly needs (the current book at new depths, forecasts). */
+  private onLinkMessage(ws: W, frame: string | ArrayBuffer): void {
+    const r = parseWant(frame);
+    if (!r.ok) {
+      this.ports.log.warn("relay.link: bad frame from a shard", this.instId, r.error);
+      return;
+    }
+    const news = this.shards.onWant(ws, r.value);
+    if (!news) return;
+    if (news.newDepths.length > 0 && this.book.synced) {
+      const f = this.shards.bookFrameFor(ws, this.seq, this.book.ts, (d) => this.bookText(d));
+      if (f !== null) this.sendLink(ws, f);
+    }
+    if (news.newPrediction) {
+      const forecast = this.prediction?.latestPrediction();
+      const score = this.prediction?.latestScore();
+      if (forecast) this.sendLink(ws, forecastFrame(forecast));
+      if (score) this.sendLink(ws, scoreFrame(score));
     }
   }
 
-  private close(ws: W, code: number, reason: string): void {
-    this.removeClient(ws);
+  /** Send one frame to a shard link; a failed send closes only that link (the shard relinks). */
+  private readonly sendLink = (ws: W, frame: string): void => {
     try {
-      ws.close(code, reason);
-    } catch {
-      // already closed
-    }
-  }
-
-  /** Send one frame; a failed send closes only that socket. */
-  private send(ws: W, text: string): boolean {
-    try {
-      ws.send(text);
-      this.stats.sends++;
-      return true;
+      ws.send(frame);
+      this.stats.linkSends++;
     } catch (e) {
-      this.ports.log.warn("relay.send failed; closing that client", this.instId, String(e));
-      this.close(ws, CLOSE.sendFailed, "send failed");
-      return false;
-    }
-  }
-
-  /**
-   * Send a data message through the client's flow control (`seq`: the book's seq, for the in-flight window and
-   * the staleness bound; `catchUp`: the latest book owed to a pending client on its ack).
-   */
-  private deliver(ws: W, c: Client, text: string, seq: number | null, catchUp = false, now = this.ports.now()): void {
-    switch (admit(c.flow, text.length, seq, now, this.cfg.clientBudgetBytes, this.bound, catchUp)) {
-      case "send":
-        if (!this.send(ws, text)) c.flow.unackedBytes -= text.length;
-        return;
-      case "conflate":
-        this.stats.conflated++;
-        return;
-      case "stale":
-        this.stats.staleSkipped++;
-        this.send(ws, laggingMessage(this.instId ?? "", clientLag(c.flow, now), this.bound.maxStalenessMs, now));
-        return;
-      case "pause":
-        this.stats.budgetPaused++;
-        this.send(ws, ACK_REQUIRED);
-        return;
-      case "skip":
-        return;
-    }
-  }
-
-  private onAck(ws: W, c: Client, seq: number): void {
-    const pending = acknowledge(c.flow, seq, this.seq, (s) => this.sentAt.get(s));
-    if (pending) {
-      if (c.kind === "book" && this.book.synced) this.deliver(ws, c, this.bookText(c.depth), this.seq, true);
-      const latest = c.kind === "prediction" ? this.prediction?.latestPrediction() : null;
-      if (latest) this.deliver(ws, c, latest, null);
-    }
-    settleLag(c.flow, this.ports.now(), this.bound);
-  }
-
-  /** Status and errors go to everyone (small and rare); data goes through each client's flow control. */
-  private broadcast(text: string, kind?: ClientKind): void {
-    const now = this.ports.now();
-    // Live iteration (no copy per message): a client closed on a failed send is deleted from the Map, which JS
-    // iteration tolerates (it is simply not visited again).
-    for (const [ws, c] of this.clients) {
-      if (kind === undefined) this.send(ws, text);
-      else if (c.kind === kind) this.deliver(ws, c, text, null, false, now);
-    }
-    this.closeStalled();
-  }
-
-  /**
-   * Close clients that stayed paused by their budget for clientStallMs (4008), or beyond the staleness bound for
-   * lagCloseMs (4009); checked at most once a second.
-   */
-  private closeStalled(): void {
-    const now = this.ports.now();
-    if (now - this.lastStallSweep < STALL_SWEEP_MS) return;
-    this.lastStallSweep = now;
-    for (const [ws, c] of this.clients.entries()) {
-      if (isStalled(c.flow, now, this.cfg.clientStallMs)) {
-        this.stats.stalledClosed++;
-        this.close(ws, CLOSE.notReading, "not reading: no ack after the send budget ran out");
-      } else if (isLagClosed(c.flow, now, this.bound)) {
-        this.stats.lagClosed++;
-        this.close(
-          ws,
-          CLOSE.lagging,
-          `lagging: beyond ${this.bound.maxStalenessMs} ms for ${this.bound.lagCloseMs} ms`,
-        );
+      this.ports.log.warn("relay.sendLink failed; closing that link", this.instId, String(e));
+      if (this.shards.detach(ws)) this.onDetached();
+      try {
+        ws.close(CLOSE.sendFailed, "send failed");
+      } catch {
+        // already closed
       }
     }
+  };
+
+  /** Status and errors go to every client and every shard (small and rare). */
+  private broadcast(text: string): void {
+    this.hub.broadcastAll(text);
+    this.shards.publish(allFrame(text), this.sendLink);
   }
 
   // ---- book fan-out and prediction -----------------------------------------------------------------------------
@@ -384,11 +372,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     this.sentAt.record(this.seq, now);
     this.checksum = bookChecksum(this.book); // cached: free when the update was just verified
     this.stats.broadcasts++;
-    // The hot path: one clock read and no copy of the client table per book.
-    for (const [ws, c] of this.clients) {
-      if (c.kind === "book") this.deliver(ws, c, this.bookText(c.depth), this.seq, false, now);
-    }
-    this.closeStalled();
+    this.hub.broadcastBook(now);
+    if (this.shards.size > 0) this.shards.publishBook(this.seq, this.book.ts, (d) => this.bookText(d), this.sendLink);
   }
 
   /**
@@ -421,7 +406,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     const out = this.prediction.onBook(this.book);
     if (out.score) {
       this.stats.scores++;
-      this.broadcast(out.score, "prediction");
+      this.hub.broadcastPrediction(out.score);
+      this.shards.publish(scoreFrame(out.score), this.sendLink, true);
     }
     if (out.prediction) {
       this.guarded(
@@ -429,7 +415,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
         out.prediction.then((s) => {
           if (!s) return;
           this.stats.predictions++;
-          this.broadcast(s, "prediction");
+          this.hub.broadcastPrediction(s);
+          this.shards.publish(forecastFrame(s), this.sendLink, true);
         }),
       );
     }
@@ -467,7 +454,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     this.ports.report({
       instId: this.instId,
       state: this.shownState().state,
-      clients: this.clients.size,
+      clients: this.hub.size + this.shards.clients(),
+      shards: this.shards.size,
       at: this.ports.now(),
     });
   }
@@ -505,7 +493,7 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
             if (this.currentSocket() === socket) this.onUpstreamClosed(`closed ${code}${reason ? ` ${reason}` : ""}`);
           }),
       });
-      if (this.clients.size === 0) {
+      if (this.attached === 0) {
         socket.close(1000, "no clients");
         this.enter(S.toIdle(null));
         return;
@@ -619,10 +607,8 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
     if (code === "60018" || /doesn't exist/i.test(msg)) {
       const reason = `OKX does not know instrument ${this.instId}: ${msg}`;
       const text = errorMessage("unknown_instrument", reason, true);
-      for (const [ws] of this.clients.entries()) {
-        this.send(ws, text);
-        this.close(ws, CLOSE.unknownInstrument, "unknown instrument");
-      }
+      this.hub.closeAll(CLOSE.unknownInstrument, "unknown instrument", text);
+      this.shards.publish(fatalFrame(CLOSE.unknownInstrument, "unknown instrument", text), this.sendLink);
       this.dropBook();
       this.leaveLink(S.toRefused(reason, this.ports.now(), this.cfg.invalidInstrumentMs), "unknown instrument");
       return;
@@ -663,7 +649,7 @@ export class RelayCore<W extends ClientSocket = ClientSocket> {
   /** The socket closed (or never opened): back off and retry while clients remain. */
   private onUpstreamClosed(reason: string): void {
     this.dropBook();
-    if (this.clients.size === 0) this.enter(S.toIdle(reason));
+    if (this.attached === 0) this.enter(S.toIdle(reason));
     else this.backoff({ state: "down", reason });
   }
 

@@ -75,6 +75,11 @@ export class PredictionPart {
     return [this.lastPrediction, this.lastScore].filter((s): s is string => s !== null);
   }
 
+  /** The latest score message, if any. */
+  latestScore(): string | null {
+    return this.lastScore;
+  }
+
   /** The latest forecast alone (what a conflated client gets on its next ack). */
   latestPrediction(): string | null {
     return this.lastPrediction;

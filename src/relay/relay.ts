@@ -17,8 +17,12 @@ import type { ClientKind } from "./clients.js";
 import { relayConfig } from "./config.js";
 import { RelayCore, type LiveBook } from "./core.js";
 import { guard } from "./guard.js";
+import { shardRedirect } from "./shards.js";
 import type { RelayStats } from "./stats.js";
 import { connectWebSocket } from "./upstream.js";
+
+/** Tag of shard link sockets (the runtime keeps tags across hibernation). */
+const LINK_TAG = "link";
 
 export class InstrumentRelay extends DurableObject<Env> {
   private readonly core: RelayCore<WebSocket>;
@@ -37,10 +41,13 @@ export class InstrumentRelay extends DurableObject<Env> {
       defer: (ms, fn) => void setTimeout(fn, ms),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-    this.core.restore(ctx.getWebSockets());
+    this.core.restore(ctx.getWebSockets(), ctx.getWebSockets(LINK_TAG));
   }
 
-  /** Upgrade from the Worker (`/connect?instId&kind&depth`, validated by src/routes/ws.ts). */
+  /**
+   * Upgrade from the Worker (`/connect?instId&kind&depth`, validated by src/routes/ws.ts): accepted here, or
+   * answered with a shard redirect the Worker follows. `/link?instId&shard`: a fan-out shard's link.
+   */
   override async fetch(request: Request): Promise<Response> {
     return guard(
       console,
@@ -48,8 +55,11 @@ export class InstrumentRelay extends DurableObject<Env> {
       this.core.label,
       () => {
         const url = new URL(request.url);
-        if (url.pathname !== "/connect") return new Response("not found", { status: 404 });
         const instId = url.searchParams.get("instId") ?? "";
+        if (url.pathname === "/link") return this.acceptLink(instId, Number(url.searchParams.get("shard")));
+        if (url.pathname !== "/connect") return new Response("not found", { status: 404 });
+        const route = this.core.route(instId);
+        if (route.to === "shard") return shardRedirect(route.shard, route.token);
         const kind: ClientKind = url.searchParams.get("kind") === "prediction" ? "prediction" : "book";
         const depth = Number(url.searchParams.get("depth")) || DEFAULT_DEPTH;
         const pair = new WebSocketPair();
@@ -62,6 +72,17 @@ export class InstrumentRelay extends DurableObject<Env> {
       },
       new Response("relay error", { status: 500 }),
     );
+  }
+
+  private acceptLink(instId: string, shard: number): Response {
+    if (!Number.isSafeInteger(shard) || shard < 0) return new Response("bad shard", { status: 400 });
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    const a = this.core.newLinkAttachment(instId, shard);
+    this.ctx.acceptWebSocket(server, [LINK_TAG]);
+    server.serializeAttachment(a);
+    this.core.onLinkOpen(server, a);
+    return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -103,5 +124,10 @@ export class InstrumentRelay extends DurableObject<Env> {
   /** Counters and state (RPC, GET /status). */
   stats(): RelayStats {
     return this.core.snapshotStats();
+  }
+
+  /** Sorted lags of the relay's own acking book clients (RPC: /status merges them with its shards'). */
+  clientLags(): number[] {
+    return this.core.clientLags();
   }
 }

@@ -1,6 +1,7 @@
 /** Relay counters and state, served on GET /status (through the `stats()` RPC). */
 import type { BookFault } from "../okx/book.js";
 import type { UpstreamState } from "../protocol.js";
+import type { ShardInfo } from "./shards.js";
 
 /** Faults the relay counts, by cause. */
 export type RelayFault = BookFault | "notice" | "stall" | "upstream-error" | "subscribe-timeout";
@@ -20,7 +21,10 @@ export interface RelayStats {
   /** Trades the features could not use (malformed items or pushes). */
   badTrades: number;
   broadcasts: number;
+  /** Frames sent to clients (by this object; GET /status adds the shards' sends). */
   sends: number;
+  /** Frames sent to fan-out shards over their links. */
+  linkSends: number;
   conflated: number;
   /** Clients paused because their send budget ran out without an ack (each pause counted once). */
   budgetPaused: number;
@@ -50,6 +54,8 @@ export interface RelayStats {
   bookLevels: { bids: number; asks: number };
   lastUpstreamAt: number | null;
   liveSince: number | null;
+  /** Fan-out shards linked to this relay, as they last reported (empty in one-shard mode). */
+  shards: ShardInfo[];
 }
 
 /** Zeroed counters. */
@@ -67,6 +73,7 @@ export function createStats(): RelayStats {
     badTrades: 0,
     broadcasts: 0,
     sends: 0,
+    linkSends: 0,
     conflated: 0,
     budgetPaused: 0,
     stalledClosed: 0,
@@ -97,5 +104,6 @@ export function createStats(): RelayStats {
     bookLevels: { bids: 0, asks: 0 },
     lastUpstreamAt: null,
     liveSince: null,
+    shards: [],
   };
 }

@@ -32,9 +32,19 @@ function binaryAsText(data: unknown): string {
 }
 
 /** workerd outbound WebSocket connector. */
-export const connectWebSocket: UpstreamConnector = async (url, handlers) => {
-  const httpUrl = url.replace(/^ws(s?):\/\//, "http$1://");
-  const res = await fetch(httpUrl, { headers: { Upgrade: "websocket" } });
+export const connectWebSocket: UpstreamConnector = (url, handlers) =>
+  connectVia(fetch, url.replace(/^ws(s?):\/\//, "http$1://"), handlers);
+
+/**
+ * Open a WebSocket through `fetcher` (global fetch for OKX; a Durable Object stub's fetch for a shard link:
+ * DO-to-DO WebSockets are upgraded the same way) and wrap it in the Upstream interface.
+ */
+export async function connectVia(
+  fetcher: (url: string, init: RequestInit) => Promise<Response>,
+  httpUrl: string,
+  handlers: UpstreamHandlers,
+): Promise<Upstream> {
+  const res = await fetcher(httpUrl, { headers: { Upgrade: "websocket" } });
   const ws = res.webSocket;
   if (res.status !== 101 || !ws) {
     throw new Error(`upgrade refused: HTTP ${res.status}`);
@@ -62,4 +72,4 @@ export const connectWebSocket: UpstreamConnector = async (url, handlers) => {
       closeOnce(code, reason || "closed by relay");
     },
   };
-};
+}

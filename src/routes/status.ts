@@ -7,6 +7,8 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env } from "../env.js";
 import { apiError } from "../errors.js";
 import { INST_ID_RE } from "../okx/protocol.js";
+import { mergeShardStats } from "../relay/aggregate.js";
+import { shardName } from "../relay/shards.js";
 import type { RelayStats } from "../relay/stats.js";
 import { ErrorSchema } from "../sim/schema.js";
 import { parseInstId } from "./params.js";
@@ -35,7 +37,8 @@ const RelayStatsSchema = z
     tradeMessages: count("OKX `trades` pushes received (they feed the forecast features, never the book)."),
     badTrades: count("Trades the features could not use (malformed items or pushes)."),
     broadcasts: count("Book changes fanned out."),
-    sends: count("Frames sent to clients."),
+    sends: count("Frames sent to clients (the relay's own clients and its shards' clients)."),
+    linkSends: count("Frames the relay sent to its fan-out shards (one per shard per message)."),
     conflated: count("Times a client that fell behind its ack window was conflated to the latest book."),
     budgetPaused: count("Clients paused because their send budget ran out without an ack."),
     stalledClosed: count("Clients closed with 4008 after staying paused."),
@@ -83,6 +86,19 @@ const RelayStatsSchema = z
     bookLevels: z.object({ bids: count("Bid levels held."), asks: count("Ask levels held.") }),
     lastUpstreamAt: msOrNull("Relay clock of the last upstream frame, Unix ms."),
     liveSince: msOrNull("Relay clock when the book last became live, Unix ms."),
+    shards: z
+      .array(
+        z.object({
+          shard: count("Shard index."),
+          clients: count("Client sockets on this shard."),
+          depths: z.array(z.number().int()).openapi({ description: "Book depths its clients subscribed." }),
+          prediction: z.boolean().openapi({ description: "Whether it has prediction clients." }),
+        }),
+      )
+      .openapi({
+        description:
+          "Fan-out shards linked to the relay (empty in one-shard mode). Client counts and counters above include them.",
+      }),
   })
   .openapi("RelayStats", {
     description: "One instrument relay (Durable Object): upstream state and counters since it started.",
@@ -161,9 +177,16 @@ statusRoutes.openapi(healthRoute, (c) =>
   c.json({ ok: true as const, service: "tradesim" as const, time: new Date().toISOString() }, 200),
 );
 
-/** Stats of one relay (from its Durable Object). */
+/** Stats of one instrument: its relay's, with its fan-out shards' clients and counters merged in. */
 async function relayStats(env: Env, instId: string): Promise<RelayStats> {
-  return await env.RELAY.get(env.RELAY.idFromName(instId)).stats();
+  const relay = env.RELAY.get(env.RELAY.idFromName(instId));
+  const s = await relay.stats();
+  if (s.shards.length === 0) return s;
+  const [lags, shards] = await Promise.all([
+    relay.clientLags(),
+    Promise.all(s.shards.map((sh) => env.SHARD.get(env.SHARD.idFromName(shardName(instId, sh.shard))).stats())),
+  ]);
+  return mergeShardStats(s, lags, shards);
 }
 
 statusRoutes.openapi(statusRoute, async (c) => {

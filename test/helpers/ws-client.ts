@@ -6,6 +6,7 @@ import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import { okxChecksum } from "../../src/okx/checksum.js";
 import type { BookMessage, ServerMessage } from "../../src/protocol.js";
+import { connectClient } from "../../src/relay/connect.js";
 import type { RelayStats } from "../../src/relay/stats.js";
 import type { ConnectionLog } from "../../tools/exchange/connlog.js";
 
@@ -82,6 +83,23 @@ export class TestClient {
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
     res.webSocket.accept();
     return new TestClient(res.webSocket, maxKept);
+  }
+
+  /**
+   * Connect the way the Worker's /ws routes do (src/relay/connect.ts) but to relay `relayName`: the relay accepts
+   * the client or routes it to one of its fan-out shards (named after the relay, so tests stay isolated).
+   */
+  static async openVia(
+    relayName: string,
+    instId: string,
+    kind: "book" | "prediction" = "book",
+    depth = 25,
+  ): Promise<TestClient> {
+    const req = new Request("https://tradesim.test/ws", { headers: { Upgrade: "websocket" } });
+    const res = await connectClient(env, relayName, { instId, kind, depth }, req);
+    if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
+    res.webSocket.accept();
+    return new TestClient(res.webSocket);
   }
 
   /** The next message after the previous `next()` match that satisfies `pred`, waiting up to `timeoutMs`. */
