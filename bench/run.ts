@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { benchBook } from "./book.js";
 import { benchBundle } from "./bundle.js";
 import { benchFanout } from "./fanout.js";
+import { benchFaultsLoad } from "./faults-load.js";
 import { benchMemory } from "./memory.js";
 import { benchPredict } from "./predict.js";
 import { benchRecovery } from "./recovery.js";
@@ -39,6 +40,7 @@ const runners: [string, () => Result[] | Promise<Result[]>][] = [
   ["memory", () => benchMemory(quick)],
   ["recovery", () => benchRecovery(quick)],
   ["fanout", () => benchFanout(quick)],
+  ["faults", () => benchFaultsLoad(quick)],
 ];
 const lines: string[] = [];
 for (const [name, run] of runners) {
