@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { benchBook } from "./book.js";
 import { benchBundle } from "./bundle.js";
 import { benchFanout } from "./fanout.js";
+import { benchShards } from "./shards.js";
 import { benchFaultsLoad } from "./faults-load.js";
 import { benchMemory } from "./memory.js";
 import { benchPredict } from "./predict.js";
@@ -41,6 +42,7 @@ const runners: [string, () => Result[] | Promise<Result[]>][] = [
   ["recovery", () => benchRecovery(quick)],
   ["fanout", () => benchFanout(quick)],
   ["faults", () => benchFaultsLoad(quick)],
+  ["shards", () => benchShards(quick)],
 ];
 const lines: string[] = [];
 for (const [name, run] of runners) {
