@@ -16,6 +16,7 @@ import { benchMemory } from "./memory.js";
 import { benchPredict } from "./predict.js";
 import { benchRecovery } from "./recovery.js";
 import { benchSimulate } from "./simulate.js";
+import { benchSoak } from "./soak.js";
 import { fmt, type Result } from "./lib.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
@@ -42,6 +43,7 @@ const runners: [string, () => Result[] | Promise<Result[]>][] = [
   ["recovery", () => benchRecovery(quick)],
   ["fanout", () => benchFanout(quick)],
   ["faults", () => benchFaultsLoad(quick)],
+  ["soak", () => benchSoak(quick)],
   ["shards", () => benchShards(quick)],
 ];
 const lines: string[] = [];
