@@ -86,6 +86,11 @@ async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string,
     resolve(REPO_ROOT, "node_modules/.bin/wrangler"),
     [
       "dev",
+      // A worker name of its own: wrangler's dev registry (~/.config/.wrangler/registry) is keyed by worker name,
+      // and with two `tradesim` sessions on one machine (a bench beside an e2e run) the shards' links to their
+      // relay were seen reaching the OTHER session's relay object.
+      "--name",
+      `tradesim-bench-${port}`,
       "--port",
       String(port),
       "--ip",

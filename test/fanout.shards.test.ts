@@ -24,7 +24,7 @@ async function eventually(pred: () => Promise<boolean>, timeoutMs: number, what:
 /** Open `n` book clients one after the other (routing depends on the order). */
 async function openMany(relay: string, n: number, depth = 25): Promise<TestClient[]> {
   const out: TestClient[] = [];
-  for (let i = 0; i < n; i++) out.push(await TestClient.openVia(relay, SWAP, "book", depth));
+  for (let i = 0; i < n; i++) out.push(await TestClient.openRelay(relay, SWAP, "book", depth));
   return out;
 }
 
@@ -63,7 +63,9 @@ describe("fan-out shards", () => {
     for (const x of s.shards) expect(x.depths).toEqual([25]);
     // Every client (relay or shard) receives books; wait for several after all are connected.
     for (const c of clients) await c.nextBook(20_000);
-    const books = await Promise.all(clients.map(async (c) => [await c.nextBook(), await c.nextBook(), await c.nextBook()]));
+    const books = await Promise.all(
+      clients.map(async (c) => [await c.nextBook(), await c.nextBook(), await c.nextBook()]),
+    );
     // seq is the relay's: a given seq is the same message (byte for byte) on the relay and on every shard.
     const bySeq = new Map<number, string>();
     let shared = 0;
@@ -90,7 +92,7 @@ describe("fan-out shards", () => {
     const relay = uniqueName("depths");
     const clients = await openMany(relay, 3); // 2 on the relay, 1 on shard 0
     await clients[2]!.nextBook(20_000);
-    const deep = await TestClient.openVia(relay, SWAP, "book", 400); // shard 0 (K = ceil(2/2) = 1)
+    const deep = await TestClient.openRelay(relay, SWAP, "book", 400); // shard 0 (K = ceil(2/2) = 1)
     const first = await deep.nextBook(10_000);
     expect(first.depth).toBe(400);
     expect(first.bids.length).toBeGreaterThan(25);
@@ -172,7 +174,7 @@ describe("fan-out shards", () => {
     for (const c of clients) c.close();
     // Shards close their link after the grace period (300 ms in tests) once their clients are gone.
     await eventually(async () => (await relayStats(relay)).shards.length === 0, 10_000, "shard links closed");
-    const alone = await TestClient.openVia(relay, SWAP);
+    const alone = await TestClient.openRelay(relay, SWAP);
     await alone.nextBook(20_000);
     let s = await relayStats(relay);
     expect([s.bookClients, s.shards.length]).toEqual([1, 0]);
@@ -188,8 +190,12 @@ describe("fan-out shards", () => {
     const relay = uniqueName("shard-pred");
     const direct = await openMany(relay, 2);
     await direct[0]!.nextBook(20_000);
-    const p = await TestClient.openVia(relay, SWAP, "prediction");
-    await eventually(async () => (await relayStats(relay)).shards[0]?.prediction === true, 10_000, "shard wants forecasts");
+    const p = await TestClient.openRelay(relay, SWAP, "prediction");
+    await eventually(
+      async () => (await relayStats(relay)).shards[0]?.prediction === true,
+      10_000,
+      "shard wants forecasts",
+    );
     const f = await p.next((m) => m.type === "prediction", 30_000, "a forecast");
     expect(f.type).toBe("prediction");
     for (const c of [...direct, p]) c.close();

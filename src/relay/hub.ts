@@ -7,15 +7,8 @@
  * What the hub sends comes from a `HubFeed`: the relay's feed is its own book and forecasts; a shard's feed is
  * what the relay published to it over the shard link.
  */
-import {
-  ACK_REQUIRED,
-  badMessage,
-  CLOSE,
-  laggingMessage,
-  MAX_BAD_MESSAGES,
-  parseClientMessage,
-} from "../protocol.js";
-import { ClientTable, type Attachment, type Client, type ClientKind, type ClientSocket } from "./clients.js";
+import { ACK_REQUIRED, badMessage, CLOSE, laggingMessage, MAX_BAD_MESSAGES, parseClientMessage } from "../protocol.js";
+import { ClientTable, type Attachment, type Client, type ClientSocket } from "./clients.js";
 import { acknowledge, admit, clientLag, isLagClosed, isStalled, settleLag, type StalenessBound } from "./flow.js";
 import type { Log } from "./guard.js";
 
@@ -68,8 +61,7 @@ export function createHubCounters(): HubCounters {
 
 /** Percentiles of sorted lags (nearest rank), the summary /status reports. */
 export function summarizeLags(sortedLags: readonly number[], lagging: number): ClientLagSummary {
-  const q = (p: number) =>
-    sortedLags.length ? sortedLags[Math.max(0, Math.ceil(p * sortedLags.length) - 1)]! : null;
+  const q = (p: number) => (sortedLags.length ? sortedLags[Math.max(0, Math.ceil(p * sortedLags.length) - 1)]! : null);
   return { measured: sortedLags.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: sortedLags.at(-1) ?? null, lagging };
 }
 

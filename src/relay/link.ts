@@ -99,8 +99,7 @@ export function parseWant(frame: string | ArrayBuffer): LinkParse<LinkWant> {
   }
   const m = v as Partial<Record<keyof LinkWant, unknown>> | null;
   if (
-    !m ||
-    m.op !== "want" ||
+    m?.op !== "want" ||
     !nonNegInt(m.clients) ||
     typeof m.prediction !== "boolean" ||
     !Array.isArray(m.depths) ||
@@ -128,15 +127,16 @@ export function parseLinkFrame(frame: string): LinkParse<LinkFrame> {
       return { ok: true, value: { kind: "forecast", text: rest } };
     case 82 /* R */:
       return { ok: true, value: { kind: "score", text: rest } };
-    case 70 /* F */: {
-      const nl = rest.indexOf("\n");
-      const semi = rest.indexOf(";");
-      const code = Number(rest.slice(0, semi));
-      if (nl < 0 || semi < 0 || semi > nl || !Number.isInteger(code) || code < 1000 || code > 4999) {
-        return { ok: false, error: "bad fatal frame" };
+    case 70 /* F */:
+      {
+        const nl = rest.indexOf("\n");
+        const semi = rest.indexOf(";");
+        const code = Number(rest.slice(0, semi));
+        if (nl < 0 || semi < 0 || semi > nl || !Number.isInteger(code) || code < 1000 || code > 4999) {
+          return { ok: false, error: "bad fatal frame" };
+        }
+        return { ok: true, value: { kind: "fatal", code, reason: rest.slice(semi + 1, nl), text: rest.slice(nl + 1) } };
       }
-      return { ok: true, value: { kind: "fatal", code, reason: rest.slice(semi + 1, nl), text: rest.slice(nl + 1) } };
-    }
     case 66 /* B */:
       return parseBook(frame);
     default:

@@ -27,7 +27,9 @@ export interface ShardRouting {
 }
 
 /** Where a new client goes (`token`: the route's number, which the shard reports back when the client arrives). */
-export type Route = { readonly to: "direct" } | { readonly to: "shard"; readonly shard: number; readonly token: number };
+export type Route =
+  | { readonly to: "direct" }
+  | { readonly to: "shard"; readonly shard: number; readonly token: number };
 
 /** A routed client not reported by its shard within this time never arrived (its upgrade failed): stop counting it. */
 const PENDING_EXPIRY_MS = 10_000;
@@ -176,12 +178,7 @@ export class ShardSet<L extends LinkSocket = LinkSocket> {
    * Send one book change to every link: one frame per link with every depth it asked for; links asking for the
    * same depths share one frame string. `send` is the relay's guarded send (a failure closes only that link).
    */
-  publishBook(
-    seq: number,
-    ts: number,
-    text: (depth: number) => string,
-    send: (ws: L, frame: string) => void,
-  ): void {
+  publishBook(seq: number, ts: number, text: (depth: number) => string, send: (ws: L, frame: string) => void): void {
     const frames = new Map<string, string>();
     for (const [ws, l] of this.links) {
       const depths = l.want?.depths;

@@ -68,7 +68,11 @@ export class TestClient {
     return new TestClient(res.webSocket);
   }
 
-  /** Open a socket straight to a relay Durable Object with a unique name (isolated from other tests). */
+  /**
+   * Open a client of relay `doName` (a unique name per test keeps tests isolated) the way the Worker's /ws routes
+   * connect (src/relay/connect.ts): the relay accepts it, or routes it to one of its fan-out shards (named after
+   * the relay) past its shard threshold.
+   */
   static async openRelay(
     doName: string,
     instId: string,
@@ -76,30 +80,11 @@ export class TestClient {
     depth = 25,
     maxKept = Infinity,
   ): Promise<TestClient> {
-    const stub = env.RELAY.get(env.RELAY.idFromName(doName));
-    const res = await stub.fetch(`https://relay/connect?instId=${instId}&kind=${kind}&depth=${depth}`, {
-      headers: { Upgrade: "websocket" },
-    });
+    const req = new Request("https://tradesim.test/ws", { headers: { Upgrade: "websocket" } });
+    const res = await connectClient(env, doName, { instId, kind, depth }, req);
     if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
     res.webSocket.accept();
     return new TestClient(res.webSocket, maxKept);
-  }
-
-  /**
-   * Connect the way the Worker's /ws routes do (src/relay/connect.ts) but to relay `relayName`: the relay accepts
-   * the client or routes it to one of its fan-out shards (named after the relay, so tests stay isolated).
-   */
-  static async openVia(
-    relayName: string,
-    instId: string,
-    kind: "book" | "prediction" = "book",
-    depth = 25,
-  ): Promise<TestClient> {
-    const req = new Request("https://tradesim.test/ws", { headers: { Upgrade: "websocket" } });
-    const res = await connectClient(env, relayName, { instId, kind, depth }, req);
-    if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status}`);
-    res.webSocket.accept();
-    return new TestClient(res.webSocket);
   }
 
   /** The next message after the previous `next()` match that satisfies `pred`, waiting up to `timeoutMs`. */
