@@ -10,7 +10,6 @@
  *    sustained deliveries/s vs shard count with the exchange replaying x4; workerd memory per shard and per client.
  * Everything shares this machine's 2 cores; the figures include that contention.
  */
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { NoChangeMultiModel } from "../src/predict/multi.js";
 import type { ClientSocket } from "../src/relay/clients.js";
@@ -107,12 +106,9 @@ async function relayCpuPerBook(clients: number, sharded: boolean, messages: read
   return { usPerBook: (cpu.user + cpu.system) / books, framesPerBook: frames / books, books };
 }
 
-/** RSS of the Worker's workerd process (the one listening on the direct socket), in MiB. */
-function workerdRssMiB(directWs: string): number {
-  const port = new URL(directWs.replace(/^ws/, "http")).port;
-  const out = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
-  const pid = out.match(new RegExp(`127\\.0\\.0\\.1:${port}\\s.*pid=(\\d+)`))?.[1];
-  if (!pid) return NaN;
+/** RSS of a process, MiB (NaN when unknown). */
+function rssMiB(pid: number | null): number {
+  if (pid === null) return NaN;
   const kb = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]);
   return kb / 1024;
 }
@@ -145,10 +141,10 @@ async function endToEnd(n: number, shards: number, seconds: number, speed: numbe
     // One client first (the relay, its book and model exist), then the rest: the RSS step is what clients cost.
     await clients.open(`${stack.directWs}/ws/okx?instId=${INST}`, 1);
     await new Promise((r) => setTimeout(r, 1500));
-    const rssBefore = workerdRssMiB(stack.directWs);
+    const rssBefore = rssMiB(stack.workerPid);
     await clients.open(`${stack.directWs}/ws/okx?instId=${INST}`, n - 1);
     await new Promise((r) => setTimeout(r, 2000));
-    const rssAfter = workerdRssMiB(stack.directWs);
+    const rssAfter = rssMiB(stack.workerPid);
     const t0 = await clients.reset();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const r = await clients.report();

@@ -3,6 +3,7 @@
  * child process pointed at it, both on free loopback ports.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { startExchange, type Exchange, type ExchangeOptions } from "../tools/exchange/server.js";
@@ -19,8 +20,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The other loopback port (of another workerd process) that answers our /health: the Worker's own socket. */
-async function findDirect(publicPort: number): Promise<string | null> {
+/** The parent pid of `pid` (from /proc/PID/stat: "pid (comm) state ppid ..."; comm may contain spaces). */
+function parentPid(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The Worker's own workerd socket: a loopback port of the workerd process that is a sibling (same wrangler
+ * parent) of the proxy listening on the public port, answering our /health. Only siblings: on a shared machine
+ * another run's workerd (a second stack, a vitest pool) serves the same Worker, and clients that land there meet
+ * a stranger's relay (seen: a bench measured another run's relay).
+ */
+async function findDirect(publicPort: number): Promise<{ ws: string; pid: number } | null> {
   let out = "";
   try {
     out = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
@@ -32,12 +48,14 @@ async function findDirect(publicPort: number): Promise<string | null> {
     pid: Number(m[2]),
   }));
   const proxyPid = rows.find((r) => r.port === publicPort)?.pid;
+  if (proxyPid === undefined) return null;
+  const parent = parentPid(proxyPid);
   for (const r of rows) {
-    if (r.pid === proxyPid || r.port === publicPort) continue;
+    if (r.pid === proxyPid || r.port === publicPort || parentPid(r.pid) !== parent) continue;
     try {
       const res = await fetch(`http://127.0.0.1:${r.port}/health`, { signal: AbortSignal.timeout(1000) });
       if (res.ok && ((await res.json()) as { service?: string }).service === "tradesim")
-        return `ws://127.0.0.1:${r.port}`;
+        return { ws: `ws://127.0.0.1:${r.port}`, pid: r.pid };
     } catch {
       // not an HTTP socket of ours
     }
@@ -55,6 +73,8 @@ export interface Stack {
    * relays every frame; production has Cloudflare's edge there instead). Equals `ws` when it cannot be found.
    */
   directWs: string;
+  /** pid of the workerd process running the Worker and its Durable Objects (null when not found). */
+  workerPid: number | null;
   /** Everything wrangler dev printed so far. */
   log(): string;
   stop(): Promise<void>;
@@ -86,11 +106,6 @@ async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string,
     resolve(REPO_ROOT, "node_modules/.bin/wrangler"),
     [
       "dev",
-      // A worker name of its own: wrangler's dev registry (~/.config/.wrangler/registry) is keyed by worker name,
-      // and with two `tradesim` sessions on one machine (a bench beside an e2e run) the shards' links to their
-      // relay were seen reaching the OTHER session's relay object.
-      "--name",
-      `tradesim-bench-${port}`,
       "--port",
       String(port),
       "--ip",
@@ -131,11 +146,13 @@ async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string,
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  const direct = await findDirect(port);
   return {
     exchange,
     base,
     ws: `ws://127.0.0.1:${port}`,
-    directWs: (await findDirect(port)) ?? `ws://127.0.0.1:${port}`,
+    directWs: direct?.ws ?? `ws://127.0.0.1:${port}`,
+    workerPid: direct?.pid ?? null,
     inspectorPort,
     log: () => log,
     async stop() {

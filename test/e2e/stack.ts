@@ -90,10 +90,6 @@ export async function startStack(
   const persist = mkdtempSync(join(tmpdir(), "tradesim-e2e-"));
   const args = [
     "dev",
-    // A worker name of its own: wrangler's dev registry is keyed by worker name, and Durable Object calls of two
-    // same-named sessions on one machine were seen crossing between them (bench/stack.ts).
-    "--name",
-    `tradesim-e2e-${port}`,
     "--port",
     String(port),
     "--ip",
