@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { benchBook } from "./book.js";
 import { benchBundle } from "./bundle.js";
 import { benchFanout } from "./fanout.js";
+import { benchLink } from "./link.js";
 import { benchShards } from "./shards.js";
 import { benchFaultsLoad } from "./faults-load.js";
 import { benchMemory } from "./memory.js";
@@ -44,6 +45,7 @@ const runners: [string, () => Result[] | Promise<Result[]>][] = [
   ["fanout", () => benchFanout(quick)],
   ["faults", () => benchFaultsLoad(quick)],
   ["soak", () => benchSoak(quick)],
+  ["link", () => benchLink(quick)],
   ["shards", () => benchShards(quick)],
 ];
 const lines: string[] = [];
