@@ -18,6 +18,7 @@ import { benchPredict } from "./predict.js";
 import { benchRecovery } from "./recovery.js";
 import { benchSimulate } from "./simulate.js";
 import { benchSoak } from "./soak.js";
+import { benchStaleness } from "./staleness.js";
 import { fmt, type Result } from "./lib.js";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
@@ -47,6 +48,7 @@ const runners: [string, () => Result[] | Promise<Result[]>][] = [
   ["soak", () => benchSoak(quick)],
   ["link", () => benchLink(quick)],
   ["shards", () => benchShards(quick)],
+  ["staleness", () => benchStaleness(quick)],
 ];
 const lines: string[] = [];
 for (const [name, run] of runners) {

@@ -1,0 +1,424 @@
+/**
+ * Standard WebSocket clients — Node's global `WebSocket` (undici), what a new user writes, JSON.parse per message —
+ * in a child process of their own, so thousands of them neither share an event loop with the test or bench process
+ * (which runs the local exchange) nor make it unresponsive. Each client measures the age of every book it receives
+ * (`Date.now() − ts`: the exchange stamps `ts` with the same machine clock) and acks (`{"op":"ack","seq":n}`) every
+ * `ackEvery`-th book like a flow-controlled consumer, and its latest book at once
+ * - when told `lagging` (the relay sends no book until the client acks), and
+ * - after a seq gap (conflated): the relay measures its 16-book window from the last ack, so after skipping books it
+ *   sends ONE book per ack; a client that waits for 8 books before acking again then waits forever, gets no book and
+ *   no notice (measured: 2,000 such clients, 0 books each for 40 s, /status clientLag 50 s and `lagging: 0`).
+ * `ackOnGap: false` / `ackOnLagging: false` turn these off to show exactly that.
+ * `hold` (until the first reset): each client acks only its first book, so the relay's window parks it after 16
+ * books; opening 2,000 clients then takes ~20-35 s instead of ~75 s (each new client no longer competes with the
+ * fan-out to all the others), and the measured window starts with every client reading.
+ *
+ * The staleness check (issue #19: "never a stale book shown as live"): per client, a book older than
+ * `boundMs + toleranceMs` is LATE. A late book is a VIOLATION unless the client was told `lagging` before it, or
+ * is told "with it": later in the same episode (a maximal run of late books on that socket), and the book is one of
+ * the last MAX_IN_FLIGHT late books before that notice — the relay decides at send time and cannot recall books
+ * already in flight (at most its window of unacknowledged books), so those may still arrive before its notice.
+ * Excused books are split by when the notice came: in the same episode (`excused`), or only in an earlier one
+ * (`excusedEarlier`: the client had been told, then saw a fresh book, then old ones again without a new notice).
+ *
+ * Parent side: `spawnWsClients()` forks this file under tsx and talks to it over IPC (used by
+ * test/e2e/staleness.e2e.test.ts and bench/staleness.ts).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { MAX_IN_FLIGHT, type ServerMessage } from "../src/protocol.js";
+
+interface OpenCmd {
+  cmd: "open";
+  url: string;
+  n: number;
+  ackEvery: number;
+  boundMs: number;
+  toleranceMs: number;
+  ackOnLagging: boolean;
+  ackOnGap: boolean;
+  concurrency: number;
+  hold: boolean;
+}
+type Cmd = OpenCmd | { cmd: "reset" } | { cmd: "report" } | { cmd: "close" };
+
+/** A violation, for the failure message. */
+export interface LateBook {
+  client: number;
+  seq: number;
+  ageMs: number;
+  /** ms since the window started. */
+  atMs: number;
+  /** The client's last `lagging` notice, ms before this book (null: never told). */
+  toldMsBefore: number | null;
+}
+
+/** What the clients saw since the last reset (the window). */
+export interface WsReport {
+  /** Child clock (Unix ms) of the report; `windowMs` since the reset. */
+  at: number;
+  windowMs: number;
+  clients: number;
+  /** Clients whose socket is still open. */
+  open: number;
+  /** Close codes of the sockets closed so far (since opening), code -> count. */
+  closes: Record<string, number>;
+  /** Books received in the window, all clients. */
+  books: number;
+  /** Distinct relay seqs seen in the window: max - min + 1 over all clients (what the relay broadcast). */
+  broadcast: number;
+  /** Books per client in the window. */
+  perClient: { min: number; p50: number; mean: number; max: number };
+  /** Clients that got fewer books than were broadcast (by more than one at each end of the window: edges). */
+  conflatedClients: number;
+  /** Clients that skipped relay seqs inside the window (conflated by the window or the staleness bound). */
+  skippedClients: number;
+  /** Clients told `lagging` in the window, and `lagging` messages received. */
+  toldClients: number;
+  laggingMessages: number;
+  /** Age (ms) of the books received in the window. */
+  age: { p50: number; p99: number; max: number };
+  /** Books older than bound + tolerance: all, excused by a `lagging` notice, violations (and on how many clients). */
+  late: number;
+  excused: number;
+  excusedEarlier: number;
+  violations: number;
+  violatingClients: number;
+  /** The first violations (at most 20), and the first books excused only by an earlier episode's notice (10). */
+  examples: LateBook[];
+  earlierExamples: LateBook[];
+  /** Event-loop delay of the clients' process in the window (ms): how late its clock reads can be. */
+  loopDelay: { p99: number; max: number };
+}
+
+interface Client {
+  books: number;
+  firstSeq: number;
+  lastSeq: number;
+  skipped: boolean;
+  toldAt: number | null;
+  laggings: number;
+  /** In the current episode of late books: told `lagging` yet? and the late books still waiting for a notice. */
+  episode: boolean;
+  told: boolean;
+  waiting: { seq: number; ageMs: number; at: number }[];
+}
+
+/** Age histogram, 1 ms buckets up to 10 min (later ones are clamped into the last bucket, `max` stays exact). */
+class AgeHistogram {
+  private readonly counts = new Uint32Array(600_001);
+  n = 0;
+  max = 0;
+  add(ms: number): void {
+    const i = Math.min(this.counts.length - 1, Math.max(0, Math.round(ms)));
+    this.counts[i]!++;
+    this.n++;
+    if (ms > this.max) this.max = ms;
+  }
+  quantile(q: number): number {
+    if (this.n === 0) return Number.NaN;
+    const rank = Math.max(1, Math.ceil(q * this.n));
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i]!;
+      if (seen >= rank) return i;
+    }
+    return this.max;
+  }
+}
+
+function child(): void {
+  const clients: Client[] = [];
+  const sockets: WebSocket[] = [];
+  const closes: Record<string, number> = {};
+  let boundMs = 2_000;
+  let toleranceMs = 0;
+  let t0 = Date.now();
+  let ages = new AgeHistogram();
+  let late = 0;
+  let excused = 0;
+  let excusedEarlier = 0;
+  let earlierExamples: LateBook[] = [];
+  let violations = 0;
+  let violating = new Set<number>();
+  let examples: LateBook[] = [];
+  let laggingMessages = 0;
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+
+  const fresh = (): Client => ({
+    books: 0,
+    firstSeq: -1,
+    lastSeq: -1,
+    skipped: false,
+    toldAt: null,
+    laggings: 0,
+    episode: false,
+    told: false,
+    waiting: [],
+  });
+  const lateBook = (i: number, c: Client, b: { seq: number; ageMs: number; at: number }): LateBook => ({
+    client: i,
+    seq: b.seq,
+    ageMs: b.ageMs,
+    atMs: b.at - t0,
+    toldMsBefore: c.toldAt === null ? null : b.at - c.toldAt,
+  });
+  const violate = (i: number, c: Client, b: { seq: number; ageMs: number; at: number }) => {
+    violations++;
+    violating.add(i);
+    if (examples.length < 20) examples.push(lateBook(i, c, b));
+  };
+  /** The episode of late books ends (a fresh book, or the report): late books never excused are violations. */
+  const endEpisode = (i: number, c: Client) => {
+    for (const b of c.waiting) violate(i, c, b);
+    c.waiting = [];
+    c.episode = false;
+    c.told = false;
+  };
+
+  /** Last relay seq each socket received (not reset with the window: what a lagging notice is answered with). */
+  const lastSeqs: number[] = [];
+  /** `hold` mode until the first reset: clients ack their first book only, so the relay's window parks them. */
+  let held = false;
+  const onMessage = (i: number, ws: WebSocket, o: OpenCmd, data: unknown) => {
+    const now = Date.now();
+    const c = clients[i]!;
+    let m: ServerMessage;
+    try {
+      m = JSON.parse(String(data)) as ServerMessage;
+    } catch {
+      return;
+    }
+    if (held) {
+      if (m.type !== "book") return;
+      if (lastSeqs[i]! < 0) ws.send(JSON.stringify({ op: "ack", seq: m.seq }));
+      lastSeqs[i] = m.seq;
+      return;
+    }
+    if (m.type === "lagging") {
+      laggingMessages++;
+      c.laggings++;
+      c.toldAt = now;
+      // Told within this episode: the late books in flight before the notice (at most the window) are excused.
+      const inFlight = c.waiting.splice(0, MAX_IN_FLIGHT);
+      excused += inFlight.length;
+      for (const b of c.waiting) violate(i, c, b);
+      c.waiting = [];
+      c.episode = true;
+      c.told = true;
+      if (o.ackOnLagging && lastSeqs[i]! >= 0) ws.send(JSON.stringify({ op: "ack", seq: lastSeqs[i] }));
+      return;
+    }
+    if (m.type !== "book") return;
+    const ageMs = now - m.ts;
+    ages.add(ageMs);
+    c.books++;
+    const gap = lastSeqs[i]! >= 0 && m.seq > lastSeqs[i]! + 1;
+    if (c.firstSeq < 0) c.firstSeq = m.seq;
+    else if (gap) c.skipped = true;
+    c.lastSeq = m.seq;
+    lastSeqs[i] = m.seq;
+    if (ageMs > boundMs + toleranceMs) {
+      late++;
+      c.episode = true;
+      if (c.told) excused++;
+      else if (c.toldAt !== null) {
+        excusedEarlier++;
+        if (earlierExamples.length < 10) earlierExamples.push(lateBook(i, c, { seq: m.seq, ageMs, at: now }));
+      } else c.waiting.push({ seq: m.seq, ageMs, at: now });
+    } else if (c.episode) {
+      endEpisode(i, c);
+    }
+    if (c.books % o.ackEvery === 0 || (gap && o.ackOnGap)) ws.send(JSON.stringify({ op: "ack", seq: m.seq }));
+  };
+
+  const openOne = (i: number, m: OpenCmd) =>
+    new Promise<boolean>((res) => {
+      const ws = new WebSocket(m.url);
+      let opened = false;
+      ws.addEventListener("open", () => {
+        opened = true;
+        res(true);
+      });
+      ws.addEventListener("message", (e) => onMessage(i, ws, m, e.data));
+      ws.addEventListener("close", (e) => {
+        closes[e.code] = (closes[e.code] ?? 0) + 1;
+        if (!opened) res(false);
+      });
+      ws.addEventListener("error", () => {
+        if (!opened) res(false);
+      });
+      sockets[i] = ws;
+      clients[i] = fresh();
+      lastSeqs[i] = -1;
+    });
+
+  const report = (): WsReport => {
+    const now = Date.now();
+    for (const [i, c] of clients.entries()) if (c.episode && !c.told) endEpisode(i, c);
+    const counted = clients.filter((c) => c.firstSeq >= 0);
+    const minSeq = Math.min(...counted.map((c) => c.firstSeq));
+    const maxSeq = Math.max(...counted.map((c) => c.lastSeq));
+    const broadcast = counted.length > 0 ? maxSeq - minSeq + 1 : 0;
+    const per = clients.map((c) => c.books).sort((a, b) => a - b);
+    return {
+      at: now,
+      windowMs: now - t0,
+      clients: clients.length,
+      open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
+      closes: { ...closes },
+      books: ages.n,
+      broadcast,
+      perClient: {
+        min: per[0] ?? 0,
+        p50: per[Math.floor(per.length / 2)] ?? 0,
+        mean: per.length ? per.reduce((a, b) => a + b, 0) / per.length : 0,
+        max: per.at(-1) ?? 0,
+      },
+      conflatedClients: clients.filter((c) => c.books < broadcast - 2).length,
+      skippedClients: clients.filter((c) => c.skipped).length,
+      toldClients: clients.filter((c) => c.laggings > 0).length,
+      laggingMessages,
+      age: { p50: ages.quantile(0.5), p99: ages.quantile(0.99), max: ages.max },
+      late,
+      excused,
+      excusedEarlier,
+      violations,
+      violatingClients: violating.size,
+      examples,
+      earlierExamples,
+      loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    };
+  };
+
+  process.on("message", async (m: Cmd) => {
+    try {
+      if (m.cmd === "open") {
+        boundMs = m.boundMs;
+        held = m.hold;
+        toleranceMs = m.toleranceMs;
+        // At most `concurrency` handshakes at a time: thousands at once only make the first books wait.
+        const first = clients.length;
+        let next = 0;
+        let ok = 0;
+        const started = Date.now();
+        const worker = async () => {
+          while (next < m.n) {
+            const i = first + next++;
+            if (await openOne(i, m)) ok++;
+            if (process.env.WSCLIENTS_DEBUG && ok % 250 === 0)
+              console.error(`[wsclients] ${ok} open after ${Date.now() - started} ms`);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(m.concurrency, m.n) }, worker));
+        process.send!({ ok: true, open: ok });
+      } else if (m.cmd === "reset") {
+        t0 = Date.now();
+        ages = new AgeHistogram();
+        late = 0;
+        excused = 0;
+        excusedEarlier = 0;
+        earlierExamples = [];
+        violations = 0;
+        violating = new Set();
+        examples = [];
+        laggingMessages = 0;
+        for (const [i, c] of clients.entries()) {
+          // Counters restart; whether the client is in a told `lagging` episode carries over.
+          clients[i] = { ...fresh(), episode: c.episode, told: c.told, toldAt: c.toldAt };
+        }
+        // Held clients start reading: each acks its latest book and gets the relay's latest on that ack.
+        if (held) {
+          held = false;
+          for (const [i, ws] of sockets.entries())
+            if (lastSeqs[i]! >= 0 && ws.readyState === WebSocket.OPEN)
+              ws.send(JSON.stringify({ op: "ack", seq: lastSeqs[i] }));
+        }
+        loop.reset();
+        process.send!({ ok: true, at: t0 });
+      } else if (m.cmd === "report") {
+        process.send!({ ok: true, report: report() });
+      } else if (m.cmd === "close") {
+        for (const s of sockets) s.close();
+        process.send!({ ok: true });
+        setTimeout(() => process.exit(0), 200);
+      }
+    } catch (e) {
+      process.send!({ ok: false, error: String(e) });
+    }
+  });
+  process.send!({ ok: true, ready: true });
+}
+
+export interface WsClientsProcess {
+  readonly pid: number;
+  /** Open `n` clients on `url` (ws://…/ws/okx?instId=…); resolves with how many opened. */
+  open(
+    url: string,
+    n: number,
+    opts?: {
+      ackEvery?: number;
+      boundMs?: number;
+      toleranceMs?: number;
+      ackOnLagging?: boolean;
+      ackOnGap?: boolean;
+      concurrency?: number;
+      hold?: boolean;
+    },
+  ): Promise<number>;
+  /** Start the measurement window; returns the child's clock at the reset. */
+  reset(): Promise<number>;
+  report(): Promise<WsReport>;
+  close(): Promise<void>;
+}
+
+/** Fork the clients process (tsx loader) and wait until it is ready. */
+export async function spawnWsClients(): Promise<WsClientsProcess> {
+  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child"], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const replies: ((m: Record<string, unknown>) => void)[] = [];
+  proc.on("message", (m: Record<string, unknown>) => replies.shift()?.(m));
+  const call = (cmd: Cmd | null) =>
+    new Promise<Record<string, unknown>>((res, rej) => {
+      replies.push((m) => (m.ok ? res(m) : rej(new Error(String(m.error)))));
+      if (cmd) proc.send(cmd);
+    });
+  await call(null); // ready
+  return {
+    pid: proc.pid!,
+    async open(url, n, opts = {}) {
+      const r = await call({
+        cmd: "open",
+        url,
+        n,
+        ackEvery: opts.ackEvery ?? 8,
+        boundMs: opts.boundMs ?? 2_000,
+        toleranceMs: opts.toleranceMs ?? 0,
+        ackOnLagging: opts.ackOnLagging ?? true,
+        ackOnGap: opts.ackOnGap ?? true,
+        concurrency: opts.concurrency ?? 100,
+        hold: opts.hold ?? false,
+      });
+      return r.open as number;
+    },
+    async reset() {
+      return (await call({ cmd: "reset" })).at as number;
+    },
+    async report() {
+      return (await call({ cmd: "report" })).report as WsReport;
+    },
+    async close() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.send({ cmd: "close" });
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+    },
+  };
+}
+
+if (process.argv.includes("--child")) child();
