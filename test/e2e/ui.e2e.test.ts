@@ -642,6 +642,8 @@ describe("web UI against the local exchange", () => {
     try {
       await wide.goto(`${stack.baseUrl}/?instId=${INST}`);
       await until(wide, `window.tradesim.snapshot().staleBoundMs === ${WIDE_BOUND_MS}`, 30_000);
+      // The page measured is the front tab (Chromium throttles animation frames in background tabs).
+      await page.bringToFront();
       await page.locator('#link-pill[data-state="live"]').waitFor({ timeout: 10_000 });
       // Steady state first (when this test runs alone, the relay and the pages have only just started).
       const rendered = (await snapshot(page)).renderedBooks;
@@ -651,12 +653,12 @@ describe("web UI against the local exchange", () => {
       const live = await sampleAges(page, 12, 250);
       console.log(`[e2e] book age shown while live: ${live.texts.join(", ")}`);
       // Small: the stream changes every ~50 ms (gaps of at most 390 ms in the capture); this 2-core machine is shared,
-      // so single readings may spike, but none reaches the bound and the median stays well under it.
+      // so single readings may spike, but none reaches half the bound and the median stays a fraction of it.
       expect(
-        live.ms.every((a) => a >= 0 && a < 2_000),
+        live.ms.every((a) => a >= 0 && a < 1_000),
         live.texts.join(", "),
       ).toBe(true);
-      expect(median(live.ms)).toBeLessThan(750);
+      expect(median(live.ms)).toBeLessThan(300);
       expect(new Set(live.texts).size).toBeGreaterThanOrEqual(4);
       expect(await page.locator("#link-pill").getAttribute("data-state")).toBe("live");
       expect(await style(page, "#link-pill .dot", "backgroundColor")).toBe(GREEN);
