@@ -149,19 +149,23 @@ async function endToEnd(n: number, shards: number, seconds: number, speed: numbe
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const r = await clients.report();
     const secs = (r.at - t0) / 1000;
+    // Latency of each book to the LAST client that received it. Under overload clients are conflated (they skip
+    // to the latest book), so "books that reached all N" can be none; coverage says how many deliveries were made.
     const lat: number[] = [];
     let msgs = 0;
+    let complete = 0;
     for (const [seqId, lastAt, count] of r.rows) {
       const s = sent.get(seqId);
       if (s === undefined || s < t0) continue;
       msgs++;
-      if (count === n) lat.push(lastAt - s);
+      lat.push(lastAt - s);
+      if (count === n) complete++;
     }
     return {
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
       msgs,
-      complete: lat.length,
+      complete,
       deliveries: r.deliveries,
       secs,
       rssBefore,
@@ -225,11 +229,15 @@ export async function benchShards(quick: boolean): Promise<Result[]> {
       continue;
     }
     out.push({
-      name: `shards: exchange->last of ${n} clients via ${via}, p50 (x1; ${r.complete}/${r.msgs} books reached all)`,
+      name: `shards: exchange->last receiving client, ${n} clients via ${via}, p50 (x1; ${r.complete}/${r.msgs} books reached all, ${((100 * r.deliveries) / Math.max(1, r.msgs * n)).toFixed(0)}% of deliveries)`,
       value: r.p50,
       unit: "ms",
     });
-    out.push({ name: `shards: exchange->last of ${n} clients via ${via}, p99`, value: r.p99, unit: "ms" });
+    out.push({
+      name: `shards: exchange->last receiving client, ${n} clients via ${via}, p99`,
+      value: r.p99,
+      unit: "ms",
+    });
     out.push({
       name: `shards: workerd memory per client, ${n} clients via ${via}`,
       value: ((r.rssAfter - r.rssBefore) * 1024) / (n - 1),
@@ -242,7 +250,7 @@ export async function benchShards(quick: boolean): Promise<Result[]> {
       const r = await within(180_000, endToEnd(1000, shards, 10, 4));
       if (r === null) continue;
       out.push({
-        name: `shards: sustained deliveries, 1000 clients, x4 replay, ${shards === 0 ? "no shards" : `${shards} shards`} (${(r.msgs / r.secs).toFixed(0)} books/s offered)`,
+        name: `shards: sustained deliveries, 1000 clients, x4 replay, ${shards === 0 ? "no shards" : `${shards} shard${shards > 1 ? "s" : ""}`} (${(r.msgs / r.secs).toFixed(0)} books/s offered)`,
         value: r.deliveries / r.secs,
         unit: "msgs/s",
         note: `${((100 * r.deliveries) / Math.max(1, r.msgs * 1000)).toFixed(0)}% of book x client deliveries; ${r.complete}/${r.msgs} books reached all`,
