@@ -36,8 +36,17 @@ export interface Tally {
   unknown: number;
   /** Non-live status messages (resyncing, down, connecting). */
   resyncing: number;
+  /** Upstream state of the last status message. */
+  state: string;
   lagging: number;
   ackRequired: number;
+  /** The last control messages (statuses, errors, lagging), for diagnostics: "time%100s text". */
+  control: string[];
+  /** Codes of `error` messages other than ack_required (e.g. unknown_instrument, fatal). */
+  errors: string[];
+  /** Relay seq of the newest book and whether it is acknowledged (diagnostics of a client left without books). */
+  seq: number;
+  unacked: number;
   /** Longest time between two verified books (or from the last one to now), ms. */
   maxNoBookMs: number;
   /** Close code (1006 for a TCP close without a close frame), null while open. */
@@ -147,8 +156,9 @@ function child(): void {
     }
     c.pending = keep;
   };
-  const ack = (c: Tracked) => {
-    if (!c.ws || c.unacked === 0) return;
+  /** Ack the newest book; `always`: even when it was acked already (the relay asks: lagging, ack_required). */
+  const ack = (c: Tracked, always = false) => {
+    if (!c.ws || (c.unacked === 0 && !always) || c.seq === 0) return;
     c.ws.send(`{"op":"ack","seq":${c.seq}}`);
     c.unacked = 0;
     c.lastAckAt = now();
@@ -175,16 +185,22 @@ function child(): void {
       return;
     }
     // Rare control messages: parse them.
-    const m = JSON.parse(payload.toString()) as { type: string; state?: string; code?: string };
+    const text = payload.toString();
+    c.tally.control.push(`${(t % 100_000).toFixed(0)} ${text.slice(0, 100)}`);
+    if (c.tally.control.length > 8) c.tally.control.shift();
+    const m = JSON.parse(text) as { type: string; state?: string; code?: string };
+    if (m.type === "status") c.tally.state = m.state ?? "?";
     if (m.type === "status" && m.state !== "live") {
       c.tally.resyncing++;
       if (marking && c.markStatuses.length < MARK_KEEP) c.markStatuses.push(t);
     } else if (m.type === "lagging") {
       c.tally.lagging++;
-      ack(c);
+      ack(c, true);
+    } else if (m.type === "error" && m.code !== "ack_required") {
+      c.tally.errors.push(m.code ?? "?");
     } else if (m.type === "error" && m.code === "ack_required") {
       c.tally.ackRequired++;
-      ack(c);
+      ack(c, true);
     }
   };
 
@@ -221,8 +237,13 @@ function child(): void {
         wrong: 0,
         unknown: 0,
         resyncing: 0,
+        state: "",
         lagging: 0,
         ackRequired: 0,
+        errors: [],
+        control: [],
+        seq: 0,
+        unacked: 0,
         maxNoBookMs: 0,
         closed: null,
         lastSeqId: null,
@@ -240,10 +261,15 @@ function child(): void {
     tracked.push(c);
     const ws = await openRawWs(url, (f) => {
       if (f.opcode === 1) onTrackedFrame(c, f.payload, now(), ackEvery);
+      else if (f.opcode === 8) {
+        // The server closed: record its code and complete the closing handshake (rawws does not answer it).
+        c.tally.closed = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005;
+        c.ws?.close();
+      }
     });
     c.ws = ws;
     ws.socket.on("close", () => {
-      c.tally.closed = ws.closeCode() ?? 1006;
+      c.tally.closed ??= ws.closeCode() ?? 1006;
     });
     return ws;
   };
@@ -322,7 +348,7 @@ function child(): void {
         const tallies = tracked.map((c) => {
           settle(c, t);
           const open = c.tally.closed === null ? t - c.lastVerifiedAt : 0;
-          return { ...c.tally, maxNoBookMs: Math.max(c.tally.maxNoBookMs, open) };
+          return { ...c.tally, seq: c.seq, unacked: c.unacked, maxNoBookMs: Math.max(c.tally.maxNoBookMs, open) };
         });
         process.send!({ ok: true, at: t, tallies });
       } else if (m.cmd === "levels") {

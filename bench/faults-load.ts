@@ -69,7 +69,14 @@ export const FAULTS: readonly FaultCase[] = [
     inject: fault(parseFault({ type: "huge", bytes: 3 << 20 })),
   },
   { name: "binary", told: true, deadlineMs: 20_000, inject: fault(parseFault("binary")) },
-  { name: "error-event", told: true, deadlineMs: 20_000, inject: fault(parseFault("error-event")) },
+  // A generic error (60012, as test/surprises.workers.test.ts): 60018 "instrument doesn't exist" is the unknown
+  // instrument row, fatal by design.
+  {
+    name: "error-event",
+    told: true,
+    deadlineMs: 20_000,
+    inject: fault(parseFault({ type: "error-event", code: "60012" })),
+  },
   { name: "clock-jump", told: false, deadlineMs: 20_000, inject: fault(parseFault("clock-jump")) },
 ];
 
