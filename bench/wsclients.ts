@@ -13,8 +13,9 @@
  * books; opening 2,000 clients then takes ~20-35 s instead of ~75 s (each new client no longer competes with the
  * fan-out to all the others), and the measured window starts with every client reading.
  *
- * The staleness check (issue #19: "never a stale book shown as live"): per client, a book older than
- * `boundMs + toleranceMs` is LATE. A late book is a VIOLATION unless the client was told `lagging` before it, or
+ * The staleness check (issue #19: "never a stale book shown as live"), evaluated for each threshold asked for
+ * (`thresholdsMs`, e.g. the bound + a measurement tolerance, and a looser end-to-end one): per client, a book older
+ * than the threshold is LATE. A late book is a VIOLATION unless the client was told `lagging` before it, or
  * is told "with it": later in the same episode (a maximal run of late books on that socket), and the book is one of
  * the last MAX_IN_FLIGHT late books before that notice — the relay decides at send time and cannot recall books
  * already in flight (at most its window of unacknowledged books), so those may still arrive before its notice.
@@ -34,8 +35,7 @@ interface OpenCmd {
   url: string;
   n: number;
   ackEvery: number;
-  boundMs: number;
-  toleranceMs: number;
+  thresholdsMs: number[];
   ackOnLagging: boolean;
   ackOnGap: boolean;
   concurrency: number;
@@ -43,8 +43,8 @@ interface OpenCmd {
 }
 type Cmd = OpenCmd | { cmd: "reset" } | { cmd: "report" } | { cmd: "close" };
 
-/** A violation, for the failure message. */
-export interface LateBook {
+/** A late book, for failure messages. */
+interface LateBook {
   client: number;
   seq: number;
   ageMs: number;
@@ -52,6 +52,23 @@ export interface LateBook {
   atMs: number;
   /** The client's last `lagging` notice, ms before this book (null: never told). */
   toldMsBefore: number | null;
+}
+
+/** Late books at one threshold, in the window. */
+export interface LateReport {
+  thresholdMs: number;
+  /** Books older than the threshold. */
+  late: number;
+  /** Excused by a notice in the same episode (before the book, or with it: within the in-flight window). */
+  excused: number;
+  /** Excused only by a notice of an earlier episode (told, then a fresh book, then old ones without a new notice). */
+  excusedEarlier: number;
+  /** Never told before it, nor with it. */
+  violations: number;
+  violatingClients: number;
+  /** The first violations (at most 20) and the first books excused only by an earlier notice (at most 10). */
+  examples: LateBook[];
+  earlierExamples: LateBook[];
 }
 
 /** What the clients saw since the last reset (the window). */
@@ -79,15 +96,8 @@ export interface WsReport {
   laggingMessages: number;
   /** Age (ms) of the books received in the window. */
   age: { p50: number; p99: number; max: number };
-  /** Books older than bound + tolerance: all, excused by a `lagging` notice, violations (and on how many clients). */
-  late: number;
-  excused: number;
-  excusedEarlier: number;
-  violations: number;
-  violatingClients: number;
-  /** The first violations (at most 20), and the first books excused only by an earlier episode's notice (10). */
-  examples: LateBook[];
-  earlierExamples: LateBook[];
+  /** One entry per threshold asked for, in order. */
+  late: LateReport[];
   /** Event-loop delay of the clients' process in the window (ms): how late its clock reads can be. */
   loopDelay: { p99: number; max: number };
 }
@@ -97,12 +107,8 @@ interface Client {
   firstSeq: number;
   lastSeq: number;
   skipped: boolean;
-  toldAt: number | null;
+  /** `lagging` notices in the window. */
   laggings: number;
-  /** In the current episode of late books: told `lagging` yet? and the late books still waiting for a notice. */
-  episode: boolean;
-  told: boolean;
-  waiting: { seq: number; ageMs: number; at: number }[];
 }
 
 /** Age histogram, 1 ms buckets up to 10 min (later ones are clamped into the last bucket, `max` stays exact). */
@@ -128,55 +134,124 @@ class AgeHistogram {
   }
 }
 
+interface Pending {
+  seq: number;
+  ageMs: number;
+  at: number;
+}
+
+/** The late-book rule at one threshold (see the file comment), per client. */
+class LateTracker {
+  /** Per client: last notice (persists across windows), in an episode of late books, told in it, books waiting. */
+  private readonly toldAt: (number | null)[] = [];
+  private readonly episode: boolean[] = [];
+  private readonly told: boolean[] = [];
+  private readonly waiting: Pending[][] = [];
+  private r: LateReport;
+  private violating = new Set<number>();
+  private t0 = 0;
+
+  constructor(readonly thresholdMs: number) {
+    this.r = this.empty();
+  }
+
+  private empty(): LateReport {
+    const t = this.thresholdMs;
+    return {
+      thresholdMs: t,
+      late: 0,
+      excused: 0,
+      excusedEarlier: 0,
+      violations: 0,
+      violatingClients: 0,
+      examples: [],
+      earlierExamples: [],
+    };
+  }
+
+  add(i: number): void {
+    this.toldAt[i] = null;
+    this.episode[i] = false;
+    this.told[i] = false;
+    this.waiting[i] = [];
+  }
+
+  /** A new window: counters restart; notices and episodes carry over; books waiting from before are dropped. */
+  reset(t0: number): void {
+    this.t0 = t0;
+    this.r = this.empty();
+    this.violating = new Set();
+    for (let i = 0; i < this.waiting.length; i++) this.waiting[i] = [];
+  }
+
+  private book(i: number, b: Pending): LateBook {
+    const told = this.toldAt[i] ?? null;
+    return {
+      client: i,
+      seq: b.seq,
+      ageMs: b.ageMs,
+      atMs: b.at - this.t0,
+      toldMsBefore: told === null ? null : b.at - told,
+    };
+  }
+
+  private violate(i: number, b: Pending): void {
+    this.r.violations++;
+    this.violating.add(i);
+    if (this.r.examples.length < 20) this.r.examples.push(this.book(i, b));
+  }
+
+  /** The episode ends (a fresh book, or the report): late books never excused are violations. */
+  private endEpisode(i: number): void {
+    for (const b of this.waiting[i]!) this.violate(i, b);
+    this.waiting[i] = [];
+    this.episode[i] = false;
+    this.told[i] = false;
+  }
+
+  onBook(i: number, seq: number, ageMs: number, now: number): void {
+    if (ageMs <= this.thresholdMs) {
+      if (this.episode[i]) this.endEpisode(i);
+      return;
+    }
+    this.r.late++;
+    this.episode[i] = true;
+    if (this.told[i]) this.r.excused++;
+    else if (this.toldAt[i] !== null) {
+      this.r.excusedEarlier++;
+      if (this.r.earlierExamples.length < 10) this.r.earlierExamples.push(this.book(i, { seq, ageMs, at: now }));
+    } else this.waiting[i]!.push({ seq, ageMs, at: now });
+  }
+
+  /** Told `lagging`: the late books in flight before the notice (at most the relay's window) are excused. */
+  onLagging(i: number, now: number): void {
+    const w = this.waiting[i]!;
+    const inFlight = w.splice(Math.max(0, w.length - MAX_IN_FLIGHT));
+    this.r.excused += inFlight.length;
+    for (const b of w) this.violate(i, b);
+    this.waiting[i] = [];
+    this.toldAt[i] = now;
+    this.episode[i] = true;
+    this.told[i] = true;
+  }
+
+  report(): LateReport {
+    for (let i = 0; i < this.waiting.length; i++) if (this.episode[i] && !this.told[i]) this.endEpisode(i);
+    return { ...this.r, violatingClients: this.violating.size };
+  }
+}
+
 function child(): void {
   const clients: Client[] = [];
   const sockets: WebSocket[] = [];
   const closes: Record<string, number> = {};
-  let boundMs = 2_000;
-  let toleranceMs = 0;
+  let trackers: LateTracker[] = [];
   let t0 = Date.now();
   let ages = new AgeHistogram();
-  let late = 0;
-  let excused = 0;
-  let excusedEarlier = 0;
-  let earlierExamples: LateBook[] = [];
-  let violations = 0;
-  let violating = new Set<number>();
-  let examples: LateBook[] = [];
   let laggingMessages = 0;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-
-  const fresh = (): Client => ({
-    books: 0,
-    firstSeq: -1,
-    lastSeq: -1,
-    skipped: false,
-    toldAt: null,
-    laggings: 0,
-    episode: false,
-    told: false,
-    waiting: [],
-  });
-  const lateBook = (i: number, c: Client, b: { seq: number; ageMs: number; at: number }): LateBook => ({
-    client: i,
-    seq: b.seq,
-    ageMs: b.ageMs,
-    atMs: b.at - t0,
-    toldMsBefore: c.toldAt === null ? null : b.at - c.toldAt,
-  });
-  const violate = (i: number, c: Client, b: { seq: number; ageMs: number; at: number }) => {
-    violations++;
-    violating.add(i);
-    if (examples.length < 20) examples.push(lateBook(i, c, b));
-  };
-  /** The episode of late books ends (a fresh book, or the report): late books never excused are violations. */
-  const endEpisode = (i: number, c: Client) => {
-    for (const b of c.waiting) violate(i, c, b);
-    c.waiting = [];
-    c.episode = false;
-    c.told = false;
-  };
+  const fresh = (): Client => ({ books: 0, firstSeq: -1, lastSeq: -1, skipped: false, laggings: 0 });
 
   /** Last relay seq each socket received (not reset with the window: what a lagging notice is answered with). */
   const lastSeqs: number[] = [];
@@ -200,14 +275,7 @@ function child(): void {
     if (m.type === "lagging") {
       laggingMessages++;
       c.laggings++;
-      c.toldAt = now;
-      // Told within this episode: the late books in flight before the notice (at most the window) are excused.
-      const inFlight = c.waiting.splice(0, MAX_IN_FLIGHT);
-      excused += inFlight.length;
-      for (const b of c.waiting) violate(i, c, b);
-      c.waiting = [];
-      c.episode = true;
-      c.told = true;
+      for (const t of trackers) t.onLagging(i, now);
       if (o.ackOnLagging && lastSeqs[i]! >= 0) ws.send(JSON.stringify({ op: "ack", seq: lastSeqs[i] }));
       return;
     }
@@ -220,17 +288,7 @@ function child(): void {
     else if (gap) c.skipped = true;
     c.lastSeq = m.seq;
     lastSeqs[i] = m.seq;
-    if (ageMs > boundMs + toleranceMs) {
-      late++;
-      c.episode = true;
-      if (c.told) excused++;
-      else if (c.toldAt !== null) {
-        excusedEarlier++;
-        if (earlierExamples.length < 10) earlierExamples.push(lateBook(i, c, { seq: m.seq, ageMs, at: now }));
-      } else c.waiting.push({ seq: m.seq, ageMs, at: now });
-    } else if (c.episode) {
-      endEpisode(i, c);
-    }
+    for (const t of trackers) t.onBook(i, m.seq, ageMs, now);
     if (c.books % o.ackEvery === 0 || (gap && o.ackOnGap)) ws.send(JSON.stringify({ op: "ack", seq: m.seq }));
   };
 
@@ -253,11 +311,11 @@ function child(): void {
       sockets[i] = ws;
       clients[i] = fresh();
       lastSeqs[i] = -1;
+      for (const t of trackers) t.add(i);
     });
 
   const report = (): WsReport => {
     const now = Date.now();
-    for (const [i, c] of clients.entries()) if (c.episode && !c.told) endEpisode(i, c);
     const counted = clients.filter((c) => c.firstSeq >= 0);
     const minSeq = Math.min(...counted.map((c) => c.firstSeq));
     const maxSeq = Math.max(...counted.map((c) => c.lastSeq));
@@ -282,13 +340,7 @@ function child(): void {
       toldClients: clients.filter((c) => c.laggings > 0).length,
       laggingMessages,
       age: { p50: ages.quantile(0.5), p99: ages.quantile(0.99), max: ages.max },
-      late,
-      excused,
-      excusedEarlier,
-      violations,
-      violatingClients: violating.size,
-      examples,
-      earlierExamples,
+      late: trackers.map((t) => t.report()),
       loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     };
   };
@@ -296,9 +348,8 @@ function child(): void {
   process.on("message", async (m: Cmd) => {
     try {
       if (m.cmd === "open") {
-        boundMs = m.boundMs;
         held = m.hold;
-        toleranceMs = m.toleranceMs;
+        if (trackers.length === 0) trackers = m.thresholdsMs.map((t) => new LateTracker(t));
         // At most `concurrency` handshakes at a time: thousands at once only make the first books wait.
         const first = clients.length;
         let next = 0;
@@ -317,18 +368,9 @@ function child(): void {
       } else if (m.cmd === "reset") {
         t0 = Date.now();
         ages = new AgeHistogram();
-        late = 0;
-        excused = 0;
-        excusedEarlier = 0;
-        earlierExamples = [];
-        violations = 0;
-        violating = new Set();
-        examples = [];
         laggingMessages = 0;
-        for (const [i, c] of clients.entries()) {
-          // Counters restart; whether the client is in a told `lagging` episode carries over.
-          clients[i] = { ...fresh(), episode: c.episode, told: c.told, toldAt: c.toldAt };
-        }
+        for (let i = 0; i < clients.length; i++) clients[i] = fresh();
+        for (const t of trackers) t.reset(t0);
         // Held clients start reading: each acks its latest book and gets the relay's latest on that ack.
         if (held) {
           held = false;
@@ -360,8 +402,8 @@ export interface WsClientsProcess {
     n: number,
     opts?: {
       ackEvery?: number;
-      boundMs?: number;
-      toleranceMs?: number;
+      /** Ages (ms) at which to evaluate the late-book rule (default: the 2 s bound). */
+      thresholdsMs?: number[];
       ackOnLagging?: boolean;
       ackOnGap?: boolean;
       concurrency?: number;
@@ -396,8 +438,7 @@ export async function spawnWsClients(): Promise<WsClientsProcess> {
         url,
         n,
         ackEvery: opts.ackEvery ?? 8,
-        boundMs: opts.boundMs ?? 2_000,
-        toleranceMs: opts.toleranceMs ?? 0,
+        thresholdsMs: opts.thresholdsMs ?? [2_000],
         ackOnLagging: opts.ackOnLagging ?? true,
         ackOnGap: opts.ackOnGap ?? true,
         concurrency: opts.concurrency ?? 100,
