@@ -1,8 +1,21 @@
-/** Client-side load and abuse against one relay: 300 in-isolate clients, connect/disconnect churn. */
-import { env } from "cloudflare:test";
+/**
+ * Client-side load and abuse against one relay: 300 in-isolate clients, connect/disconnect churn, oversized query
+ * strings, acks for future seqs. (Upgrade bursts against the per-IP caps: limits.workers.test.ts; a client that acks
+ * but never reads its socket needs TCP: test/e2e/abuse.e2e.test.ts.)
+ */
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { BookMessage, ErrorMessage } from "../src/protocol.js";
 import { connectClient } from "../src/relay/connect.js";
-import { TestClient, exchange, relayStats, sleep, uniqueName, until } from "./helpers/ws-client.js";
+import {
+  TestClient,
+  compareWithExchange,
+  exchange,
+  relayStats,
+  sleep,
+  uniqueName,
+  until,
+} from "./helpers/ws-client.js";
 
 const SWAP = "BTC-USDT-SWAP";
 
@@ -80,5 +93,88 @@ describe("connect/disconnect churn", () => {
     const reopened = await exchange.connections(churn.connections[0]!.id);
     expect(reopened.connections.map((r) => [r.subscribes, r.closedAt])).toEqual([[{ [SWAP]: 1 }, null]]);
     c.close();
+  });
+});
+
+describe("abusive requests", () => {
+  const upgrade = (path: string) =>
+    SELF.fetch(`https://tradesim.test${path}`, {
+      headers: { upgrade: "websocket", "cf-connecting-ip": "198.51.100.7" },
+    });
+
+  it("oversized query strings get a clear 4xx JSON error, never a socket; the Worker keeps serving", async () => {
+    // Padding beyond the URL cap: 414 before the query is parsed (a valid upgrade URL is under 120 characters).
+    for (const path of [
+      `/ws/okx?instId=${SWAP}&pad=${"x".repeat(100_000)}`,
+      `/ws/prediction?instId=${SWAP}&${"a=1&".repeat(600)}`,
+    ]) {
+      const res = await upgrade(path);
+      expect(res.status).toBe(414);
+      expect(res.webSocket).toBeNull();
+      expect(await res.json()).toEqual({
+        error: { code: "uri_too_long", message: expect.stringMatching(/at most 2048 are accepted/) },
+      });
+    }
+    // Under the cap, oversized values are refused by their own checks, and the echo of the bad value is bounded.
+    const longId = await upgrade(`/ws/okx?instId=${"A".repeat(1500)}`);
+    expect(longId.status).toBe(400);
+    const idBody = (await longId.json()) as { error: { code: string; message: string } };
+    expect(idBody.error.code).toBe("invalid_instId");
+    expect(idBody.error.message.length).toBeLessThan(200);
+    const longDepth = await upgrade(`/ws/okx?instId=${SWAP}&depth=${"9".repeat(1500)}`);
+    expect(longDepth.status).toBe(400);
+    expect(((await longDepth.json()) as { error: { code: string } }).error.code).toBe("invalid_depth");
+    // Still serving: a normal upgrade gets its status and a book.
+    const res = await upgrade(`/ws/okx?instId=${SWAP}`);
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    const c = new TestClient(res.webSocket!);
+    const b = await c.nextBook(15_000);
+    expect(b.instId).toBe(SWAP);
+    c.close();
+  });
+});
+
+describe("abusive clients", () => {
+  it("a client acking a seq far in the future is clamped to the latest seq sent: the window still applies; others get every book", async () => {
+    const name = uniqueName("future-ack");
+    const liar = await TestClient.openRelay(name, SWAP);
+    const honest = await TestClient.openRelay(name, SWAP);
+    const ackEach = (ev: MessageEvent) => {
+      const m = /^\{"type":"book".*?"seq":(\d+)/.exec(ev.data as string);
+      if (m) honest.send(JSON.stringify({ op: "ack", seq: Number(m[1]) }));
+    };
+    honest.ws.addEventListener("message", ackEach);
+    const first = await liar.nextBook();
+    liar.send(JSON.stringify({ op: "ack", seq: Number.MAX_SAFE_INTEGER }));
+    // Books keep coming (~19/s): wait until the relay is far past the window of the liar's clamped ack.
+    await honest.next<BookMessage>(
+      (m) => m.type === "book" && m.seq > first.seq + 45,
+      20_000,
+      "honest client far ahead",
+    );
+    const lies = liar.books().filter((b) => b.seq > first.seq);
+    // acked = the latest seq when the ack arrived (first.seq + a few): then at most 16 more, then conflated.
+    expect(lies.length).toBeGreaterThanOrEqual(16);
+    expect(lies.at(-1)!.seq).toBeLessThanOrEqual(first.seq + 16 + 4);
+    expect((await relayStats(name)).conflated).toBeGreaterThanOrEqual(1);
+    // The honest client got every seq, in order.
+    const hs = honest.books().map((b) => b.seq);
+    expect(hs).toEqual(Array.from({ length: hs.length }, (_, i) => hs[0]! + i));
+    // An honest ack afterwards brings the liar the latest book straight away.
+    const latest = honest.books().at(-1)!.seq;
+    liar.send(JSON.stringify({ op: "ack", seq: lies.at(-1)!.seq }));
+    const caught = await liar.next<BookMessage>((m) => m.type === "book" && m.seq >= latest, 5000, "the latest book");
+    expect(await compareWithExchange([caught])).toBe(1);
+    // Acks that are not a non-negative integer are bad messages (not clamped, not a crash); the socket stays.
+    for (const seq of ["-1", "1.5", '"7"', "1e400"]) liar.send(`{"op":"ack","seq":${seq}}`);
+    await until(() => liar.messages.filter((m) => m.type === "error").length === 4, 5000, "4 bad_message errors");
+    expect(liar.messages.filter((m): m is ErrorMessage => m.type === "error").map((m) => m.code)).toEqual(
+      Array(4).fill("bad_message"),
+    );
+    expect(liar.closed).toBeNull();
+    honest.ws.removeEventListener("message", ackEach);
+    liar.close();
+    honest.close();
   });
 });

@@ -12,8 +12,22 @@ import { parseDepth, parseInstId } from "./params.js";
 
 export const wsRoutes = new Hono<{ Bindings: Env }>();
 
+/**
+ * Longest upgrade URL accepted, in characters. A valid one is under 120 (`/ws/okx?instId=` + at most 64 + a depth);
+ * anything this long is a mistake or abuse and is refused with 414 before the query is parsed (Cloudflare's edge
+ * itself only refuses URLs beyond ~16 KB, and `wrangler dev` has no edge).
+ */
+const MAX_UPGRADE_URL = 2048;
+
 function upgrade(kind: "book" | "prediction") {
   return async (c: import("hono").Context<{ Bindings: Env }>) => {
+    if (c.req.url.length > MAX_UPGRADE_URL) {
+      apiError(
+        414,
+        "uri_too_long",
+        `the URL is ${c.req.url.length} characters; at most ${MAX_UPGRADE_URL} are accepted`,
+      );
+    }
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       apiError(426, "upgrade_required", "this endpoint is a WebSocket: connect with Upgrade: websocket");
     }
