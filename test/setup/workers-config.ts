@@ -33,6 +33,13 @@ export function workersConfig(include: string[], bindings: Record<string, string
             RELAY_INVALID_INSTRUMENT_MS: "2000",
             // Production budget (4 MiB); a paused non-reader is closed after 3 s instead of 120 s.
             RELAY_CLIENT_STALL_MS: "3000",
+            // The test's clients share one workerd thread with the relay: on a loaded machine an ack can wait seconds
+            // behind the relay's own work (loading the model), which the staleness and coalescing rules would,
+            // rightly, answer by skipping books. Tests here assert that every book arrives, so both bounds sit far
+            // above such stalls; the rules themselves are tested with a fake clock (test/relay-core.test.ts,
+            // test/flow.test.ts, test/shard-core.test.ts) and end to end (test/e2e/staleness.e2e.test.ts).
+            RELAY_MAX_STALENESS_MS: "15000",
+            RELAY_COALESCE_LAG_MS: "15000",
             ...bindings,
           },
         },
