@@ -38,6 +38,9 @@ export interface Tally {
   resyncing: number;
   /** Upstream state of the last status message. */
   state: string;
+  /** When the client last got a book, and last got a non-live status (Unix ms; 0: never). */
+  lastBookAt: number;
+  lastResyncAt: number;
   lagging: number;
   ackRequired: number;
   /** The last control messages (statuses, errors, lagging), for diagnostics: "time%100s text". */
@@ -167,6 +170,7 @@ function child(): void {
     if (payload.compare(BOOK, 0, BOOK.length, 0, BOOK.length) === 0) {
       const tl = c.tally;
       tl.books++;
+      tl.lastBookAt = t;
       c.seq = intAt(payload, payload.indexOf(SEQ) + SEQ.length);
       const seqId = signedAt(payload, payload.indexOf(SEQID) + SEQID.length);
       const checksum = signedAt(payload, payload.lastIndexOf(CHECKSUM) + CHECKSUM.length) ?? 0;
@@ -192,6 +196,7 @@ function child(): void {
     if (m.type === "status") c.tally.state = m.state ?? "?";
     if (m.type === "status" && m.state !== "live") {
       c.tally.resyncing++;
+      c.tally.lastResyncAt = t;
       if (marking && c.markStatuses.length < MARK_KEEP) c.markStatuses.push(t);
     } else if (m.type === "lagging") {
       c.tally.lagging++;
@@ -238,6 +243,8 @@ function child(): void {
         unknown: 0,
         resyncing: 0,
         state: "",
+        lastBookAt: 0,
+        lastResyncAt: 0,
         lagging: 0,
         ackRequired: 0,
         errors: [],
