@@ -1,12 +1,17 @@
 /**
  * POST /simulate/trade: in-process engine latency (mean over many calls) for 25, 400 and 5,000-level books
- * sent as OKX string levels, the same through the Hono route in-process (JSON parse + zod + engine), and HTTP
- * requests/s with p50/p99 through `wrangler dev` with autocannon on loopback: via wrangler's proxy worker and on
- * the Worker's own workerd socket, beside the seed stack's peer (bench/peer-fastapi: FastAPI + pydantic + orjson +
- * uvicorn, one worker, the same walk), whose venv the bench creates itself; the ratio prints every full run.
+ * sent as OKX string levels, with the floor that bounds it (reading every character of the book once) and the
+ * figure lazy validation would reach; the same through the Hono route in-process (JSON parse + zod + engine); and
+ * HTTP requests/s with p50/p99 (autocannon, loopback, 10 connections) on three ways of running the Worker: via
+ * `wrangler dev`'s proxy worker, on wrangler dev's own workerd socket (miniflare's entry worker in front of the
+ * Worker), and on plain workerd serving the deploy bundle (`startPlainWorkerd`) — beside the seed stack's peer
+ * (bench/peer-fastapi: FastAPI + pydantic + orjson + uvicorn, one worker, the same walk), whose venv the bench
+ * creates itself; the ratios print every full run.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { simulateRoutes } from "../src/routes/simulate.js";
 import { applyBook, createBook } from "../src/okx/book.js";
@@ -14,7 +19,7 @@ import { parseOkxMessage } from "../src/okx/protocol.js";
 import { specFromInput, type InstrumentSpec } from "../src/sim/instruments.js";
 import { SimulateRequestSchema } from "../src/sim/schema.js";
 import { simulateTrade } from "../src/sim/simulate.js";
-import { DATA, receivedMessages } from "../tools/lib/captures.js";
+import { DATA, REPO_ROOT, receivedMessages } from "../tools/lib/captures.js";
 import { medianPerCall, type Result } from "./lib.js";
 import { freePort, startStack } from "./stack.js";
 
@@ -63,6 +68,84 @@ async function startPeer(): Promise<{ base: string; stop(): void }> {
     await new Promise((r) => setTimeout(r, 250));
   }
   return { base, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * The Worker exactly as `wrangler deploy` would upload it (`wrangler deploy --dry-run --outdir`), served by plain
+ * workerd (the same binary wrangler dev runs, node_modules/.bin/workerd) from a minimal config: one HTTP socket, the
+ * vars, both Durable Object namespaces (SQLite-backed, in memory). No rate-limit binding: the stacks benchmarked
+ * here run with RATE_LIMIT=off anyway. What it leaves out is wrangler dev's tooling: its proxy worker (a second
+ * workerd process) and, inside the Worker's own process, miniflare's entry worker in front of the Worker (request
+ * rewriting, cf blob, error prettifier) — the part bench/stack.ts's `directWs` still goes through.
+ */
+async function startPlainWorkerd(vars: Record<string, string>): Promise<{ base: string; stop(): void }> {
+  const out = mkdtempSync(join(tmpdir(), "tradesim-workerd-"));
+  execFileSync(resolve(REPO_ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], {
+    cwd: REPO_ROOT,
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  const toml = readFileSync(resolve(REPO_ROOT, "wrangler.toml"), "utf8");
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(toml)?.[1];
+  if (date === undefined || flags === undefined) throw new Error("wrangler.toml: no compatibility_date/flags");
+  const modules = readdirSync(out)
+    .filter((f) => f !== "README.md" && !f.endsWith(".map"))
+    // the main module first (workerd runs the first module)
+    .sort((a, b) => Number(/^[0-9a-f]{40}-/.test(a)) - Number(/^[0-9a-f]{40}-/.test(b)))
+    .map((f) => {
+      const kind = /\.m?js$/.test(f) ? "esModule" : f.endsWith(".wasm") ? "wasm" : "data";
+      return `(name = ${JSON.stringify(f)}, ${kind} = embed ${JSON.stringify(f)})`;
+    });
+  const bindings = [
+    ...Object.entries(vars).map(([k, v]) => `(name = ${JSON.stringify(k)}, text = ${JSON.stringify(v)})`),
+    '(name = "RELAY", durableObjectNamespace = "InstrumentRelay")',
+    '(name = "DIRECTORY", durableObjectNamespace = "Directory")',
+  ];
+  const port = await freePort();
+  writeFileSync(
+    join(out, "config.capnp"),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .worker)],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [${modules.join(", ")}],
+  compatibilityDate = ${JSON.stringify(date)},
+  compatibilityFlags = ${flags},
+  bindings = [${bindings.join(", ")}],
+  durableObjectNamespaces = [
+    (className = "InstrumentRelay", uniqueKey = "tradesim-relay", enableSql = true),
+    (className = "Directory", uniqueKey = "tradesim-directory", enableSql = true),
+  ],
+  durableObjectStorage = (inMemory = void),
+);
+`,
+  );
+  const child = spawn(resolve(REPO_ROOT, "node_modules/.bin/workerd"), ["serve", "--experimental", "config.capnp"], {
+    cwd: out,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr!.on("data", (d) => (log += d));
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    child.kill("SIGTERM");
+    rmSync(out, { recursive: true, force: true });
+  };
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return { base, stop };
+    } catch {
+      // not up yet
+    }
+    if (i > 120 || child.exitCode !== null) {
+      stop();
+      throw new Error(`plain workerd did not start: ${log.slice(-1000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 async function load(url: string, text: string, seconds: number) {
@@ -153,6 +236,51 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
       unit: "us",
       note: quick ? undefined : `median of 5 rounds, ${(t.minNs / 1000).toFixed(1)}-${(t.maxNs / 1000).toFixed(1)}`,
     });
+    // What bounds the figure above. Floor: reading each character of the book's 4n strings once, which any
+    // validation of every level must do (the API answers 400 for a malformed value anywhere in the book).
+    // Bound: the same engine on a book holding only what the fill reads (the walked asks, the best bid), i.e. the
+    // cost of validating lazily; it is not what the API does.
+    const strings = [...b.orderbook.bids, ...b.orderbook.asks].flat();
+    const readAll = (): number => {
+      let acc = 0;
+      for (let k = 0; k < strings.length; k++) {
+        const str = strings[k]!;
+        for (let i = 0; i < str.length; i++) acc += str.charCodeAt(i);
+      }
+      return acc;
+    };
+    let sink = 0;
+    const floor = medianPerCall(
+      () => {
+        sink ^= readAll();
+      },
+      quick ? 1 : 5,
+      ms,
+    );
+    if (sink === 0 && readAll() === 0) throw new Error("the book has no characters"); // uses the floor's result
+    const walked = r.response.fill.levelsConsumed;
+    const lazyReq = {
+      ...req,
+      orderbook: { bids: b.orderbook.bids.slice(0, 1), asks: b.orderbook.asks.slice(0, walked) },
+    };
+    const lazy = simulateTrade({ request: lazyReq, instrument: spec, instrumentSource: "request", nowMs: Date.now() });
+    if (!lazy.ok || lazy.response.fill.avgPrice !== r.response.fill.avgPrice)
+      throw new Error("the walked-levels book does not give the same fill");
+    const bound = medianPerCall(
+      () => simulateTrade({ request: lazyReq, instrument: spec, instrumentSource: "request", nowMs: Date.now() }),
+      quick ? 1 : 5,
+      ms,
+    );
+    out.push({
+      name: `  floor: read every character of the ${strings.length} strings once (charCodeAt)`,
+      value: floor.nsPerCall / 1000,
+      unit: "us",
+    });
+    out.push({
+      name: `  bound: same engine on only the ${walked} walked asks + best bid (lazy validation; not the API)`,
+      value: bound.nsPerCall / 1000,
+      unit: "us",
+    });
   }
   for (const n of [25, 400]) {
     const text = JSON.stringify(body(n));
@@ -211,13 +339,19 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
     }
     if (!quick) {
       const stack = await startStack();
+      const plain = await startPlainWorkerd({
+        RATE_LIMIT: "off",
+        OKX_REST_URL: stack.exchange.httpUrl,
+        OKX_WS_URL: stack.exchange.url,
+      });
       try {
         const direct = stack.directWs.replace(/^ws:/, "http:");
         for (const n of [25, 400]) {
           const text = JSON.stringify(body(n));
-          // Interleaved, so a busy moment of the shared machine hits all three alike.
+          // Interleaved, so a busy moment of the shared machine hits all four alike.
           const viaProxy = await load(`${stack.base}/simulate/trade`, text, 10);
           const own = await load(`${direct}/simulate/trade`, text, 10);
+          const wd = await load(`${plain.base}/simulate/trade`, text, 10);
           const py = await load(`${peer!.base}/simulate/trade`, text, 10);
           out.push({
             name: `HTTP via wrangler dev (its proxy worker), ${n} levels/side, 10 connections, 10 s`,
@@ -226,10 +360,16 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
             note: `p50 ${viaProxy.latency.p50} ms, p99 ${viaProxy.latency.p99} ms`,
           });
           out.push({
-            name: `HTTP on the Worker's own workerd socket, ${n} levels/side`,
+            name: `HTTP on wrangler dev's workerd socket (miniflare entry worker -> Worker), ${n} levels/side`,
             value: own.requests.average,
             unit: "req/s",
             note: `p50 ${own.latency.p50} ms, p99 ${own.latency.p99} ms`,
+          });
+          out.push({
+            name: `HTTP on plain workerd serving the deploy bundle, ${n} levels/side`,
+            value: wd.requests.average,
+            unit: "req/s",
+            note: `p50 ${wd.latency.p50} ms, p99 ${wd.latency.p99} ms`,
           });
           out.push({
             name: `HTTP FastAPI+pydantic+orjson+uvicorn peer (1 worker), ${n} levels/side`,
@@ -243,12 +383,18 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
             unit: "x",
           });
           out.push({
-            name: `  ratio TradeSim / peer, ${n} levels (Worker socket)`,
+            name: `  ratio TradeSim / peer, ${n} levels (wrangler dev's workerd socket)`,
             value: own.requests.average / py.requests.average,
+            unit: "x",
+          });
+          out.push({
+            name: `  ratio TradeSim / peer, ${n} levels (plain workerd, the deploy bundle; goal >= 2)`,
+            value: wd.requests.average / py.requests.average,
             unit: "x",
           });
         }
       } finally {
+        plain.stop();
         await stack.stop();
       }
     }
