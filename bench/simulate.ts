@@ -348,6 +348,15 @@ export async function benchSimulate(quick: boolean): Promise<Result[]> {
         const direct = stack.directWs.replace(/^ws:/, "http:");
         for (const n of [25, 400]) {
           const text = JSON.stringify(body(n));
+          // Every server answers this body with the same fill as the route in-process.
+          const init = { method: "POST", headers: { "content-type": "application/json" }, body: text };
+          const avg = async (res: Response | Promise<Response>) =>
+            ((await (await res).json()) as { fill: { avgPrice: number } }).fill.avgPrice;
+          const want = await avg(simulateRoutes.request("/simulate/trade", init, {}));
+          for (const base of [stack.base, direct, plain.base, peer!.base]) {
+            const got = await avg(fetch(`${base}/simulate/trade`, init));
+            if (Math.abs(got - want) > 1e-9 * want) throw new Error(`${base}: avgPrice ${got}, in-process ${want}`);
+          }
           // Interleaved, so a busy moment of the shared machine hits all four alike.
           const viaProxy = await load(`${stack.base}/simulate/trade`, text, 10);
           const own = await load(`${direct}/simulate/trade`, text, 10);
