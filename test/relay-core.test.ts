@@ -432,6 +432,29 @@ describe("relay core: clients and flow control", () => {
     expect(h.core.snapshotStats()).toMatchObject({ stalledClosed: 1, clients: 1 });
   });
 
+  it("an ack for a seq the client was never sent is bad_message and leaves its budget alone (the blind lie)", async () => {
+    const h = harness({ clientBudgetBytes: 2048, clientStallMs: 3000 });
+    const liar = await h.live(10);
+    const reader = await h.open();
+    for (let i = 11; i <= 30; i++) {
+      h.up().push(update(i, 99.4));
+      h.core.onMessage(reader, JSON.stringify({ op: "ack", seq: i - 9 }));
+      // The liar stopped reading but acks what it cannot have read: a seq beyond the last one it was sent.
+      h.core.onMessage(liar, JSON.stringify({ op: "ack", seq: Number.MAX_SAFE_INTEGER }));
+    }
+    const lies = liar.messages().filter((m) => m.type === "error" && m.code === "bad_message");
+    expect(lies).toHaveLength(10);
+    expect(lies[0]).toMatchObject({ message: expect.stringContaining("last book sent on this connection") });
+    // Its budget still ran out (the lies did not restart it) ...
+    expect(liar.books().reduce((n, b) => n + JSON.stringify(b).length, 0)).toBeLessThanOrEqual(2048);
+    expect(h.core.snapshotStats().budgetPaused).toBe(1);
+    // ... and the 11th invalid message closes it.
+    h.core.onMessage(liar, JSON.stringify({ op: "ack", seq: Number.MAX_SAFE_INTEGER }));
+    expect(liar.closed?.code).toBe(CLOSE.badClient);
+    // An honest ack (of the last book it was sent) is still an ack.
+    expect(reader.messages().some((m) => m.type === "error")).toBe(false);
+  });
+
   it.each([
     ["binary frame", new ArrayBuffer(4), CLOSE.binary],
     ["oversized frame", "x".repeat(1025), CLOSE.tooBig],

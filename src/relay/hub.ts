@@ -114,6 +114,13 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
     if (!c) return;
     const r = parseClientMessage(frame);
     if (r.ok) {
+      // An ack restarts the client's send budget, so it must be for a book this connection was sent: acking a seq
+      // it was never sent (the blind lie of a client that stopped reading) would escape the budget forever.
+      const sent = c.flow.lastSentSeq;
+      if (c.kind === "book" && (sent === null || r.message.seq > sent)) {
+        this.bad(ws, c, `ack for seq ${r.message.seq}, but the last book sent on this connection is ${sent ?? "none"}`);
+        return;
+      }
       this.onAck(ws, c, r.message.seq);
       return;
     }
@@ -121,9 +128,14 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
       this.close(ws, r.close, r.reason);
       return;
     }
+    this.bad(ws, c, r.reason);
+  }
+
+  /** An invalid client message: answered `bad_message`; one too many closes the socket (1008). */
+  private bad(ws: W, c: Client, reason: string): void {
     c.badMessages++;
     if (c.badMessages > MAX_BAD_MESSAGES) this.close(ws, CLOSE.badClient, "too many invalid messages");
-    else this.send(ws, badMessage(r.reason));
+    else this.send(ws, badMessage(reason));
   }
 
   /** Forget a client (closed or errored); false when it was not attached. */
