@@ -7,11 +7,9 @@
  * books it was never sent), workerd's memory stays bounded, and a client that reads and acks every book on the same
  * relay gets every book without a stall. (The same without acks: slowreader.e2e.test.ts.)
  *
- * OPEN BUG (2026-12-03): the relay clamps such an ack to the latest seq and restarts the client's budget from zero,
- * so the liar is never paused: 8 liars took workerd from 312 to 761 MiB in 40 s, never paused or closed. The fix
- * (reported to the lead: src/relay/hub.ts `onMessage`, an ack beyond the last seq sent to that book client is a
- * bad message) makes this test pass (liars closed 1008 in 2.3 s, +8 MiB). Until it lands the test runs only with
- * TRADESIM_LYING_ACKS=1, so `npm test` stays green.
+ * Found by this test (2026-12-03): the relay used to clamp such an ack to the latest seq and restart the client's
+ * budget from zero, so the liar was never paused (8 liars: workerd 312 -> 761 MiB in 40 s). Since then an ack for a
+ * seq beyond the last book sent on that connection is a bad message (src/relay/hub.ts), and the liars are closed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BookMessage } from "../../src/protocol.js";
@@ -28,7 +26,6 @@ const MiB = 1024 * 1024;
 let stack: Stack;
 
 beforeAll(async () => {
-  if (process.env.TRADESIM_LYING_ACKS !== "1") return;
   // ~70 books/s of 400 levels (~16 KB each): ~1.1 MB/s per client.
   stack = await startStack({ speed: 4, vars: { RELAY_CLIENT_STALL_MS: String(STALL_MS) } });
 });
@@ -44,7 +41,7 @@ async function relayStats(): Promise<RelayStats> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(process.env.TRADESIM_LYING_ACKS !== "1")("a client that acks but never reads (TCP level)", () => {
+describe("a client that acks but never reads (TCP level)", () => {
   it("cannot escape its send budget: closed (4008 or 1008), memory stays bounded, a reading client is unaffected", async () => {
     const wsUrl = `${stack.baseUrl.replace("http", "ws")}/ws/okx?instId=${INST}&depth=400`;
     const seqs: number[] = [];
