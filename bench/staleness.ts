@@ -86,12 +86,12 @@ export async function benchStaleness(quick: boolean): Promise<Result[]> {
         [5000, true],
         [5000, false],
       ];
-  const windowMs = quick ? 3_000 : 20_000;
+  const windowMs = quick ? 3_000 : 15_000;
   for (const [n, direct] of runs) {
     const label = `staleness, ${n} std WebSocket clients ${direct ? "on the Worker's socket" : "via wrangler dev"}`;
-    const r = await measureWithin(240_000, n, direct, windowMs);
+    const r = await measureWithin(180_000, n, direct, windowMs);
     if (r === null) {
-      out.push({ name: label, value: Number.NaN, unit: "books/client", note: "stalled: no result within 240 s" });
+      out.push({ name: label, value: Number.NaN, unit: "books/client", note: "stalled: no result within 180 s" });
       continue;
     }
     const w = r.report;

@@ -5,10 +5,12 @@
  * (`Date.now() − ts`: the exchange stamps `ts` with the same machine clock) and acks (`{"op":"ack","seq":n}`) every
  * `ackEvery`-th book like a flow-controlled consumer, and its latest book at once
  * - when told `lagging` (the relay sends no book until the client acks), and
- * - after a seq gap (conflated): the relay measures its 16-book window from the last ack, so after skipping books it
- *   sends ONE book per ack; a client that waits for 8 books before acking again then waits forever, gets no book and
- *   no notice (measured: 2,000 such clients, 0 books each for 40 s, /status clientLag 50 s and `lagging: 0`).
- * `ackOnGap: false` / `ackOnLagging: false` turn these off to show exactly that.
+ * - after a seq gap (conflated), and when no book came for `idleAckMs` (250 ms; a consumer that has caught up says
+ *   so): the relay measures its 16-book window from the last ack, so after skipping books it sends ONE book per ack;
+ *   a client that waits for 8 books before acking again then waits forever, gets no book and no notice (measured:
+ *   2,000 such clients, 0 books each for 40 s, /status clientLag 50 s and `lagging: 0`); acking on gaps alone is not
+ *   enough (a catch-up book may follow its predecessor without a gap: 2,000 clients stuck at 13 books, told once).
+ * `ackOnGap: false` / `ackOnLagging: false` / `idleAckMs: 0` turn these off to show exactly that.
  * `hold` (until the first reset): each client acks only its first book, so the relay's window parks it after 16
  * books; opening 2,000 clients then takes ~20-35 s instead of ~75 s (each new client no longer competes with the
  * fan-out to all the others), and the measured window starts with every client reading.
@@ -38,6 +40,7 @@ interface OpenCmd {
   thresholdsMs: number[];
   ackOnLagging: boolean;
   ackOnGap: boolean;
+  idleAckMs: number;
   concurrency: number;
   hold: boolean;
 }
@@ -255,6 +258,25 @@ function child(): void {
 
   /** Last relay seq each socket received (not reset with the window: what a lagging notice is answered with). */
   const lastSeqs: number[] = [];
+  /** Last seq each socket acked, and when it last received a book. */
+  const ackedSeqs: number[] = [];
+  const lastBookAt: number[] = [];
+  const ack = (i: number, ws: WebSocket, seq: number) => {
+    ws.send(JSON.stringify({ op: "ack", seq }));
+    ackedSeqs[i] = seq;
+  };
+  let idleTimer: NodeJS.Timeout | undefined;
+  /** Idle clients ack what they have read (a consumer that caught up says so), every `ms`. */
+  const startIdleAcks = (ms: number) => {
+    if (idleTimer !== undefined || ms <= 0) return;
+    idleTimer = setInterval(() => {
+      if (held) return;
+      const now = Date.now();
+      for (const [i, ws] of sockets.entries())
+        if (lastSeqs[i]! > ackedSeqs[i]! && now - lastBookAt[i]! >= ms && ws.readyState === WebSocket.OPEN)
+          ack(i, ws, lastSeqs[i]!);
+    }, ms);
+  };
   /** `hold` mode until the first reset: clients ack their first book only, so the relay's window parks them. */
   let held = false;
   const onMessage = (i: number, ws: WebSocket, o: OpenCmd, data: unknown) => {
@@ -268,7 +290,7 @@ function child(): void {
     }
     if (held) {
       if (m.type !== "book") return;
-      if (lastSeqs[i]! < 0) ws.send(JSON.stringify({ op: "ack", seq: m.seq }));
+      if (lastSeqs[i]! < 0) ack(i, ws, m.seq);
       lastSeqs[i] = m.seq;
       return;
     }
@@ -276,7 +298,7 @@ function child(): void {
       laggingMessages++;
       c.laggings++;
       for (const t of trackers) t.onLagging(i, now);
-      if (o.ackOnLagging && lastSeqs[i]! >= 0) ws.send(JSON.stringify({ op: "ack", seq: lastSeqs[i] }));
+      if (o.ackOnLagging && lastSeqs[i]! >= 0) ack(i, ws, lastSeqs[i]!);
       return;
     }
     if (m.type !== "book") return;
@@ -288,8 +310,9 @@ function child(): void {
     else if (gap) c.skipped = true;
     c.lastSeq = m.seq;
     lastSeqs[i] = m.seq;
+    lastBookAt[i] = now;
     for (const t of trackers) t.onBook(i, m.seq, ageMs, now);
-    if (c.books % o.ackEvery === 0 || (gap && o.ackOnGap)) ws.send(JSON.stringify({ op: "ack", seq: m.seq }));
+    if (c.books % o.ackEvery === 0 || (gap && o.ackOnGap)) ack(i, ws, m.seq);
   };
 
   const openOne = (i: number, m: OpenCmd) =>
@@ -311,6 +334,8 @@ function child(): void {
       sockets[i] = ws;
       clients[i] = fresh();
       lastSeqs[i] = -1;
+      ackedSeqs[i] = -1;
+      lastBookAt[i] = 0;
       for (const t of trackers) t.add(i);
     });
 
@@ -349,6 +374,7 @@ function child(): void {
     try {
       if (m.cmd === "open") {
         held = m.hold;
+        startIdleAcks(m.idleAckMs);
         if (trackers.length === 0) trackers = m.thresholdsMs.map((t) => new LateTracker(t));
         // At most `concurrency` handshakes at a time: thousands at once only make the first books wait.
         const first = clients.length;
@@ -375,14 +401,14 @@ function child(): void {
         if (held) {
           held = false;
           for (const [i, ws] of sockets.entries())
-            if (lastSeqs[i]! >= 0 && ws.readyState === WebSocket.OPEN)
-              ws.send(JSON.stringify({ op: "ack", seq: lastSeqs[i] }));
+            if (lastSeqs[i]! >= 0 && ws.readyState === WebSocket.OPEN) ack(i, ws, lastSeqs[i]!);
         }
         loop.reset();
         process.send!({ ok: true, at: t0 });
       } else if (m.cmd === "report") {
         process.send!({ ok: true, report: report() });
       } else if (m.cmd === "close") {
+        clearInterval(idleTimer);
         for (const s of sockets) s.close();
         process.send!({ ok: true });
         setTimeout(() => process.exit(0), 200);
@@ -406,6 +432,8 @@ export interface WsClientsProcess {
       thresholdsMs?: number[];
       ackOnLagging?: boolean;
       ackOnGap?: boolean;
+      /** Ack the latest book after this long without a new one (0: never). */
+      idleAckMs?: number;
       concurrency?: number;
       hold?: boolean;
     },
@@ -441,6 +469,7 @@ export async function spawnWsClients(): Promise<WsClientsProcess> {
         thresholdsMs: opts.thresholdsMs ?? [2_000],
         ackOnLagging: opts.ackOnLagging ?? true,
         ackOnGap: opts.ackOnGap ?? true,
+        idleAckMs: opts.idleAckMs ?? 250,
         concurrency: opts.concurrency ?? 100,
         hold: opts.hold ?? false,
       });
