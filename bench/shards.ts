@@ -246,6 +246,16 @@ export async function benchShards(quick: boolean): Promise<Result[]> {
     });
   }
   if (!quick) {
+    // What one object sustains with a shard-sized client count, replayed fast enough to saturate it.
+    const one = await within(180_000, endToEnd(200, 0, 10, 8));
+    if (one) {
+      out.push({
+        name: `shards: one object's sustained sends, 200 clients, x8 replay (${(one.msgs / one.secs).toFixed(0)} books/s offered)`,
+        value: one.deliveries / one.secs,
+        unit: "msgs/s",
+        note: `${((100 * one.deliveries) / Math.max(1, one.msgs * 200)).toFixed(0)}% of book x client deliveries`,
+      });
+    }
     for (const shards of [0, 1, 2, 5, 10]) {
       const r = await within(180_000, endToEnd(1000, shards, 10, 4));
       if (r === null) continue;
