@@ -69,8 +69,9 @@ export interface Stack {
   ws: string;
   inspectorPort: number;
   /**
-   * ws:// of the Worker's own workerd socket, bypassing wrangler dev's proxy worker (a second workerd process that
-   * relays every frame; production has Cloudflare's edge there instead). Equals `ws` when it cannot be found.
+   * ws:// of wrangler dev's workerd socket (miniflare's entry worker, then the Worker), bypassing wrangler's proxy
+   * worker (a second workerd process that relays every frame; production has Cloudflare's edge there instead). It is
+   * not bare workerd: bench/simulate.ts `startPlainWorkerd` measures that. Equals `ws` when it cannot be found.
    */
   directWs: string;
   /** pid of the workerd process running the Worker and its Durable Objects (null when not found). */
