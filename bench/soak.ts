@@ -5,7 +5,8 @@
  * (rotating through bench/faults-load.ts FAULTS). Every minute: the RSS of the Worker's workerd process
  * (/proc/PID/status VmRSS), the isolate's V8 heap after a forced GC (inspector), the relay's counters (/status) and
  * every client's verified / wrong / resyncing counts. Every book every client gets is checked against the
- * exchange's checksum at its seqId.
+ * exchange's checksum at its seqId. Runs of MIN_SLOPE_MINUTES or more write their record (options, rows, samples,
+ * faults) to bench/soak-results.json (`--out FILE` elsewhere).
  *
  * Fails on: any wrong book (or one with a seqId the exchange never pushed); any client closed or without a
  * verified book for longer than RECOVERY_BOUND_MS; a client not back on a verified book after a fault; and, for
@@ -287,8 +288,10 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(REPO_ROOT, "bench/so
   };
   const r = await runSoak(o, (l) => console.log(l));
   for (const x of r.rows) console.log(`${x.name}: ${x.value.toFixed(1)} ${x.unit}${x.note ? `  (${x.note})` : ""}`);
-  if (values.out)
-    writeFileSync(values.out, `${JSON.stringify({ date: new Date().toISOString(), options: o, ...r }, null, 2)}\n`);
+  // Runs of the documented length keep their record in bench/soak-results.json (like bench/results.json).
+  const out =
+    values.out ?? (o.minutes >= MIN_SLOPE_MINUTES ? resolve(REPO_ROOT, "bench/soak-results.json") : undefined);
+  if (out) writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), options: o, ...r }, null, 2)}\n`);
   console.log(r.failures.length === 0 ? "soak passed" : `soak FAILED: ${r.failures.join("; ")}`);
   process.exit(r.failures.length === 0 ? 0 : 1);
 }
