@@ -76,6 +76,45 @@ describe("bounded staleness", () => {
   const BOUND = { maxStalenessMs: 2000, lagCloseMs: 30_000 };
   const BIG = 1 << 30;
 
+  it("after a catch-up the window restarts from the catch-up book: a client acking every 8th book keeps streaming", () => {
+    const f = freshFlow();
+    acknowledge(f, 1, 1);
+    const got: number[] = [];
+    const ackEvery8 = (seq: number, latest: number) => {
+      got.push(seq);
+      if (got.length % 8 === 0 && acknowledge(f, seq, latest)) {
+        if (admit(f, 10, latest, 0, BIG, BOUND, true) === "send") ackEvery8(latest, latest);
+      }
+    };
+    // The client reads nothing until seq 40 was broadcast: 2..17 were sent (16 in flight), 18..40 conflated.
+    for (let seq = 2; seq <= 40; seq++) if (admit(f, 10, seq, 0, BIG, BOUND) === "send") got.push(seq);
+    expect(got).toEqual(Array.from({ length: MAX_IN_FLIGHT }, (_, i) => i + 2));
+    // Now it reads and acks every 8th book it gets: its ack of 17 brings the latest (40) ...
+    expect(acknowledge(f, 17, 40)).toBe(true);
+    expect(admit(f, 10, 40, 0, BIG, BOUND, true)).toBe("send");
+    expect(f.acked).toBe(39);
+    // ... and from there it streams on: no book of 41..100 is conflated although it acks only every 8th.
+    got.length = 0;
+    for (let seq = 41; seq <= 100; seq++) if (admit(f, 10, seq, 0, BIG, BOUND) === "send") ackEvery8(seq, seq);
+    expect(got).toEqual(Array.from({ length: 60 }, (_, i) => i + 41));
+  });
+
+  it("acks never move backwards (a late ack of an older book after a catch-up)", () => {
+    const f = freshFlow();
+    acknowledge(f, 30, 30);
+    acknowledge(f, 12, 30);
+    expect(f.acked).toBe(30);
+  });
+
+  it("a client behind the window AND beyond the bound is told it lags (staleness is checked first)", () => {
+    const f = freshFlow();
+    acknowledge(f, 0, 0);
+    for (let seq = 1; seq <= MAX_IN_FLIGHT; seq++) expect(admit(f, 10, seq, 0, BIG, BOUND)).toBe("send");
+    // Beyond the window and 2.5 s after its oldest unacknowledged book was sent:
+    expect(admit(f, 10, MAX_IN_FLIGHT + 1, 2500, BIG, BOUND)).toBe("stale");
+    expect(admit(f, 10, MAX_IN_FLIGHT + 2, 2600, BIG, BOUND)).toBe("skip");
+  });
+
   it("tracks the send time of the oldest unacknowledged book; an ack of the latest clears it", () => {
     const f = freshFlow();
     acknowledge(f, 0, 0);

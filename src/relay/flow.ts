@@ -79,12 +79,9 @@ export function admit(
   catchUp = false,
 ): FlowDecision {
   if (f.pausedAt !== null) return "skip";
-  if (!catchUp && seq !== null && f.acked !== null && seq - f.acked > MAX_IN_FLIGHT) {
-    const first = !f.pending;
-    f.pending = true;
-    return first ? "conflate" : "skip";
-  }
-  // Only a client that acks has a measurable lag; one that never acks is bounded by its budget alone.
+  // Staleness before the window: a client that is both behind the window and beyond the bound must be told it lags
+  // (else a conflated client would never hear it). Only a client that acks has a measurable lag; one that never acks
+  // is bounded by its budget alone.
   if (
     !catchUp &&
     seq !== null &&
@@ -98,6 +95,11 @@ export function admit(
     f.lagSince = now;
     return "stale";
   }
+  if (!catchUp && seq !== null && f.acked !== null && seq - f.acked > MAX_IN_FLIGHT) {
+    const first = !f.pending;
+    f.pending = true;
+    return first ? "conflate" : "skip";
+  }
   if (f.unackedBytes + bytes > budgetBytes) {
     f.pausedAt = now;
     f.pending = true;
@@ -107,6 +109,9 @@ export function admit(
   if (seq !== null) {
     f.lastSentSeq = seq;
     f.oldestUnackedAt ??= now;
+    // The books skipped before a catch-up were never sent: the window restarts from this one, so a client that
+    // acks every k-th book (k <= the window) gets a full window again instead of one book per ack, forever.
+    if (catchUp && f.acked !== null) f.acked = Math.max(f.acked, seq - 1);
   }
   return "send";
 }
@@ -123,7 +128,8 @@ export function acknowledge(
   latestSeq: number,
   sentAt: (seq: number) => number | null = () => null,
 ): boolean {
-  f.acked = Math.min(seq, latestSeq);
+  // Never backwards: a catch-up send may have moved `acked` past books the client acks late.
+  f.acked = Math.max(f.acked ?? -1, Math.min(seq, latestSeq));
   f.unackedBytes = 0;
   f.pausedAt = null;
   if (f.lastSentSeq === null || f.acked >= f.lastSentSeq) {
