@@ -95,7 +95,17 @@ export function admit(
     f.lagSince = now;
     return "stale";
   }
-  if (!catchUp && seq !== null && f.acked !== null && seq - f.acked > MAX_IN_FLIGHT) {
+  // The window counts seqs, so it only applies while books sent to this client are unacknowledged: a client that
+  // acked everything it was sent must get the next book even when seqs jumped (a shard that coalesced forwards the
+  // relay's seqs with gaps), else it would wait forever for a book it has nothing left to ack.
+  if (
+    !catchUp &&
+    seq !== null &&
+    f.acked !== null &&
+    f.lastSentSeq !== null &&
+    f.lastSentSeq > f.acked &&
+    seq - f.acked > MAX_IN_FLIGHT
+  ) {
     const first = !f.pending;
     f.pending = true;
     return first ? "conflate" : "skip";
