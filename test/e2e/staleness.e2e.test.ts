@@ -115,7 +115,7 @@ const pct = (xs: number[], p: number) => {
 };
 
 describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through wrangler dev`, () => {
-  it("no book older than the bound without a lagging notice; relay lag bounded; every client keeps getting books", {
+  it("no book older than the bound without a lagging notice; every client keeps getting books; relay lag logged", {
     timeout: 150_000,
   }, async () => {
     const t0 = Date.now();
