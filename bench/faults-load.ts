@@ -8,7 +8,6 @@
  * was told); p50/p99 across clients next to the quiet figure of `bench/recovery.ts`. Fails on any wrong book and on any
  * client not back on a verified book within the fault's deadline.
  */
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { okxChecksum } from "../src/okx/checksum.js";
@@ -80,50 +79,6 @@ export const FAULTS: readonly FaultCase[] = [
   { name: "clock-jump", told: false, deadlineMs: 20_000, inject: fault(parseFault("clock-jump")) },
 ];
 
-function parentPid(pid: number): number | null {
-  try {
-    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may contain spaces, so split after the last ")".
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The Worker's own workerd socket of THIS stack and that process's pid: a sibling (same wrangler parent) of the
- * workerd proxy listening on the public port that answers our /health. stack.ts `directWs` takes any workerd
- * socket answering /health, which on a shared machine can be another run's (a vitest pool's workerd serves the
- * same Worker): seen here, clients landed on a stranger's relay. Falls back to the proxy.
- */
-export async function ownWorker(stack: Stack): Promise<{ ws: string; pid: number | null }> {
-  const publicPort = Number(new URL(stack.base).port);
-  let out = "";
-  try {
-    out = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
-  } catch {
-    return { ws: stack.ws, pid: null };
-  }
-  const rows = [...out.matchAll(/127\.0\.0\.1:(\d+)\s.*"workerd",pid=(\d+)/g)].map((m) => ({
-    port: Number(m[1]),
-    pid: Number(m[2]),
-  }));
-  const proxy = rows.find((r) => r.port === publicPort);
-  if (!proxy) return { ws: stack.ws, pid: null };
-  const parent = parentPid(proxy.pid);
-  for (const r of rows) {
-    if (r.pid === proxy.pid || parentPid(r.pid) !== parent) continue;
-    try {
-      const res = await fetch(`http://127.0.0.1:${r.port}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok && ((await res.json()) as { service?: string }).service === "tradesim")
-        return { ws: `ws://127.0.0.1:${r.port}`, pid: r.pid };
-    } catch {
-      // not an HTTP socket of the Worker
-    }
-  }
-  return { ws: stack.ws, pid: proxy.pid };
-}
-
 export interface VerifiedStack {
   stack: Stack;
   clients: ClientsProcess;
@@ -175,12 +130,12 @@ export async function startVerifiedStack(speed: number): Promise<VerifiedStack> 
     clients.checks(buf);
     buf = [];
   }, 100);
-  const own = await ownWorker(stack);
+  // stack.ts picks this stack's own Worker socket (a sibling of its proxy), never another run's workerd.
   return {
     stack,
     clients,
-    url: `${own.ws}/ws/okx?instId=${INST}`,
-    workerPid: own.pid,
+    url: `${stack.directWs}/ws/okx?instId=${INST}`,
+    workerPid: stack.workerPid,
     lastPushes: () => [
       ...pushed,
       ...stack.exchange
