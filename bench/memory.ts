@@ -3,45 +3,9 @@
  * clients on one instrument and its 400+-level book, read through the runtime's inspector protocol
  * (Runtime.getHeapUsage after HeapProfiler.collectGarbage).
  */
-import WebSocket from "ws";
 import { spawnClients } from "./clients.js";
 import type { Result } from "./lib.js";
-import { startStack, type Stack } from "./stack.js";
-
-async function heapUsed(stack: Stack): Promise<number> {
-  const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as {
-    webSocketDebuggerUrl: string;
-    title?: string;
-  }[];
-  const target = targets[0];
-  if (!target) throw new Error("no inspector target");
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((r, j) => {
-    ws.once("open", r);
-    ws.once("error", j);
-  });
-  let id = 0;
-  // Some inspector methods are not implemented by workerd and never answer: give each call 3 s.
-  const call = (method: string) =>
-    new Promise<Record<string, unknown>>((res) => {
-      const my = ++id;
-      setTimeout(() => res({}), 3000);
-      const on = (d: WebSocket.RawData) => {
-        const m = JSON.parse(d.toString()) as { id?: number; result?: Record<string, unknown> };
-        if (m.id === my) {
-          ws.off("message", on);
-          res(m.result ?? {});
-        }
-      };
-      ws.on("message", on);
-      ws.send(JSON.stringify({ id: my, method }));
-    });
-  await call("HeapProfiler.collectGarbage");
-  const r = await call("Runtime.getHeapUsage");
-  if (r.usedSize === undefined) throw new Error("inspector did not report heap usage");
-  ws.close();
-  return Number(r.usedSize);
-}
+import { isolateHeapBytes, startStack } from "./stack.js";
 
 /** Heap before any client, with 1 client (book live), and with 1,000 clients (raw sockets in their own process). */
 export async function benchMemory(quick: boolean): Promise<Result[]> {
@@ -49,19 +13,19 @@ export async function benchMemory(quick: boolean): Promise<Result[]> {
   const stack = await startStack();
   const clients = await spawnClients();
   try {
-    const base = await heapUsed(stack);
+    const base = await isolateHeapBytes(stack);
     // The relay keeps the full book (400+ levels a side) whatever the clients' depth; clients take the default 25.
     const url = `${stack.ws}/ws/okx?instId=BTC-USDT-SWAP`;
     await clients.open(url, 1);
     await new Promise((r) => setTimeout(r, 2000));
-    const one = await heapUsed(stack);
+    const one = await isolateHeapBytes(stack);
     await clients.open(url, n - 1);
     // Right after the connection burst the heap still holds the upgrade requests' garbage that a forced GC does
     // not reclaim at once (19.7 MiB at +3 s, measured); the steady state is read after the stream ran a while.
     await new Promise((r) => setTimeout(r, 3000));
-    const burst = await heapUsed(stack);
+    const burst = await isolateHeapBytes(stack);
     await new Promise((r) => setTimeout(r, 12000));
-    const many = await heapUsed(stack);
+    const many = await isolateHeapBytes(stack);
     const st = (await (await fetch(`${stack.base}/status?instId=BTC-USDT-SWAP`)).json()) as {
       instruments: { clients: number; bookLevels: { bids: number; asks: number } }[];
     };

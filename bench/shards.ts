@@ -10,7 +10,6 @@
  *    sustained deliveries/s vs shard count with the exchange replaying x4; workerd memory per shard and per client.
  * Everything shares this machine's 2 cores; the figures include that contention.
  */
-import { readFileSync } from "node:fs";
 import { NoChangeMultiModel } from "../src/predict/multi.js";
 import type { ClientSocket } from "../src/relay/clients.js";
 import { RELAY_DEFAULTS } from "../src/relay/config.js";
@@ -21,7 +20,7 @@ import type { UpstreamHandlers } from "../src/relay/upstream.js";
 import { DATA, receivedMessages } from "../tools/lib/captures.js";
 import { spawnClients } from "./clients.js";
 import { percentile, type Result } from "./lib.js";
-import { startStack, type Stack } from "./stack.js";
+import { rssMiB, startStack, type Stack } from "./stack.js";
 
 const INST = "BTC-USDT-SWAP";
 const now = () => performance.timeOrigin + performance.now();
@@ -106,13 +105,6 @@ async function relayCpuPerBook(clients: number, sharded: boolean, messages: read
   return { usPerBook: (cpu.user + cpu.system) / books, framesPerBook: frames / books, books };
 }
 
-/** RSS of a process, MiB (NaN when unknown). */
-function rssMiB(pid: number | null): number {
-  if (pid === null) return NaN;
-  const kb = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1]);
-  return kb / 1024;
-}
-
 interface Run {
   p50: number;
   p99: number;
@@ -141,10 +133,10 @@ async function endToEnd(n: number, shards: number, seconds: number, speed: numbe
     // One client first (the relay, its book and model exist), then the rest: the RSS step is what clients cost.
     await clients.open(`${stack.directWs}/ws/okx?instId=${INST}`, 1);
     await new Promise((r) => setTimeout(r, 1500));
-    const rssBefore = rssMiB(stack.workerPid);
+    const rssBefore = rssMiB(stack.workerPid) ?? NaN;
     await clients.open(`${stack.directWs}/ws/okx?instId=${INST}`, n - 1);
     await new Promise((r) => setTimeout(r, 2000));
-    const rssAfter = rssMiB(stack.workerPid);
+    const rssAfter = rssMiB(stack.workerPid) ?? NaN;
     const t0 = await clients.reset();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const r = await clients.report();

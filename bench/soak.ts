@@ -14,10 +14,9 @@
  * (least squares over the samples after the warm-up). In `bench/run.ts` (section `soak`): `--quick` (in `npm test`)
  * is a 1-minute smoke with 20 clients, a sample every 10 s and a fault every 20 s; the full run soaks 5 minutes.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import WebSocket from "ws";
 import { REPO_ROOT } from "../tools/lib/captures.js";
 import {
   FAULTS,
@@ -29,7 +28,7 @@ import {
   type FaultOutcome,
 } from "./faults-load.js";
 import type { Result } from "./lib.js";
-import type { Stack } from "./stack.js";
+import { isolateHeapBytes, rssMiB, type Stack } from "./stack.js";
 
 /**
  * Longest a client may go without a verified book: the slowest recovery by design is a stalled upstream (keepalive
@@ -71,44 +70,10 @@ interface Sample {
   relayState: string;
 }
 
-function rssMiB(pid: number | null): number | null {
-  if (pid === null) return null;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The isolate's used V8 heap after a forced GC, through the inspector wrangler dev opens (as bench/memory.ts). */
+/** The isolate's used V8 heap after a forced GC, MiB; null when the inspector does not answer. */
 async function heapMiB(stack: Stack): Promise<number | null> {
   try {
-    const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as {
-      webSocketDebuggerUrl: string;
-    }[];
-    const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl);
-    await new Promise((r, j) => {
-      ws.once("open", r);
-      ws.once("error", j);
-    });
-    let id = 0;
-    const call = (method: string) =>
-      new Promise<Record<string, unknown>>((res) => {
-        const my = ++id;
-        const timer = setTimeout(() => res({}), 3000);
-        ws.on("message", (d) => {
-          const m = JSON.parse(d.toString()) as { id?: number; result?: Record<string, unknown> };
-          if (m.id !== my) return;
-          clearTimeout(timer);
-          res(m.result ?? {});
-        });
-        ws.send(JSON.stringify({ id: my, method }));
-      });
-    await call("HeapProfiler.collectGarbage");
-    const r = await call("Runtime.getHeapUsage");
-    ws.close();
-    return r.usedSize === undefined ? null : Number(r.usedSize) / MiB;
+    return (await isolateHeapBytes(stack)) / MiB;
   } catch {
     return null;
   }

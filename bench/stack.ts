@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
+import WebSocket from "ws";
 import { startExchange, type Exchange, type ExchangeOptions } from "../tools/exchange/server.js";
 import { DATA, REPO_ROOT } from "../tools/lib/captures.js";
 
@@ -165,4 +166,54 @@ async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string,
       await exchange.close();
     },
   };
+}
+
+/** RSS of a process from /proc, MiB; null when unknown (no pid, process gone). */
+export function rssMiB(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The Worker isolate's used V8 heap after a forced GC, in bytes, through the inspector `wrangler dev` opens
+ * (HeapProfiler.collectGarbage, then Runtime.getHeapUsage). Throws when the inspector does not answer.
+ */
+export async function isolateHeapBytes(stack: Stack): Promise<number> {
+  const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as {
+    webSocketDebuggerUrl: string;
+    title?: string;
+  }[];
+  const target = targets[0];
+  if (!target) throw new Error("no inspector target");
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((r, j) => {
+    ws.once("open", r);
+    ws.once("error", j);
+  });
+  let id = 0;
+  // Some inspector methods are not implemented by workerd and never answer: give each call 3 s.
+  const call = (method: string) =>
+    new Promise<Record<string, unknown>>((res) => {
+      const my = ++id;
+      setTimeout(() => res({}), 3000);
+      const on = (d: WebSocket.RawData) => {
+        const m = JSON.parse(d.toString()) as { id?: number; result?: Record<string, unknown> };
+        if (m.id === my) {
+          ws.off("message", on);
+          res(m.result ?? {});
+        }
+      };
+      ws.on("message", on);
+      ws.send(JSON.stringify({ id: my, method }));
+    });
+  await call("HeapProfiler.collectGarbage");
+  const r = await call("Runtime.getHeapUsage");
+  if (r.usedSize === undefined) throw new Error("inspector did not report heap usage");
+  ws.close();
+  return Number(r.usedSize);
 }
