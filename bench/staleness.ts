@@ -15,7 +15,10 @@ import { spawnWsClients, type WsReport } from "./wsclients.js";
 
 const INST = "BTC-USDT-SWAP";
 const BOUND_MS = 2_000;
-/** As in test/e2e/staleness.e2e.test.ts: one coalescing interval + the clients' event-loop delay. */
+/**
+ * A strict reporting threshold (bound + 300 ms: the first coalescing interval + the clients' event-loop delay); the
+ * e2e test asserts a looser one derived from the design bounds (test/e2e/staleness.e2e.test.ts END_TO_END_MS).
+ */
 const TOLERANCE_MS = 300;
 
 async function relayStats(stack: Stack, timeoutMs: number): Promise<RelayStats | null> {

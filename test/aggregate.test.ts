@@ -20,6 +20,7 @@ function shard(over: Partial<ShardStats>): ShardStats {
     links: 1,
     badLinkFrames: 0,
     lagMs: 0,
+    coalesceIntervalMs: 0,
     clientLags: [],
     lagging: 0,
     ...over,

@@ -190,6 +190,15 @@ describe("LagTracker", () => {
     expect(lag).toBe(19 * 50 + 30_000 - 30_000);
   });
 
+  it("by default keeps measuring a backlog that lasts minutes (it is not taken for clock offset)", () => {
+    const t = new LagTracker();
+    t.observe(0, 0);
+    let lag = 0;
+    // 3 s behind, for five minutes.
+    for (let now = 1_000; now <= 300_000; now += 100) lag = t.observe(now, now - 3_000);
+    expect(lag).toBe(3_000);
+  });
+
   it("forgets the offset after the window", () => {
     const t = new LagTracker(10_000, 1_000);
     t.observe(0, 0);

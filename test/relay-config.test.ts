@@ -22,6 +22,7 @@ describe("parseRelayConfig", () => {
     ["RELAY_LAG_CLOSE_MS", "10000", "lagCloseMs", 10000],
     ["RELAY_COALESCE_LAG_MS", "100", "coalesceLagMs", 100],
     ["RELAY_COALESCE_INTERVAL_MS", "50", "coalesceIntervalMs", 50],
+    ["RELAY_COALESCE_MAX_INTERVAL_MS", "5000", "coalesceMaxIntervalMs", 5000],
     ["OKX_WS_URL", "ws://127.0.0.1:8080/ws/v5/public", "okxWsUrl", "ws://127.0.0.1:8080/ws/v5/public"],
   ] as const)("%s=%s sets %s", (name, value, key, want) => {
     const cfg = parseRelayConfig({ [name]: value });
@@ -57,6 +58,18 @@ describe("parseRelayConfig", () => {
     expect(() => parseRelayConfig({ RELAY_BACKOFF_BASE_MS: "5000", RELAY_BACKOFF_MAX_MS: "1000" })).toThrow(
       /must not exceed/,
     );
+  });
+
+  it("rejects a coalescing interval above its cap", () => {
+    expect(() =>
+      parseRelayConfig({ RELAY_COALESCE_INTERVAL_MS: "500", RELAY_COALESCE_MAX_INTERVAL_MS: "400" }),
+    ).toThrow(/RELAY_COALESCE_INTERVAL_MS \(500\) must not exceed RELAY_COALESCE_MAX_INTERVAL_MS \(400\)/);
+    expect(
+      parseRelayConfig({ RELAY_COALESCE_INTERVAL_MS: "400", RELAY_COALESCE_MAX_INTERVAL_MS: "400" }),
+    ).toMatchObject({
+      coalesceIntervalMs: 400,
+      coalesceMaxIntervalMs: 400,
+    });
   });
 
   it("parses once per env object", () => {

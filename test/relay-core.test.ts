@@ -552,9 +552,13 @@ describe("relay core: clients and flow control", () => {
     expect(ws.books().map((b) => b.seqId)).toEqual([10, 11]);
     expect(h.core.snapshotStats()).toMatchObject({ coalesced: 49, broadcasts: 2 });
     expect(h.core.snapshotStats().relayLagMs).toBeGreaterThan(250);
-    // The trailing flush sends the latest state once the interval has passed.
-    h.advance(200);
+    // The trailing flush sends the latest state once the interval has passed: 400 ms, since it doubled when seq 11
+    // went out while the relay was still behind (coalescer.ts).
+    h.advance(399);
+    expect(ws.books().map((b) => b.seqId)).toEqual([10, 11]);
+    h.advance(1);
     expect(ws.books().map((b) => b.seqId)).toEqual([10, 11, 60]);
+    expect(h.core.snapshotStats().coalesceIntervalMs).toBe(800);
     expect(ws.books().at(-1)!.bids[0]).toEqual(["99.5", "60"]);
     // Keeping up again (exchange time advances with ours): every message is broadcast.
     for (let i = 61; i <= 63; i++) {

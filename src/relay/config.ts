@@ -35,6 +35,8 @@ export interface RelayConfig {
   readonly coalesceLagMs: number;
   /** While coalescing, at most one book broadcast per this interval (every message is still applied). */
   readonly coalesceIntervalMs: number;
+  /** The coalescing interval doubles while the relay stays behind, up to this (coalescer.ts). */
+  readonly coalesceMaxIntervalMs: number;
   /** Clients the relay holds itself before new clients go to fan-out shards (0: every client through a shard). */
   readonly shardThreshold: number;
   /** Clients per fan-out shard before another shard is added. */
@@ -63,6 +65,8 @@ export const RELAY_DEFAULTS: RelayConfig = {
   // 2-core VM (clients, exchange and workerd on the same cores) coalesced although the relay kept up on average.
   coalesceLagMs: 1_000,
   coalesceIntervalMs: 200,
+  // Half the client staleness bound: a client that keeps up still gets a book well within it at the slowest pace.
+  coalesceMaxIntervalMs: 1_000,
   // One object sends ~27k frames/s on this machine (bench): 250 clients at OKX's 100 books/s fit in about
   // that. workerd also slows superlinearly past ~300 sockets in one isolate (bench finding, README).
   shardThreshold: 250,
@@ -86,6 +90,7 @@ const NUMERIC: readonly [keyof RelayConfig, string, number, number][] = [
   ["lagCloseMs", "RELAY_LAG_CLOSE_MS", 100, 3_600_000],
   ["coalesceLagMs", "RELAY_COALESCE_LAG_MS", 10, 600_000],
   ["coalesceIntervalMs", "RELAY_COALESCE_INTERVAL_MS", 1, 10_000],
+  ["coalesceMaxIntervalMs", "RELAY_COALESCE_MAX_INTERVAL_MS", 1, 60_000],
   ["shardThreshold", "RELAY_SHARD_THRESHOLD", 0, 1_000_000],
   ["shardClients", "RELAY_SHARD_CLIENTS", 1, 1_000_000],
   ["maxShards", "RELAY_MAX_SHARDS", 1, 1024],
@@ -127,6 +132,11 @@ export function parseRelayConfig(env: Readonly<Record<string, unknown>>): RelayC
   if (problems.length === 0 && cfg.backoffBaseMs > cfg.backoffMaxMs) {
     problems.push(
       `RELAY_BACKOFF_BASE_MS (${cfg.backoffBaseMs}) must not exceed RELAY_BACKOFF_MAX_MS (${cfg.backoffMaxMs})`,
+    );
+  }
+  if (problems.length === 0 && cfg.coalesceIntervalMs > cfg.coalesceMaxIntervalMs) {
+    problems.push(
+      `RELAY_COALESCE_INTERVAL_MS (${cfg.coalesceIntervalMs}) must not exceed RELAY_COALESCE_MAX_INTERVAL_MS (${cfg.coalesceMaxIntervalMs})`,
     );
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);

@@ -28,7 +28,8 @@ import type { Attachment, ClientKind, ClientSocket } from "./clients.js";
 import type { RelayConfig } from "./config.js";
 import { BookCache } from "./fanout.js";
 import { ClientHub, type HubFeed } from "./hub.js";
-import { LagTracker, SentRing } from "./lag.js";
+import { Coalescer } from "./coalescer.js";
+import { SentRing } from "./lag.js";
 import { guard, type Log } from "./guard.js";
 import { allFrame, fatalFrame, forecastFrame, parseWant, scoreFrame } from "./link.js";
 import { PredictionPart, type PredictorSource } from "./prediction.js";
@@ -102,13 +103,9 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
   private graceAt: number | null = null;
   /** Pending slot time from the limiter, consumed by the next connect. */
   private slotAt: number | null = null;
-  /** Relay lag behind the exchange (for coalescing) and when each recent book went out (for client staleness). */
-  private readonly lag = new LagTracker();
+  /** Broadcast pacing by the relay's lag behind the exchange, and when each recent book went out (staleness). */
+  private readonly coalescer: Coalescer;
   private readonly sentAt = new SentRing();
-  private lastBroadcastAt = -Infinity;
-  /** A book change not yet broadcast because the relay is coalescing; a trailing flush sends it. */
-  private dirty = false;
-  private flushArmed = false;
 
   constructor(
     private readonly cfg: RelayConfig,
@@ -116,6 +113,15 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
   ) {
     this.timing = cfg;
     this.alarm = new AlarmScheduler(ports.setAlarm, ports.now);
+    this.coalescer = new Coalescer(cfg, {
+      now: ports.now,
+      defer: (ms, fn) => ports.defer(ms, () => guard(ports.log, "relay.flush", this.instId, fn)),
+      broadcast: (now) => {
+        if (!this.book.synced) return false;
+        this.broadcastBook(now);
+        return true;
+      },
+    });
     const core = this;
     const feed: HubFeed = {
       bookText: (depth) => (this.book.synced ? this.bookText(depth) : null),
@@ -280,6 +286,8 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
       clients: this.hub.size,
       bookClients: n.book,
       predictionClients: n.prediction,
+      relayLagMs: this.coalescer.lagMs,
+      coalesceIntervalMs: this.coalescer.intervalMs,
       model: this.prediction?.model ?? null,
       bookLevels: { bids: this.book.bids.length, asks: this.book.asks.length },
       clientLag: this.hub.lagSummary(),
@@ -364,11 +372,8 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
     return this.books.get(this.book, this.seq, depth, this.checksum);
   }
 
-  private broadcastBook(): void {
-    this.dirty = false;
+  private broadcastBook(now: number): void {
     this.seq++;
-    const now = this.ports.now();
-    this.lastBroadcastAt = now;
     this.sentAt.record(this.seq, now);
     this.checksum = bookChecksum(this.book); // cached: free when the update was just verified
     this.stats.broadcasts++;
@@ -379,26 +384,11 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
   /**
    * A book change was applied. Normally it is broadcast at once. When the relay is behind the exchange (it gets
    * less CPU than serializing and sending every message needs), it still applies every message but broadcasts
-   * only the latest state, at most once per coalesceIntervalMs, so its lag stays bounded instead of growing with
-   * the inbound queue; a trailing flush sends the last change.
+   * only the latest state, at an interval that adapts to its lag (coalescer.ts), so the lag stays bounded instead
+   * of growing with the inbound queue.
    */
   private onBookChanged(): void {
-    const now = this.ports.now();
-    this.stats.relayLagMs = this.lag.observe(now, this.book.ts);
-    if (this.stats.relayLagMs <= this.cfg.coalesceLagMs || now - this.lastBroadcastAt >= this.cfg.coalesceIntervalMs) {
-      this.broadcastBook();
-      return;
-    }
-    this.stats.coalesced++;
-    this.dirty = true;
-    if (this.flushArmed) return;
-    this.flushArmed = true;
-    this.ports.defer(this.cfg.coalesceIntervalMs, () =>
-      guard(this.ports.log, "relay.flush", this.instId, () => {
-        this.flushArmed = false;
-        if (this.dirty && this.book.synced) this.broadcastBook();
-      }),
-    );
+    if (this.coalescer.onChange(this.book.ts) === "held") this.stats.coalesced++;
   }
 
   private predict(): void {
@@ -662,8 +652,7 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
   /** The book is no longer trusted: clear it and restart the feature windows (no forecast spans a resync). */
   private dropBook(): void {
     this.book = createBook(this.instId ?? "");
-    this.dirty = false;
-    this.lag.reset();
+    this.coalescer.reset();
     this.prediction?.reset();
   }
 

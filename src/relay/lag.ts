@@ -11,9 +11,15 @@ export class LagTracker {
   /** The latest lag estimate (ms, >= 0). */
   lagMs = 0;
 
+  /**
+   * The window must outlast any overload: a relay behind by 3 s for longer than the window would take those 3 s for
+   * clock offset and believe it had caught up (the first version's 60 s did exactly that in a long overload). A new
+   * connection, where the offset may change, resets the tracker, so the window only has to cover slow drift of the
+   * two clocks: 10 minutes, in 30 s buckets (20 minima).
+   */
   constructor(
-    private readonly windowMs = 60_000,
-    private readonly bucketMs = 5_000,
+    private readonly windowMs = 600_000,
+    private readonly bucketMs = 30_000,
   ) {}
 
   /** Record a message stamped `exchangeTs` (Unix ms) processed at `now`; returns the lag estimate. */

@@ -19,7 +19,8 @@ import type { Attachment, ClientSocket } from "./clients.js";
 import type { RelayConfig } from "./config.js";
 import { guard, type Log } from "./guard.js";
 import { ClientHub, createHubCounters, type HubCounters, type HubFeed } from "./hub.js";
-import { LagTracker, SentRing } from "./lag.js";
+import { Coalescer } from "./coalescer.js";
+import { SentRing } from "./lag.js";
 import { MAX_WANT_ARRIVED, parseLinkFrame, wantMessage, type LinkFrame } from "./link.js";
 import { ALARM_SLACK_MS, AlarmScheduler } from "./scheduler.js";
 import type { Upstream, UpstreamHandlers } from "./upstream.js";
@@ -87,6 +88,8 @@ export interface ShardStats extends HubCounters {
   badLinkFrames: number;
   /** This shard's lag behind the exchange at the last book (relay lag plus the hop). */
   lagMs: number;
+  /** Interval between broadcasts now in force (0: every book forwarded at once). */
+  coalesceIntervalMs: number;
   /** Sorted lags of acking book clients and how many are lagging (merged across shards for /status). */
   clientLags: number[];
   lagging: number;
@@ -106,10 +109,8 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
   private texts: ReadonlyMap<number, string> | null = null;
   private seq = 0;
   private readonly sentAt = new SentRing();
-  private readonly lag = new LagTracker();
-  private lastBroadcastAt = -Infinity;
-  private dirty = false;
-  private flushArmed = false;
+  /** The relay's pacing rule (coalescer.ts), measured on this shard: behind, it forwards only the latest book. */
+  private readonly coalescer: Coalescer;
   /** The last status the relay sent (what a new client is told first). */
   private status: string | null = null;
   private forecast: string | null = null;
@@ -132,6 +133,15 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
     private readonly ports: ShardPorts,
   ) {
     this.alarm = new AlarmScheduler(ports.setAlarm, ports.now);
+    this.coalescer = new Coalescer(cfg, {
+      now: ports.now,
+      defer: (ms, fn) => ports.defer(ms, () => guard(ports.log, "shard.flush", this.label, fn)),
+      broadcast: (now) => {
+        if (this.texts === null) return false;
+        this.broadcastBook(now);
+        return true;
+      },
+    });
     const core = this;
     const feed: HubFeed = {
       bookText: (depth) => this.texts?.get(depth) ?? null,
@@ -235,7 +245,8 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
       clients: this.hub.size,
       bookClients: n.book,
       predictionClients: n.prediction,
-      lagMs: this.lag.lagMs,
+      lagMs: this.coalescer.lagMs,
+      coalesceIntervalMs: this.coalescer.intervalMs,
       clientLags,
       lagging,
     };
@@ -311,8 +322,7 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
 
   private forgetBook(): void {
     this.texts = null;
-    this.dirty = false;
-    this.lag.reset();
+    this.coalescer.reset();
   }
 
   private sendLink(socket: Upstream, text: string): void {
@@ -377,29 +387,12 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
       return;
     }
     this.seq = seq;
-    const now = this.ports.now();
-    // Same coalescing rule as the relay (core.ts onBookChanged), measured on this shard: a shard that falls behind
-    // forwards only the latest book, so its lag stays bounded instead of growing with the link's queue.
-    const lag = this.lag.observe(now, ts);
-    if (lag <= this.cfg.coalesceLagMs || now - this.lastBroadcastAt >= this.cfg.coalesceIntervalMs) {
-      this.broadcastBook(now);
-      return;
-    }
-    this.counters.coalesced++;
-    this.dirty = true;
-    if (this.flushArmed) return;
-    this.flushArmed = true;
-    this.ports.defer(this.cfg.coalesceIntervalMs, () =>
-      guard(this.ports.log, "shard.flush", this.label, () => {
-        this.flushArmed = false;
-        if (this.dirty && this.texts !== null) this.broadcastBook(this.ports.now());
-      }),
-    );
+    // The relay's pacing rule, measured on this shard: a shard that falls behind (its lag includes the relay's and
+    // the hop) forwards only the latest book, so its lag stays bounded instead of growing with the link's queue.
+    if (this.coalescer.onChange(ts) === "held") this.counters.coalesced++;
   }
 
   private broadcastBook(now: number): void {
-    this.dirty = false;
-    this.lastBroadcastAt = now;
     this.sentAt.record(this.seq, now);
     this.counters.broadcasts++;
     this.hub.broadcastBook(now);

@@ -36,6 +36,8 @@ export interface RelayStats {
   lagClosed: number;
   /** Relay lag behind the exchange at the last book change, ms (beyond the clocks' offset). */
   relayLagMs: number;
+  /** Interval between book broadcasts now in force while coalescing, ms; 0 while every change is broadcast. */
+  coalesceIntervalMs: number;
   /** Book changes applied but not broadcast on their own because the relay was behind (coalesced). */
   coalesced: number;
   /** Lag of acking book clients (age of the oldest book each has not acknowledged), and how many are lagging. */
@@ -80,6 +82,7 @@ export function createStats(): RelayStats {
     staleSkipped: 0,
     lagClosed: 0,
     relayLagMs: 0,
+    coalesceIntervalMs: 0,
     coalesced: 0,
     clientLag: { measured: 0, p50Ms: null, p99Ms: null, maxMs: null, lagging: 0 },
     resyncs: 0,

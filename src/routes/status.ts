@@ -49,6 +49,10 @@ const RelayStatsSchema = z
     relayLagMs: z.number().openapi({
       description: "Relay lag behind the exchange at the last book change, ms (beyond the clocks' offset).",
     }),
+    coalesceIntervalMs: z.number().openapi({
+      description:
+        "Interval between book broadcasts now in force, ms: 0 while every change is broadcast; while behind, it starts at RELAY_COALESCE_INTERVAL_MS and doubles up to RELAY_COALESCE_MAX_INTERVAL_MS.",
+    }),
     coalesced: count("Book changes applied but not broadcast on their own because the relay was behind."),
     clientLag: z
       .object({

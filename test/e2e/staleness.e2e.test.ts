@@ -12,9 +12,11 @@
  *   rule at the bound + TOLERANCE_MS (STRICT_MS) and the books excused only by an earlier episode's notice are
  *   logged, not asserted;
  * - every client keeps getting books (none is parked silently), and no socket is closed abnormally;
- * - the relay's own lag (GET /status relayLagMs, sampled every ~2 s) stays within coalesce lag + interval +
- *   TOLERANCE_MS: it applies every OKX message but broadcasts only the latest book when behind;
- * - KEEPERS lightweight clients in this process (ws, ack every book) keep getting books (> 1 per second).
+ * - the relay's own lag (GET /status relayLagMs, sampled every ~2 s) stays within RELAY_LAG_BOUND_MS +
+ *   RELAY_LAG_TOLERANCE_MS: it applies every OKX message but broadcasts only the latest book when behind, at an
+ *   interval that adapts to its lag (src/relay/coalescer.ts), and /status answers at least 3 times in the window;
+ * - KEEPERS lightweight clients in this process (ws, ack every book) keep getting books: at least one per two
+ *   coalescing max intervals (the relay's slowest pace is one per RELAY_COALESCE_MAX_INTERVAL_MS).
  *
  * The clients open in `hold` mode (parked by the relay's window until the window starts), so opening 2,000 takes
  * ~20-35 s instead of ~75 s. Load test: run under the load lock
@@ -37,22 +39,33 @@ const KEEPERS = 20;
 /** The relay's staleness bound (RELAY_MAX_STALENESS_MS; default 2 s). */
 const BOUND_MS = Number(process.env.STALENESS_BOUND_MS ?? RELAY_DEFAULTS.maxStalenessMs);
 /**
- * Measurement tolerance, 400 ms: (1) the relay checks a client's lag only when it has a book to send; while it is
- * behind it broadcasts at most every RELAY_COALESCE_INTERVAL_MS (200 ms), so a client can cross the bound up to one
- * interval before the relay can notice; (2) a client reads the clock when its process's event loop runs the
- * handler, up to its event-loop delay after the frame arrived: asserted below to be under 200 ms at p99 (measured
- * 22-138 ms with 2,000 clients on this shared machine).
+ * Measurement tolerance, 1.2 s: (1) the relay checks a client's lag only when it has a book to send; while it is
+ * behind it broadcasts at most once per coalescing interval (up to RELAY_COALESCE_MAX_INTERVAL_MS, 1 s), so a client
+ * can cross the bound up to one interval before the relay can notice; (2) a client reads the clock when its
+ * process's event loop runs the handler, up to its event-loop delay after the frame arrived: asserted below to be
+ * under 200 ms at p99 (measured 20-138 ms with 2,000 clients on this shared machine).
  */
 const LOOP_DELAY_P99_MAX_MS = 200;
-const TOLERANCE_MS = RELAY_DEFAULTS.coalesceIntervalMs + LOOP_DELAY_P99_MAX_MS;
+const TOLERANCE_MS = RELAY_DEFAULTS.coalesceMaxIntervalMs + LOOP_DELAY_P99_MAX_MS;
 /** The bound as a client sees it at once (`now − ts` > bound + measurement tolerance). */
 const STRICT_MS = BOUND_MS + TOLERANCE_MS;
 /**
- * What the relay's design bounds end to end: its per-client bound counts from the moment a book is SENT (to the
- * client's ack), and the book was already as old as the relay's own lag when sent, which the relay bounds separately
- * (RELAY_COALESCE_LAG_MS + RELAY_COALESCE_INTERVAL_MS). So: age <= relay lag bound + client bound + tolerance.
+ * The relay's own lag bound by design: past RELAY_COALESCE_LAG_MS it coalesces, and its interval adapts until the
+ * broadcasts it still makes fit its CPU, never slower than one per RELAY_COALESCE_MAX_INTERVAL_MS.
  */
-const END_TO_END_MS = RELAY_DEFAULTS.coalesceLagMs + RELAY_DEFAULTS.coalesceIntervalMs + BOUND_MS + TOLERANCE_MS;
+const RELAY_LAG_BOUND_MS = RELAY_DEFAULTS.coalesceLagMs + RELAY_DEFAULTS.coalesceMaxIntervalMs;
+/**
+ * The relay's lag is read at its last processed OKX message, which waits behind whatever the one workerd thread is
+ * doing: locally that includes a broadcast to all 2,000 sockets by the relay and its shards (~0.5 s here) and the
+ * /status request itself. Measured: max 2,040 ms in a 40 s window, 2,430 ms over 150 s (samples every ~5 s).
+ */
+const RELAY_LAG_TOLERANCE_MS = 1_000;
+/**
+ * What the relay's design bounds end to end: its per-client bound counts from the moment a book is SENT (to the
+ * client's ack), and the book was already as old as the relay's own lag when sent, which the relay bounds separately.
+ * So: age <= relay lag bound + client bound + tolerance.
+ */
+const END_TO_END_MS = RELAY_LAG_BOUND_MS + BOUND_MS + TOLERANCE_MS;
 
 let stack: Stack;
 let clients: WsClientsProcess | null = null;
@@ -197,17 +210,9 @@ describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through w
     expect(r.perClient.min).toBeGreaterThan(0);
     expect(Object.keys(r.closes).filter((c) => c !== "4009")).toEqual([]);
     // 3. Clients that keep up keep getting books, fresh or with a notice.
-    for (const k of ks) expect(k.books).toBeGreaterThan(WINDOW_MS / 1_000);
-    // 4. The relay's own lag stays bounded (it answered /status at least a few times in the window). NOT MET on this
-    // 2-core machine (2026-12-03, after the flow fixes: /status answered 2 times in 40 s, relay lag 7.2 s): the relay,
-    // its 7 shards and 2,000 sockets share ONE workerd thread beside wrangler dev's proxy, the 2,000 clients and the
-    // exchange, so its inbound queue waits behind the shards' work, which coalescing cannot shed. Issue #19 stays
-    // open on this point; TRADESIM_STRICT_RELAY_LAG=1 asserts it.
-    if (process.env.TRADESIM_STRICT_RELAY_LAG === "1") {
-      expect(lags.length).toBeGreaterThanOrEqual(3);
-      expect(Math.max(...lags)).toBeLessThanOrEqual(
-        RELAY_DEFAULTS.coalesceLagMs + RELAY_DEFAULTS.coalesceIntervalMs + TOLERANCE_MS,
-      );
-    }
+    for (const k of ks) expect(k.books).toBeGreaterThan(WINDOW_MS / (2 * RELAY_DEFAULTS.coalesceMaxIntervalMs));
+    // 4. The relay's own lag stays bounded, and the relay answers /status while loaded.
+    expect(lags.length, `/status answered ${lags.length} times, ${unanswered} unanswered`).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...lags)).toBeLessThanOrEqual(RELAY_LAG_BOUND_MS + RELAY_LAG_TOLERANCE_MS);
   });
 });
