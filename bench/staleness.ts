@@ -89,7 +89,7 @@ export async function benchStaleness(quick: boolean): Promise<Result[]> {
         [5000, true],
         [5000, false],
       ];
-  const windowMs = quick ? 3_000 : 15_000;
+  const windowMs = quick ? 3_000 : 30_000;
   for (const [n, direct] of runs) {
     const label = `staleness, ${n} std WebSocket clients ${direct ? "on the Worker's socket" : "via wrangler dev"}`;
     const r = await measureWithin(180_000, n, direct, windowMs);

@@ -123,12 +123,14 @@ export interface ScoreMessage {
 /**
  * Sent to one client whose oldest unacknowledged book is older than the relay's staleness bound
  * (RELAY_MAX_STALENESS_MS): it gets no more books until it acks, then the latest one. A client that stays beyond
- * the bound for RELAY_LAG_CLOSE_MS is closed with 4009.
+ * the bound for RELAY_LAG_CLOSE_MS is closed with 4009. Also sent to every book client of a relay or fan-out shard
+ * that is itself behind the exchange by more than the bound (every book it sends is at least that old); books keep
+ * coming, coalesced, and no recovery is announced: the book's `ts` tells its age.
  */
 export interface LaggingMessage {
   type: "lagging";
   instId: string;
-  /** Age of the oldest book this client has not acknowledged, ms. */
+  /** Age of the oldest book this client has not acknowledged, or the sending object's lag behind the exchange, ms. */
   lagMs: number;
   /** The bound, ms. */
   boundMs: number;

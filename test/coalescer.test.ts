@@ -2,13 +2,19 @@
 import { describe, expect, it } from "vitest";
 import { type CoalesceSettings, Coalescer } from "../src/relay/coalescer.js";
 
-const CFG: CoalesceSettings = { coalesceLagMs: 1_000, coalesceIntervalMs: 200, coalesceMaxIntervalMs: 1_000 };
+const CFG: CoalesceSettings = {
+  coalesceLagMs: 1_000,
+  coalesceIntervalMs: 200,
+  coalesceMaxIntervalMs: 1_000,
+  maxStalenessMs: 2_000,
+};
 
 /** A coalescer on a fake clock; `cost` ms pass inside every broadcast (the object's work per broadcast). */
 function rig(cfg: CoalesceSettings = CFG, cost = 0) {
   let now = 0;
   const timers: { at: number; fn: () => void }[] = [];
   const sent: number[] = [];
+  const told: { lagMs: number; at: number }[] = [];
   let canSend = true;
   const c = new Coalescer(cfg, {
     now: () => now,
@@ -19,6 +25,7 @@ function rig(cfg: CoalesceSettings = CFG, cost = 0) {
       now += cost;
       return true;
     },
+    behind: (lagMs, at) => told.push({ lagMs, at }),
   });
   /** Move the clock to `t`, firing the timers due on the way (in due order). */
   const runTo = (t: number) => {
@@ -35,6 +42,7 @@ function rig(cfg: CoalesceSettings = CFG, cost = 0) {
   return {
     c,
     sent,
+    told,
     timers,
     runTo,
     get now() {
@@ -125,6 +133,32 @@ describe("Coalescer", () => {
     r.canSend = true;
     r.runTo(7_000);
     expect(r.c.onChange(4_000)).toBe("sent"); // a new offset after the reset: not behind
+  });
+
+  it("behind by more than the staleness bound, the owner is told once per episode; the episode ends below the trigger", () => {
+    const r = rig();
+    r.c.onChange(0);
+    const at = (now: number, lag: number) => {
+      r.runTo(now);
+      r.c.onChange(now - lag);
+    };
+    at(1_000, 1_500); // behind, within the bound: coalescing, nobody told
+    expect(r.told).toEqual([]);
+    at(2_000, 2_500);
+    at(2_050, 2_600);
+    at(2_100, 1_800); // back within the bound but still over the trigger: same episode
+    at(2_150, 2_200);
+    expect(r.told).toEqual([{ lagMs: 2_500, at: 2_000 }]);
+    at(3_000, 900); // under the trigger: the episode ends
+    at(4_000, 2_100);
+    expect(r.told).toEqual([
+      { lagMs: 2_500, at: 2_000 },
+      { lagMs: 2_100, at: 4_000 },
+    ]);
+    r.c.reset(); // a new connection: a new episode may be told at once
+    r.c.onChange(r.now);
+    at(5_000, 3_000);
+    expect(r.told).toHaveLength(3);
   });
 
   /**

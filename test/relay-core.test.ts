@@ -574,6 +574,29 @@ describe("relay core: clients and flow control", () => {
     ).toEqual([61, 62, 63]);
   });
 
+  it("a relay behind the exchange by more than the staleness bound tells its book clients once; books keep coming", async () => {
+    const h = harness();
+    const ws = await h.live(10); // snapshot ts 1700000000000 at the fake now: the clock offset
+    const upd = (i: number) =>
+      booksPush("update", {
+        bids: [level(99.5, i)],
+        asks: [],
+        ts: String(1700000000000 + (i - 10) * 10),
+        seqId: i,
+        prevSeqId: i - 1,
+      });
+    h.advance(3000); // starved for 3 s: the next update is 2,990 ms old when the relay gets to it
+    h.up().push(upd(11));
+    const told = () => ws.messages().filter((m) => m.type === "lagging");
+    expect(told()).toEqual([{ type: "lagging", instId: INST, lagMs: 2990, boundMs: 2000, at: h.now }]);
+    expect(ws.books().at(-1)!.seqId).toBe(11); // the book still goes out (the first one behind, at once)
+    h.up().push(upd(12)); // still behind: the same episode, not told again
+    h.advance(1000);
+    expect(told()).toHaveLength(1);
+    expect(ws.books().at(-1)!.seqId).toBe(12); // the trailing flush
+    expect(h.logs.some((l) => /behind the exchange by 2990 ms/.test(String(l)))).toBe(true);
+  });
+
   it("a client whose oldest unacknowledged book is older than the bound is told it lags, skipped, and closed 4009", async () => {
     const h = harness({ maxStalenessMs: 2000, lagCloseMs: 5000, coalesceLagMs: 600_000 });
     const slow = await h.live(10);

@@ -22,6 +22,8 @@ export interface CoalesceSettings {
   readonly coalesceIntervalMs: number;
   /** The largest interval the adaptation may reach. */
   readonly coalesceMaxIntervalMs: number;
+  /** Behind by more than this, the owner's clients are told (`behind`): every book it sends is at least that old. */
+  readonly maxStalenessMs: number;
 }
 
 /** What the coalescer needs from its owner. */
@@ -31,6 +33,11 @@ export interface CoalescerPorts {
   readonly defer: (ms: number, fn: () => void) => void;
   /** Broadcast the latest state now; false when there is nothing it may send (e.g. the book is resyncing). */
   readonly broadcast: (now: number) => boolean;
+  /**
+   * The lag went beyond `maxStalenessMs`: tell the clients (once per episode; an episode ends when the lag is back
+   * under `coalesceLagMs`, so a lag hovering at the bound does not repeat the notice).
+   */
+  readonly behind: (lagMs: number, now: number) => void;
 }
 
 /** Outcome of one change: broadcast at once, or held for the next coalesced broadcast. */
@@ -44,6 +51,8 @@ export class Coalescer {
   private lastBroadcastAt = Number.NEGATIVE_INFINITY;
   private dirty = false;
   private flushArmed = false;
+  /** In a behind-the-bound episode (clients told). */
+  private told = false;
 
   constructor(
     private readonly cfg: CoalesceSettings,
@@ -64,6 +73,12 @@ export class Coalescer {
   onChange(exchangeTs: number): CoalesceOutcome {
     const now = this.ports.now();
     const lag = this.lag.observe(now, exchangeTs);
+    if (lag > this.cfg.maxStalenessMs && !this.told) {
+      this.told = true;
+      this.ports.behind(lag, now);
+    } else if (lag <= this.cfg.coalesceLagMs) {
+      this.told = false;
+    }
     this.dirty = true;
     if (this.interval === 0) {
       if (lag <= this.cfg.coalesceLagMs) return this.emit(now) ? "sent" : "held";
@@ -85,6 +100,7 @@ export class Coalescer {
     this.lag.reset();
     this.dirty = false;
     this.interval = 0;
+    this.told = false;
   }
 
   private emit(now: number): boolean {

@@ -121,6 +121,10 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
         this.broadcastBook(now);
         return true;
       },
+      behind: (lagMs, now) => {
+        ports.log.warn(`relay behind the exchange by ${lagMs} ms; telling its clients`, this.instId);
+        this.hub.tellBehind(lagMs, now);
+      },
     });
     const core = this;
     const feed: HubFeed = {

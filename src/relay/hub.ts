@@ -181,6 +181,15 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
     for (const [ws] of this.clients) this.send(ws, text);
   }
 
+  /**
+   * This object is behind the exchange by `lagMs` (beyond the staleness bound): tell every book client, since
+   * every book it sends is at least that old (small and rare: once per episode).
+   */
+  tellBehind(lagMs: number, now: number): void {
+    const text = laggingMessage(this.label() ?? "", lagMs, this.cfg.maxStalenessMs, now);
+    for (const [ws, c] of this.clients) if (c.kind === "book") this.send(ws, text);
+  }
+
   /** Forecasts and scores to the prediction clients, through each one's flow control. */
   broadcastPrediction(text: string): void {
     const now = this.ports.now();

@@ -141,6 +141,10 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
         this.broadcastBook(now);
         return true;
       },
+      behind: (lagMs, now) => {
+        ports.log.warn(`shard behind the exchange by ${lagMs} ms; telling its clients`, this.label);
+        this.hub.tellBehind(lagMs, now);
+      },
     });
     const core = this;
     const feed: HubFeed = {

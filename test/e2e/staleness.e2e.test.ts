@@ -12,6 +12,7 @@
  *   rule at the bound + TOLERANCE_MS (STRICT_MS) and the books excused only by an earlier episode's notice are
  *   logged, not asserted;
  * - every client keeps getting books (none is parked silently), and no socket is closed abnormally;
+ * - workerd's memory stays bounded: its RSS grows by less than RSS_GROWTH_MAX_MIB in the window;
  * - the relay's own lag (GET /status relayLagMs, sampled every ~2 s) stays within RELAY_LAG_BOUND_MS +
  *   RELAY_LAG_TOLERANCE_MS: it applies every OKX message but broadcasts only the latest book when behind, at an
  *   interval that adapts to its lag (src/relay/coalescer.ts), and /status answers at least 3 times in the window;
@@ -66,6 +67,14 @@ const RELAY_LAG_TOLERANCE_MS = 1_000;
  * So: age <= relay lag bound + client bound + tolerance.
  */
 const END_TO_END_MS = RELAY_LAG_BOUND_MS + BOUND_MS + TOLERANCE_MS;
+
+/**
+ * workerd's RSS may not grow by this much in the window. Without flow control the relay would queue every book for
+ * every client: 2,000 clients x ~19 books/s x ~2 KB = ~76 MB/s, gigabytes in 40 s; what may grow is allocator and
+ * socket-buffer slack (measured: see the log line).
+ */
+const RSS_GROWTH_MAX_MIB = 256;
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 let stack: Stack;
 let clients: WsClientsProcess | null = null;
@@ -142,6 +151,7 @@ describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through w
 
     const before = await relayStats(20_000);
     await clients.reset();
+    const rssBefore = stack.workerdRss();
     for (const k of ks) {
       k.books = 0;
       k.lagging = 0;
@@ -159,6 +169,7 @@ describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through w
     await sleep(Math.max(0, end - Date.now()));
     const r = await clients.report();
     const after = await relayStats(20_000);
+    const rssAfter = stack.workerdRss();
     const kAges = ks.flatMap((k) => k.ages);
     const summary = {
       openMs: tOpen,
@@ -188,7 +199,7 @@ describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through w
         lagging: ks.reduce((a, k) => a + k.lagging, 0),
         ageMs: { p50: pct(kAges, 50), p99: pct(kAges, 99), max: pct(kAges, 100) },
       },
-      workerdRssMiB: Math.round(stack.workerdRss() / 2 ** 20),
+      workerdRssMiB: { before: mib(rssBefore), after: mib(rssAfter) },
     };
     console.log(`[staleness] ${JSON.stringify(summary)}`);
     const e2e = r.late[1] as LateReport;
@@ -211,7 +222,9 @@ describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through w
     expect(Object.keys(r.closes).filter((c) => c !== "4009")).toEqual([]);
     // 3. Clients that keep up keep getting books, fresh or with a notice.
     for (const k of ks) expect(k.books).toBeGreaterThan(WINDOW_MS / (2 * RELAY_DEFAULTS.coalesceMaxIntervalMs));
-    // 4. The relay's own lag stays bounded, and the relay answers /status while loaded.
+    // 4. Memory stays bounded: no backlog builds up in workerd (relay, shards, sockets) during the window.
+    expect(mib(rssAfter - rssBefore)).toBeLessThan(RSS_GROWTH_MAX_MIB);
+    // 5. The relay's own lag stays bounded, and the relay answers /status while loaded.
     expect(lags.length, `/status answered ${lags.length} times, ${unanswered} unanswered`).toBeGreaterThanOrEqual(3);
     expect(Math.max(...lags)).toBeLessThanOrEqual(RELAY_LAG_BOUND_MS + RELAY_LAG_TOLERANCE_MS);
   });
