@@ -4,7 +4,7 @@
  * (which runs the local exchange) nor make it unresponsive. Each client measures the age of every book it receives
  * (`Date.now() − ts`: the exchange stamps `ts` with the same machine clock) and acks (`{"op":"ack","seq":n}`) every
  * `ackEvery`-th book like a flow-controlled consumer, and its latest book at once
- * - when told `lagging` (the relay sends no book until the client acks), and
+ * - when told `lagging` with scope `client` (the relay sends it no book until it acks), and
  * - after a seq gap (conflated), and when no book came for `idleAckMs` (250 ms; a consumer that has caught up says
  *   so): the relay measures its 16-book window from the last ack, so after skipping books it sends ONE book per ack;
  *   a client that waits for 8 books before acking again then waits forever, gets no book and no notice (measured:
@@ -298,7 +298,9 @@ function child(): void {
       laggingMessages++;
       c.laggings++;
       for (const t of trackers) t.onLagging(i, now);
-      if (o.ackOnLagging && lastSeqs[i]! >= 0) ack(i, ws, lastSeqs[i]!);
+      // Only a client-scope notice withholds books until an ack; a relay-scope one (the serving object is behind)
+      // asks for nothing, and 2,000 clients acking it at once would only add load to an object already behind.
+      if (o.ackOnLagging && m.scope === "client" && lastSeqs[i]! >= 0) ack(i, ws, lastSeqs[i]!);
       return;
     }
     if (m.type !== "book") return;

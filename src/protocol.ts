@@ -121,16 +121,19 @@ export interface ScoreMessage {
 }
 
 /**
- * Sent to one client whose oldest unacknowledged book is older than the relay's staleness bound
- * (RELAY_MAX_STALENESS_MS): it gets no more books until it acks, then the latest one. A client that stays beyond
- * the bound for RELAY_LAG_CLOSE_MS is closed with 4009. Also sent to every book client of a relay or fan-out shard
- * that is itself behind the exchange by more than the bound (every book it sends is at least that old); books keep
- * coming, coalesced, and no recovery is announced: the book's `ts` tells its age.
+ * The staleness bound (RELAY_MAX_STALENESS_MS) is exceeded. `scope: "client"`: this connection's oldest
+ * unacknowledged book is older than the bound; it gets no more books until it acks, then the latest one, and is
+ * closed with 4009 if it stays beyond the bound for RELAY_LAG_CLOSE_MS. `scope: "relay"`: the relay or fan-out shard
+ * serving this connection is itself behind the exchange by more than the bound, so every book it sends is at least
+ * that old; books keep coming (coalesced) and no ack is asked for. Told once per episode; recovery is not announced
+ * (the book's `ts` tells its age).
  */
 export interface LaggingMessage {
   type: "lagging";
   instId: string;
-  /** Age of the oldest book this client has not acknowledged, or the sending object's lag behind the exchange, ms. */
+  /** Who is behind: this connection (books withheld until it acks) or the object serving it (books keep coming). */
+  scope: "client" | "relay";
+  /** Age of the oldest book this client has not acknowledged, or the serving object's lag behind the exchange, ms. */
   lagMs: number;
   /** The bound, ms. */
   boundMs: number;
@@ -239,8 +242,14 @@ export const ACK_REQUIRED = errorMessage(
 );
 
 /** `lagging` message (serialized). */
-export function laggingMessage(instId: string, lagMs: number, boundMs: number, at: number): string {
-  return JSON.stringify({ type: "lagging", instId, lagMs, boundMs, at } satisfies LaggingMessage);
+export function laggingMessage(
+  instId: string,
+  lagMs: number,
+  boundMs: number,
+  at: number,
+  scope: LaggingMessage["scope"] = "client",
+): string {
+  return JSON.stringify({ type: "lagging", instId, scope, lagMs, boundMs, at } satisfies LaggingMessage);
 }
 
 /** The answer to an invalid client message. */

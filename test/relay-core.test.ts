@@ -588,7 +588,7 @@ describe("relay core: clients and flow control", () => {
     h.advance(3000); // starved for 3 s: the next update is 2,990 ms old when the relay gets to it
     h.up().push(upd(11));
     const told = () => ws.messages().filter((m) => m.type === "lagging");
-    expect(told()).toEqual([{ type: "lagging", instId: INST, lagMs: 2990, boundMs: 2000, at: h.now }]);
+    expect(told()).toEqual([{ type: "lagging", instId: INST, scope: "relay", lagMs: 2990, boundMs: 2000, at: h.now }]);
     expect(ws.books().at(-1)!.seqId).toBe(11); // the book still goes out (the first one behind, at once)
     h.up().push(upd(12)); // still behind: the same episode, not told again
     h.advance(1000);
@@ -619,7 +619,7 @@ describe("relay core: clients and flow control", () => {
     h.advance(2001);
     push(12);
     const lag = slow.messages().filter((m) => m.type === "lagging");
-    expect(lag).toEqual([{ type: "lagging", instId: INST, lagMs: 2001, boundMs: 2000, at: h.now }]);
+    expect(lag).toEqual([{ type: "lagging", instId: INST, scope: "client", lagMs: 2001, boundMs: 2000, at: h.now }]);
     expect(slow.books().at(-1)!.seqId).toBe(11);
     expect(fresh.books().at(-1)!.seqId).toBe(12);
     expect(h.core.snapshotStats().clientLag).toMatchObject({ measured: 2, lagging: 1, maxMs: 2001, p50Ms: 0 });

@@ -212,9 +212,9 @@ describe("subscribeBook: verification and acks", () => {
     const sub = client().subscribeBook(INST, { ack: "manual" });
     const lagging = record(sub, "lagging");
     last().open();
-    last().message({ type: "lagging", instId: INST, lagMs: 2300, boundMs: 2000, at: 1 });
-    last().message({ type: "lagging", instId: "ETH-USDT-SWAP", lagMs: 1, boundMs: 1, at: 1 }); // not this subscription's
-    expect(lagging).toEqual([{ type: "lagging", instId: INST, lagMs: 2300, boundMs: 2000, at: 1 }]);
+    last().message({ type: "lagging", instId: INST, scope: "client", lagMs: 2300, boundMs: 2000, at: 1 });
+    last().message({ type: "lagging", instId: "ETH-USDT-SWAP", scope: "client", lagMs: 1, boundMs: 1, at: 1 }); // not ours
+    expect(lagging).toEqual([{ type: "lagging", instId: INST, scope: "client", lagMs: 2300, boundMs: 2000, at: 1 }]);
     sub.close();
   });
 

@@ -186,7 +186,7 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
    * every book it sends is at least that old (small and rare: once per episode).
    */
   tellBehind(lagMs: number, now: number): void {
-    const text = laggingMessage(this.label() ?? "", lagMs, this.cfg.maxStalenessMs, now);
+    const text = laggingMessage(this.label() ?? "", lagMs, this.cfg.maxStalenessMs, now, "relay");
     for (const [ws, c] of this.clients) if (c.kind === "book") this.send(ws, text);
   }
 

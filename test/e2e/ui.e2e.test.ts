@@ -632,6 +632,7 @@ describe("web UI against the local exchange", () => {
           JSON.stringify({
             type: "lagging",
             instId: INST,
+            scope: "client",
             lagMs: 2_100,
             boundMs: WIDE_BOUND_MS,
             at: Date.now(),

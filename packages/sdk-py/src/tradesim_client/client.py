@@ -301,7 +301,7 @@ class BookSubscription(_Subscription):
                 self._emit(ChecksumMismatch("relay", self.inst_id))
             self._set_state(State(st.state, st.reason))
         elif t == "lagging" and m.get("instId") == self.inst_id:
-            self._emit(Lagging(m["instId"], m["lagMs"], m["boundMs"], m["at"]))
+            self._emit(Lagging(m["instId"], m["lagMs"], m["boundMs"], m["at"], str(m.get("scope", "client"))))
         elif t == "error":
             err = ServerError(str(m.get("code")), str(m.get("message", "")), bool(m.get("fatal")))
             if err.fatal:

@@ -219,13 +219,15 @@ class Score:
 
 @dataclass(frozen=True, slots=True)
 class Lagging:
-    """The relay's staleness bound: this client's oldest unacknowledged book is too old; it gets no book until it
-    acks (asking for the next event does), and is closed (4009) if it stays behind."""
+    """The relay's staleness bound is exceeded. scope "client": this client's oldest unacknowledged book is too old;
+    it gets no book until it acks (asking for the next event does), and is closed (4009) if it stays behind. scope
+    "relay": the relay or shard serving it is itself behind the exchange by lag_ms; books keep coming."""
 
     inst_id: str
     lag_ms: float
     bound_ms: float
     at: int
+    scope: str = "client"
 
 
 Event = Book | State | Status | ChecksumMismatch | Stale | ServerError | Link | Lagging | Prediction | Score
