@@ -117,6 +117,22 @@ describe("Coalescer", () => {
     expect(r.sent).toHaveLength(3); // nothing held: no further flush
   });
 
+  it("poke: keeping up it does nothing; coalescing it brings a broadcast at the next interval without a change", () => {
+    const r = rig();
+    r.c.onChange(0);
+    r.c.poke();
+    r.runTo(10_000);
+    expect(r.sent).toEqual([0]);
+    expect(r.c.coalescing).toBe(false);
+    r.c.onChange(8_000); // 2 s behind: goes at once, the interval doubles to 400
+    expect(r.c.coalescing).toBe(true);
+    r.c.poke();
+    r.runTo(10_399);
+    expect(r.sent).toEqual([0, 10_000]);
+    r.runTo(10_400);
+    expect(r.sent).toEqual([0, 10_000, 10_400]);
+  });
+
   it("a flush while the owner cannot send (book resyncing) sends nothing; reset forgets the held change and the lag", () => {
     const r = rig();
     r.c.onChange(0);

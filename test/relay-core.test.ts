@@ -574,6 +574,42 @@ describe("relay core: clients and flow control", () => {
     ).toEqual([61, 62, 63]);
   });
 
+  it("behind the exchange, a conflated client's ack is answered with the next coalesced broadcast, not at once", async () => {
+    const h = harness({ coalesceLagMs: 250, coalesceIntervalMs: 200, maxStalenessMs: 600_000 });
+    const ws = await h.live(10);
+    const t0 = h.now; // the snapshot's ts 1700000000000 was stamped at this fake time
+    const upd = (i: number, lagMs: number) =>
+      booksPush("update", {
+        bids: [level(99.5, i)],
+        asks: [],
+        ts: String(1700000000000 + h.now - t0 - lagMs),
+        seqId: i,
+        prevSeqId: i - 1,
+      });
+    h.core.onMessage(ws, JSON.stringify({ op: "ack", seq: ws.books().at(-1)!.seq }));
+    // Keeping up, the client stops acking: 16 books in flight, then it is conflated (pending).
+    for (let i = 11; i <= 40; i++) {
+      h.advance(10);
+      h.up().push(upd(i, 0));
+    }
+    const got = ws.books().length;
+    expect(got).toBe(17);
+    // The relay falls 1 s behind: it coalesces.
+    h.advance(1000);
+    h.up().push(upd(41, 1000));
+    expect(h.core.snapshotStats().coalesceIntervalMs).toBeGreaterThan(0);
+    // The conflated client acks: keeping up it would get the latest book at once; behind, with the next broadcast.
+    h.core.onMessage(ws, JSON.stringify({ op: "ack", seq: ws.books().at(-1)!.seq }));
+    expect(ws.books()).toHaveLength(got);
+    // Seq 41 went out at once (the last broadcast was 1 s earlier) and the interval doubled to 400 ms; the book
+    // does not change again, yet the owed client gets it at the end of that interval.
+    h.advance(399);
+    expect(ws.books()).toHaveLength(got);
+    h.advance(1);
+    expect(ws.books()).toHaveLength(got + 1);
+    expect(ws.books().at(-1)!.seqId).toBe(41);
+  });
+
   it("a relay behind the exchange by more than the staleness bound tells its book clients once; books keep coming", async () => {
     const h = harness();
     const ws = await h.live(10); // snapshot ts 1700000000000 at the fake now: the clock offset

@@ -95,6 +95,21 @@ export class Coalescer {
     return "held";
   }
 
+  /** True while coalescing (behind): broadcasts are paced, not immediate. */
+  get coalescing(): boolean {
+    return this.interval > 0;
+  }
+
+  /**
+   * While coalescing, make sure a broadcast comes at the next interval even if nothing changes (a client is owed
+   * the current book); keeping up, nothing to do: every change goes out at once.
+   */
+  poke(): void {
+    if (this.interval === 0) return;
+    this.dirty = true;
+    this.armFlush(this.ports.now());
+  }
+
   /** Forget the lag history and any held change (the book was dropped, or a new connection has a new offset). */
   reset(): void {
     this.lag.reset();

@@ -135,6 +135,8 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
       sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => this.prediction?.latest() ?? [],
       latestPrediction: () => this.prediction?.latestPrediction() ?? null,
+      catchUpLater: () => this.coalescer.coalescing,
+      requestBroadcast: () => this.coalescer.poke(),
     };
     this.hub = new ClientHub<W>(
       cfg,

@@ -155,6 +155,8 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
       sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => [this.forecast, this.score].filter((s): s is string => s !== null),
       latestPrediction: () => this.forecast,
+      catchUpLater: () => this.coalescer.coalescing,
+      requestBroadcast: () => this.coalescer.poke(),
     };
     this.hub = new ClientHub<W>(
       cfg,
