@@ -183,7 +183,7 @@ export function rssMiB(pid: number | null): number | null {
  * The Worker isolate's used V8 heap after a forced GC, in bytes, through the inspector `wrangler dev` opens
  * (HeapProfiler.collectGarbage, then Runtime.getHeapUsage). Throws when the inspector does not answer.
  */
-export async function isolateHeapBytes(stack: Stack): Promise<number> {
+export async function isolateHeapBytes(stack: Pick<Stack, "inspectorPort">): Promise<number> {
   const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as {
     webSocketDebuggerUrl: string;
     title?: string;

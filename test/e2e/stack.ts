@@ -23,6 +23,8 @@ export interface Stack {
   log(): string;
   /** Resident memory of the stack's workerd process(es), bytes (Linux /proc). */
   workerdRss(): number;
+  /** wrangler dev's inspector port (the Worker isolate: bench/stack.ts `isolateHeapBytes`). */
+  readonly inspectorPort: number;
   stop(): Promise<void>;
 }
 
@@ -172,5 +174,5 @@ export async function startStack(
     await stop();
     throw e;
   }
-  return { exchange, baseUrl, log: () => out, stop, workerdRss: () => groupRss(child.pid!, "workerd") };
+  return { exchange, baseUrl, inspectorPort, log: () => out, stop, workerdRss: () => groupRss(child.pid!, "workerd") };
 }
