@@ -10,7 +10,7 @@ import {
   type FlowDecision,
   type FlowState,
 } from "../src/relay/flow.js";
-import { LagTracker, SentRing } from "../src/relay/lag.js";
+import { FAR_OFFSET_MS, LagTracker, SentRing } from "../src/relay/lag.js";
 import { MAX_IN_FLIGHT } from "../src/protocol.js";
 
 const BUDGET = 1000;
@@ -201,8 +201,24 @@ describe("LagTracker", () => {
 
   it("forgets the offset after the window", () => {
     const t = new LagTracker(10_000, 1_000);
-    t.observe(0, 0);
-    expect(t.observe(5_000, 4_000)).toBe(1_000);
-    expect(t.observe(20_000, 19_000)).toBe(0);
+    t.observe(0, -60_000); // a replay with timestamps a minute old: offset 60 s
+    expect(t.observe(5_000, -56_000)).toBe(1_000);
+    expect(t.observe(20_000, -41_000)).toBe(0); // the window forgot the 60 s minimum: 61 s is the offset now
+  });
+
+  it("a positive minimum up to FAR_OFFSET_MS is lag (NTP clocks), beyond it or below zero it is clock offset", () => {
+    // An object that started under load: every message so far came 1.5 s late. That is lag, not offset.
+    const late = new LagTracker();
+    for (let i = 0; i < 50; i++) expect(late.observe(10_000 + i * 100, 8_500 + i * 100)).toBe(1_500);
+    // The exchange's clock 200 ms ahead of ours: its stamps are in our future; that is offset.
+    const ahead = new LagTracker();
+    expect(ahead.observe(1_000, 1_200)).toBe(0);
+    expect(ahead.observe(2_000, 1_700)).toBe(500);
+    // Historical timestamps (a capture replayed as recorded): an offset of a day cancels.
+    const day = 86_400_000;
+    const replay = new LagTracker();
+    expect(replay.observe(day + 1_000, 1_000)).toBe(0);
+    expect(replay.observe(day + 2_300, 2_000)).toBe(300);
+    expect(FAR_OFFSET_MS).toBe(10_000);
   });
 });
