@@ -610,6 +610,30 @@ describe("relay core: clients and flow control", () => {
     expect(ws.books().at(-1)!.seqId).toBe(41);
   });
 
+  it("the staleness bound applies to a book's age: the relay's own lag at send counts, not only time in flight", async () => {
+    const h = harness();
+    const ws = await h.live(10);
+    const t0 = h.now; // the snapshot's ts was stamped at this fake time
+    const upd = (i: number, lagMs: number) =>
+      booksPush("update", {
+        bids: [level(99.5, i)],
+        asks: [],
+        ts: String(1700000000000 + h.now - t0 - lagMs),
+        seqId: i,
+        prevSeqId: i - 1,
+      });
+    h.core.onMessage(ws, JSON.stringify({ op: "ack", seq: ws.books().at(-1)!.seq }));
+    h.advance(1500);
+    h.up().push(upd(11, 1500)); // the relay is 1.5 s behind: within the bound, nobody told; the book goes out
+    expect(ws.books().at(-1)!.seqId).toBe(11);
+    h.advance(600);
+    h.up().push(upd(12, 1500)); // 600 ms later, not acked: that book is now 2.1 s old
+    const told = ws.messages().filter((m) => m.type === "lagging");
+    expect(told).toEqual([{ type: "lagging", instId: INST, scope: "client", lagMs: 2100, boundMs: 2000, at: h.now }]);
+    expect(ws.books().at(-1)!.seqId).toBe(11); // withheld until it acks
+    expect(h.core.snapshotStats().clientLag).toMatchObject({ maxMs: 2100, lagging: 1 });
+  });
+
   it("a relay behind the exchange by more than the staleness bound tells its book clients once; books keep coming", async () => {
     const h = harness();
     const ws = await h.live(10); // snapshot ts 1700000000000 at the fake now: the clock offset

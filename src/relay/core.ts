@@ -135,6 +135,7 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
       sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => this.prediction?.latest() ?? [],
       latestPrediction: () => this.prediction?.latestPrediction() ?? null,
+      lagMs: () => this.coalescer.lagMs,
       catchUpLater: () => this.coalescer.coalescing,
       requestBroadcast: () => this.coalescer.poke(),
     };
@@ -380,7 +381,7 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
 
   private broadcastBook(now: number): void {
     this.seq++;
-    this.sentAt.record(this.seq, now);
+    this.sentAt.record(this.seq, now - this.coalescer.lagMs);
     this.checksum = bookChecksum(this.book); // cached: free when the update was just verified
     this.stats.broadcasts++;
     this.hub.broadcastBook(now);

@@ -24,7 +24,11 @@ export interface FlowState {
   pausedAt: number | null;
   /** Relay seq of the last book sent to this client; null before the first. */
   lastSentSeq: number | null;
-  /** When the oldest book this client has not acknowledged was sent (Unix ms); null when it has confirmed all. */
+  /**
+   * When the oldest book this client has not acknowledged was current (Unix ms, our clock): its send time minus the
+   * sender's lag behind the exchange then, so the staleness bound applies to the book's age, not just its time in
+   * flight; null when the client has confirmed all.
+   */
   oldestUnackedAt: number | null;
   /** Since when the client has been beyond the staleness bound; null while within it. */
   lagSince: number | null;
@@ -68,6 +72,7 @@ export function freshFlow(): FlowState {
  * Decide and record the outcome for a data message of `bytes` bytes. `seq` is the book's relay seq (window and
  * staleness checks), null for messages outside the window (predictions, scores). `catchUp`: the latest book sent
  * to a pending client on its ack (no window or staleness check: it is the fresh book the client is owed).
+ * `currentAt`: when the book was current (`now` minus the sender's lag behind the exchange; default `now`).
  */
 export function admit(
   f: FlowState,
@@ -77,6 +82,7 @@ export function admit(
   budgetBytes: number,
   bound: StalenessBound | null = null,
   catchUp = false,
+  currentAt = now,
 ): FlowDecision {
   if (f.pausedAt !== null) return "skip";
   // Staleness before the window: a client that is both behind the window and beyond the bound must be told it lags
@@ -118,7 +124,7 @@ export function admit(
   f.unackedBytes += bytes;
   if (seq !== null) {
     f.lastSentSeq = seq;
-    f.oldestUnackedAt ??= now;
+    f.oldestUnackedAt ??= currentAt;
     // The books skipped before a catch-up were never sent: the window restarts from this one, so a client that
     // acks every k-th book (k <= the window) gets a full window again instead of one book per ack, forever.
     if (catchUp && f.acked !== null) f.acked = Math.max(f.acked, seq - 1);

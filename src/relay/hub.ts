@@ -18,8 +18,10 @@ export interface HubFeed {
   bookText(depth: number): string | null;
   /** Relay seq of the current book (0 before the first). */
   readonly seq: number;
-  /** When this object sent book `seq` out (Unix ms), null once forgotten. */
+  /** When book `seq` was current as this object sent it out (send time minus its lag; Unix ms), null once forgotten. */
   sentAt(seq: number): number | null;
+  /** This object's lag behind the exchange now, ms (0 while keeping up): a book it sends is at least this old. */
+  lagMs(): number;
   /** What a new prediction client gets at once: the latest forecast and score. */
   predictionGreeting(): readonly string[];
   /** The latest forecast alone (what a conflated prediction client gets on its next ack). */
@@ -252,7 +254,8 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
    * the staleness bound; `catchUp`: the latest book owed to a pending client on its ack).
    */
   private deliver(ws: W, c: Client, text: string, seq: number | null, catchUp = false, now = this.ports.now()): void {
-    switch (admit(c.flow, text.length, seq, now, this.cfg.clientBudgetBytes, this.cfg, catchUp)) {
+    const currentAt = seq === null ? now : now - this.feed.lagMs();
+    switch (admit(c.flow, text.length, seq, now, this.cfg.clientBudgetBytes, this.cfg, catchUp, currentAt)) {
       case "send":
         if (!this.send(ws, text)) c.flow.unackedBytes -= text.length;
         return;

@@ -155,6 +155,7 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
       sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => [this.forecast, this.score].filter((s): s is string => s !== null),
       latestPrediction: () => this.forecast,
+      lagMs: () => this.coalescer.lagMs,
       catchUpLater: () => this.coalescer.coalescing,
       requestBroadcast: () => this.coalescer.poke(),
     };
@@ -399,7 +400,7 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
   }
 
   private broadcastBook(now: number): void {
-    this.sentAt.record(this.seq, now);
+    this.sentAt.record(this.seq, now - this.coalescer.lagMs);
     this.counters.broadcasts++;
     this.hub.broadcastBook(now);
   }
