@@ -84,6 +84,22 @@ function booksPush(action: "snapshot" | "update", data: OkxBookData) {
   return { arg: { channel: "books", instId: INST }, action, data: [data] };
 }
 
+/**
+ * Updates (seqId i, one bid) stamped `lagMs` before the harness's fake now, on the clock of `h.live()`'s snapshot
+ * (ts 1700000000000 stamped at the fake time live() returned): a relay processing them is `lagMs` behind.
+ */
+function laggedUpdates(h: { readonly now: number }) {
+  const t0 = h.now;
+  return (i: number, lagMs: number) =>
+    booksPush("update", {
+      bids: [level(99.5, i)],
+      asks: [],
+      ts: String(1700000000000 + h.now - t0 - lagMs),
+      seqId: i,
+      prevSeqId: i - 1,
+    });
+}
+
 function harness(cfg: Partial<RelayConfig> = {}, opts: { slotDelayMs?: number; failConnects?: number } = {}) {
   let now = 1_000_000;
   const alarms: number[] = [];
@@ -577,15 +593,7 @@ describe("relay core: clients and flow control", () => {
   it("behind the exchange, a conflated client's ack is answered with the next coalesced broadcast, not at once", async () => {
     const h = harness({ coalesceLagMs: 250, coalesceIntervalMs: 200, maxStalenessMs: 600_000 });
     const ws = await h.live(10);
-    const t0 = h.now; // the snapshot's ts 1700000000000 was stamped at this fake time
-    const upd = (i: number, lagMs: number) =>
-      booksPush("update", {
-        bids: [level(99.5, i)],
-        asks: [],
-        ts: String(1700000000000 + h.now - t0 - lagMs),
-        seqId: i,
-        prevSeqId: i - 1,
-      });
+    const upd = laggedUpdates(h);
     h.core.onMessage(ws, JSON.stringify({ op: "ack", seq: ws.books().at(-1)!.seq }));
     // Keeping up, the client stops acking: 16 books in flight, then it is conflated (pending).
     for (let i = 11; i <= 40; i++) {
@@ -613,15 +621,7 @@ describe("relay core: clients and flow control", () => {
   it("the staleness bound applies to a book's age: the relay's own lag at send counts, not only time in flight", async () => {
     const h = harness();
     const ws = await h.live(10);
-    const t0 = h.now; // the snapshot's ts was stamped at this fake time
-    const upd = (i: number, lagMs: number) =>
-      booksPush("update", {
-        bids: [level(99.5, i)],
-        asks: [],
-        ts: String(1700000000000 + h.now - t0 - lagMs),
-        seqId: i,
-        prevSeqId: i - 1,
-      });
+    const upd = laggedUpdates(h);
     h.core.onMessage(ws, JSON.stringify({ op: "ack", seq: ws.books().at(-1)!.seq }));
     h.advance(1500);
     h.up().push(upd(11, 1500)); // the relay is 1.5 s behind: within the bound, nobody told; the book goes out
