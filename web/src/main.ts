@@ -148,7 +148,11 @@ function renderConn(): void {
         ? `This page's WebSocket: ${lv.text} (${link.reason})`
         : lv.state === "stale"
           ? `This page's WebSocket is connected, but the book shown is older than ${formatAge(staleBoundMs)}` +
-            (lastLagging ? ` (the relay reported this page ${formatAge(lastLagging.lagMs)} behind)` : "")
+            (lastLagging
+              ? lastLagging.scope === "relay"
+                ? ` (the relay reported itself ${formatAge(lastLagging.lagMs)} behind the exchange)`
+                : ` (the relay reported this page ${formatAge(lastLagging.lagMs)} behind)`
+              : "")
           : `This page's WebSocket: ${lv.text}`;
     ($("retry-btn") as HTMLButtonElement).hidden = link.kind !== "reconnecting" && link.kind !== "stopped";
   }
@@ -205,11 +209,15 @@ function onStatus(m: StatusMessage): void {
   renderConn();
 }
 
-/** The relay skipped books for this page (it acked too late): its bound is the one to judge the age by. */
+/**
+ * The relay skipped books for this page (scope `client`: it acked too late), or the relay itself is behind the
+ * exchange (scope `relay`): either way its bound is the one to judge the age by.
+ */
 function onLagging(m: LaggingMessage): void {
   lastLagging = m;
   if (m.boundMs > 0) staleBoundMs = m.boundMs;
-  console.info(`[tradesim] relay: this page is ${m.lagMs} ms behind (bound ${m.boundMs} ms)`);
+  const who = m.scope === "relay" ? "the relay is" : "this page is";
+  console.info(`[tradesim] relay: ${who} ${m.lagMs} ms behind (bound ${m.boundMs} ms)`);
   renderFreshness();
 }
 
