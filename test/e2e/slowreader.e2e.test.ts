@@ -70,6 +70,9 @@ describe("clients that never read (TCP level)", () => {
       await sleep(2_000); // let workerd's memory settle with the stream running
       const rss0 = stack.workerdRss();
       expect(rss0).toBeGreaterThan(0);
+      // What the non-readers could affect starts now: a warm-up stall of this (shared) process before them may
+      // rightly conflate the reader (seen once in CI: seqs 20-21 skipped while the stack was still starting).
+      const from = seqs.length;
 
       for (let i = 0; i < NON_READERS; i++) {
         const c = await openRawWs(wsUrl, () => {});
@@ -98,10 +101,13 @@ describe("clients that never read (TCP level)", () => {
       // 48 MiB of allocator noise. Without a budget the growth is the whole stream times NON_READERS.
       expect(rssMax - rss0).toBeLessThan(NON_READERS * BUDGET + 48 * MiB);
 
-      // The reading client: every book in order, none missing, no stall behind the stuck sockets.
-      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
+      // The reading client, from the moment the non-readers came: every book in order, none missing, no stall
+      // behind the stuck sockets.
+      const measured = seqs.slice(from);
+      expect(measured.length).toBeGreaterThan(100);
+      expect(measured).toEqual(Array.from({ length: measured.length }, (_, i) => measured[0]! + i));
       let maxGap = 0;
-      for (let i = 1; i < arrivals.length; i++) maxGap = Math.max(maxGap, arrivals[i]! - arrivals[i - 1]!);
+      for (let i = from + 1; i < arrivals.length; i++) maxGap = Math.max(maxGap, arrivals[i]! - arrivals[i - 1]!);
       expect(maxGap).toBeLessThan(1_000);
 
       // Read what the stuck sockets were sent: within the budget, then the 4008 close.
