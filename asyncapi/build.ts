@@ -234,10 +234,11 @@ export function buildAsyncApi(protocolFile = PROTOCOL_FILE): Record<string, unkn
         lagging: msg(
           "LaggingMessage",
           "Lagging",
-          "This client's oldest unacknowledged book is older than the staleness bound: no books until it acks.",
+          "Beyond the staleness bound: this client's oldest unacknowledged book (scope client: no books until it acks), or the relay serving it (scope relay: books keep coming).",
           {
             type: "lagging",
             instId: "BTC-USDT-SWAP",
+            scope: "client",
             lagMs: 2300,
             boundMs: 2000,
             at,
