@@ -181,9 +181,10 @@ export function rssMiB(pid: number | null): number | null {
 
 /**
  * The Worker isolate's used V8 heap after a forced GC, in bytes, through the inspector `wrangler dev` opens
- * (HeapProfiler.collectGarbage, then Runtime.getHeapUsage). Throws when the inspector does not answer.
+ * (HeapProfiler.collectGarbage, then Runtime.getHeapUsage). Throws when the inspector does not answer within
+ * `callTimeoutMs` per call (an isolate busy with thousands of sockets answers only after its queue: seconds).
  */
-export async function isolateHeapBytes(stack: Pick<Stack, "inspectorPort">): Promise<number> {
+export async function isolateHeapBytes(stack: Pick<Stack, "inspectorPort">, callTimeoutMs = 3_000): Promise<number> {
   const targets = (await (await fetch(`http://127.0.0.1:${stack.inspectorPort}/json`)).json()) as {
     webSocketDebuggerUrl: string;
     title?: string;
@@ -196,11 +197,11 @@ export async function isolateHeapBytes(stack: Pick<Stack, "inspectorPort">): Pro
     ws.once("error", j);
   });
   let id = 0;
-  // Some inspector methods are not implemented by workerd and never answer: give each call 3 s.
+  // Some inspector methods are not implemented by workerd and never answer: each call gets callTimeoutMs.
   const call = (method: string) =>
     new Promise<Record<string, unknown>>((res) => {
       const my = ++id;
-      setTimeout(() => res({}), 3000);
+      setTimeout(() => res({}), callTimeoutMs);
       const on = (d: WebSocket.RawData) => {
         const m = JSON.parse(d.toString()) as { id?: number; result?: Record<string, unknown> };
         if (m.id === my) {

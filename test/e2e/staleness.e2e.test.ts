@@ -78,6 +78,8 @@ const END_TO_END_MS = RELAY_LAG_BOUND_MS + BOUND_MS + TOLERANCE_MS;
  * while the Worker's own process stayed flat (1,625-1,658 MiB over 120 s): logged, not asserted.
  */
 const HEAP_GROWTH_MAX_MIB = 32;
+/** The loaded isolate answers the inspector only after its queue (seconds; once more than 3 s). */
+const INSPECTOR_TIMEOUT_MS = 30_000;
 /**
  * The relay's lag must not run away. Measured on this machine at 2,000 clients through wrangler dev: max 2.0-2.4 s
  * in some runs (40 s and 150 s windows), 5-10 s in others, when the whole machine ran ~2x slower (opening the 2,000
@@ -150,7 +152,7 @@ const pct = (xs: number[], p: number) => {
 
 describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through wrangler dev`, () => {
   it("no book older than the bound without a lagging notice; every client keeps getting books; relay lag logged", {
-    timeout: 150_000,
+    timeout: 240_000,
   }, async () => {
     const t0 = Date.now();
     const url = `${stack.baseUrl.replace(/^http/, "ws")}/ws/okx?instId=${INST}`;
@@ -164,7 +166,7 @@ describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through w
     const before = await relayStats(20_000);
     await clients.reset();
     const rssBefore = stack.workerdRss();
-    const heapBefore = await isolateHeapBytes(stack);
+    const heapBefore = await isolateHeapBytes(stack, INSPECTOR_TIMEOUT_MS);
     for (const k of ks) {
       k.books = 0;
       k.lagging = 0;
@@ -183,7 +185,7 @@ describe(`bounded staleness with ${CLIENTS} standard WebSocket clients through w
     const r = await clients.report();
     const after = await relayStats(20_000);
     const rssAfter = stack.workerdRss();
-    const heapAfter = await isolateHeapBytes(stack);
+    const heapAfter = await isolateHeapBytes(stack, INSPECTOR_TIMEOUT_MS);
     const kAges = ks.flatMap((k) => k.ages);
     const summary = {
       openMs: tOpen,
