@@ -12,6 +12,7 @@
  * second is (broadcasts per second) x (clients), so halving the rate until the lag falls finds the rate the object
  * can afford, whatever the load; the cap keeps books coming often enough for the per-client staleness bound.
  */
+import type { Pacing } from "./hub.js";
 import { LagTracker } from "./lag.js";
 
 /** Coalescing settings (RelayConfig fields). */
@@ -44,7 +45,7 @@ export interface CoalescerPorts {
 export type CoalesceOutcome = "sent" | "held";
 
 /** Lag-driven broadcast pacing with an adaptive interval (see the module comment). */
-export class Coalescer {
+export class Coalescer implements Pacing {
   private readonly lag = new LagTracker();
   /** Current interval between broadcasts; 0 while keeping up (every change is broadcast). */
   private interval = 0;

@@ -135,9 +135,7 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
       sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => this.prediction?.latest() ?? [],
       latestPrediction: () => this.prediction?.latestPrediction() ?? null,
-      lagMs: () => this.coalescer.lagMs,
-      catchUpLater: () => this.coalescer.coalescing,
-      requestBroadcast: () => this.coalescer.poke(),
+      pacing: this.coalescer,
     };
     this.hub = new ClientHub<W>(
       cfg,

@@ -20,20 +20,26 @@ export interface HubFeed {
   readonly seq: number;
   /** When book `seq` was current as this object sent it out (send time minus its lag; Unix ms), null once forgotten. */
   sentAt(seq: number): number | null;
-  /** This object's lag behind the exchange now, ms (0 while keeping up): a book it sends is at least this old. */
-  lagMs(): number;
   /** What a new prediction client gets at once: the latest forecast and score. */
   predictionGreeting(): readonly string[];
   /** The latest forecast alone (what a conflated prediction client gets on its next ack). */
   latestPrediction(): string | null;
+  /** The object's broadcast pacing (its Coalescer). */
+  readonly pacing: Pacing;
+}
+
+/** What the hub reads of its object's broadcast pacing (implemented by coalescer.ts). */
+export interface Pacing {
+  /** The object's lag behind the exchange now, ms (0 while keeping up): a book it sends is at least this old. */
+  readonly lagMs: number;
   /**
-   * True while this object coalesces (it is behind): the latest book owed to a conflated client on its ack then goes
+   * True while the object coalesces (it is behind): the latest book owed to a conflated client on its ack then goes
    * out with the next coalesced broadcast instead of at once, so acks cannot add sends beyond the pace the object
    * can afford (measured at 2,000 clients: catch-ups and notices were over half of all frames).
    */
-  catchUpLater(): boolean;
+  readonly coalescing: boolean;
   /** Make sure a broadcast comes within the current interval even if the book does not change. */
-  requestBroadcast(): void;
+  poke(): void;
 }
 
 /** Flow settings of a hub (a subset of RelayConfig). */
@@ -218,10 +224,11 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
   broadcastBook(now: number): void {
     const seq = this.feed.seq;
     const owed = this.owed.size > 0;
+    const currentAt = now - this.feed.pacing.lagMs; // once per book, not per client
     for (const [ws, c] of this.clients) {
       if (c.kind !== "book") continue;
       const text = this.feed.bookText(c.depth);
-      if (text !== null) this.deliver(ws, c, text, seq, owed && this.owed.has(ws), now);
+      if (text !== null) this.deliver(ws, c, text, seq, owed && this.owed.has(ws), now, currentAt);
     }
     this.owed.clear();
     this.closeStalled(now);
@@ -251,10 +258,18 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
 
   /**
    * Send a data message through the client's flow control (`seq`: the book's seq, for the in-flight window and
-   * the staleness bound; `catchUp`: the latest book owed to a pending client on its ack).
+   * the staleness bound; `catchUp`: the latest book owed to a pending client on its ack; `currentAt`: when the book
+   * was current, i.e. now minus this object's lag).
    */
-  private deliver(ws: W, c: Client, text: string, seq: number | null, catchUp = false, now = this.ports.now()): void {
-    const currentAt = seq === null ? now : now - this.feed.lagMs();
+  private deliver(
+    ws: W,
+    c: Client,
+    text: string,
+    seq: number | null,
+    catchUp = false,
+    now = this.ports.now(),
+    currentAt = seq === null ? now : now - this.feed.pacing.lagMs,
+  ): void {
     switch (admit(c.flow, text.length, seq, now, this.cfg.clientBudgetBytes, this.cfg, catchUp, currentAt)) {
       case "send":
         if (!this.send(ws, text)) c.flow.unackedBytes -= text.length;
@@ -278,9 +293,9 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
   private onAck(ws: W, c: Client, seq: number): void {
     const pending = acknowledge(c.flow, seq, this.feed.seq, (s) => this.feed.sentAt(s));
     if (pending) {
-      if (c.kind === "book" && this.feed.catchUpLater()) {
+      if (c.kind === "book" && this.feed.pacing.coalescing) {
         this.owed.add(ws);
-        this.feed.requestBroadcast();
+        this.feed.pacing.poke();
       } else if (c.kind === "book") {
         const text = this.feed.bookText(c.depth);
         if (text !== null) this.deliver(ws, c, text, this.feed.seq, true);

@@ -155,9 +155,7 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
       sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => [this.forecast, this.score].filter((s): s is string => s !== null),
       latestPrediction: () => this.forecast,
-      lagMs: () => this.coalescer.lagMs,
-      catchUpLater: () => this.coalescer.coalescing,
-      requestBroadcast: () => this.coalescer.poke(),
+      pacing: this.coalescer,
     };
     this.hub = new ClientHub<W>(
       cfg,
