@@ -17,7 +17,7 @@ const INST = "BTC-USDT-SWAP";
 const BOUND_MS = 2_000;
 /**
  * A strict reporting threshold (bound + 300 ms: the first coalescing interval + the clients' event-loop delay); the
- * e2e test asserts a looser one derived from the design bounds (test/e2e/staleness.e2e.test.ts END_TO_END_MS).
+ * e2e test asserts bound + 1.2 s (the slowest coalescing interval + the delay: test/e2e/staleness.e2e.test.ts).
  */
 const TOLERANCE_MS = 300;
 

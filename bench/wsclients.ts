@@ -6,10 +6,10 @@
  * `ackEvery`-th book like a flow-controlled consumer, and its latest book at once
  * - when told `lagging` with scope `client` (the relay sends it no book until it acks), and
  * - after a seq gap (conflated), and when no book came for `idleAckMs` (250 ms; a consumer that has caught up says
- *   so): the relay measures its 16-book window from the last ack, so after skipping books it sends ONE book per ack;
- *   a client that waits for 8 books before acking again then waits forever, gets no book and no notice (measured:
- *   2,000 such clients, 0 books each for 40 s, /status clientLag 50 s and `lagging: 0`); acking on gaps alone is not
- *   enough (a catch-up book may follow its predecessor without a gap: 2,000 clients stuck at 13 books, told once).
+ *   so): a conflated client gets the latest book only on its next ack, so one that waited for 8 books before acking
+ *   again would wait forever (measured before the flow fixes of issue #19, when the window also stayed closed after
+ *   a catch-up: 2,000 such clients, 0 books each for 40 s, /status clientLag 50 s and `lagging: 0`); acking on gaps
+ *   alone is not enough (a catch-up book may follow its predecessor without a gap: 2,000 clients stuck at 13 books).
  * `ackOnGap: false` / `ackOnLagging: false` / `idleAckMs: 0` turn these off to show exactly that.
  * `hold` (until the first reset): each client acks only its first book, so the relay's window parks it after 16
  * books; opening 2,000 clients then takes ~20-35 s instead of ~75 s (each new client no longer competes with the
