@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BookMessage } from "../../src/protocol.js";
 import type { RelayStats } from "../../src/relay/stats.js";
 import { openRawWs, type RawWs } from "../../tools/lib/rawws.js";
-import { STALL_TOLERANT, startStack, type Stack } from "./stack.js";
+import { STALL_TOLERANT, seqGaps, skipsAccounted, startStack, type Stack } from "./stack.js";
 
 const INST = "BTC-USDT-SWAP";
 const LIARS = 8;
@@ -63,6 +63,10 @@ describe("a client that acks but never reads (TCP level)", () => {
       await sleep(2_000); // let workerd's memory settle with the stream running
       const rss0 = stack.workerdRss();
       expect(rss0).toBeGreaterThan(0);
+      // What the liars could affect starts now: a warm-up stall of this (shared) process before them may rightly
+      // conflate the reader (seen in CI: seqs 21-25 skipped while the stack was still starting).
+      const from = seqs.length;
+      const stFrom = await relayStats();
       for (let i = 0; i < LIARS; i++) {
         const c = await openRawWs(wsUrl, () => {});
         c.pause(); // never read again: the kernel's receive window fills, then workerd's queue grows
@@ -82,16 +86,26 @@ describe("a client that acks but never reads (TCP level)", () => {
       }
       console.log(
         `lying ackers: ${LIARS} for ${((Date.now() - t0) / 1000).toFixed(1)} s, workerd RSS ${(rss0 / MiB).toFixed(1)} -> max ${(rssMax / MiB).toFixed(1)} MiB; ` +
-          `paused ${st.budgetPaused}, closed by budget ${st.stalledClosed}, clients left ${st.clients}; reader got ${seqs.length} books`,
+          `paused ${st.budgetPaused}, closed by budget ${st.stalledClosed}, clients left ${st.clients}; reader got ${seqs.length} books (${JSON.stringify(seqGaps(seqs.slice(from)))})`,
       );
       // Every liar is gone (closed by its budget, or for acking what it was never sent) and workerd's memory grew by
       // at most the budgets plus allocator noise (without a defence: +450 MiB in 40 s, still growing).
       expect(st.clients).toBe(1);
       expect(rssMax - rss0).toBeLessThan(LIARS * BUDGET + 48 * MiB);
-      // The reading client: every book in order, no stall behind the stuck sockets.
-      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => seqs[0]! + i));
+      // ... and goes on reading for a while after them (the liars may be gone within a second).
+      for (let t = Date.now(); seqs.length - from < 150; await sleep(50))
+        if (Date.now() - t > 20_000) throw new Error(`the reader stalled: ${seqs.length - from} books since the liars`);
+      // The reading client, from the moment the liars came: every book in order — a jump only where the relay
+      // counted one of its own flow decisions for it (stack.ts `seqGaps`) — and no stall behind the stuck sockets.
+      const measured = seqs.slice(from);
+      const stEnd = await relayStats(); // after the slice: it counts every decision behind a jump in it
+      expect(measured.length).toBeGreaterThan(100);
+      const gaps = seqGaps(measured);
+      expect(gaps.backwards).toBe(0);
+      expect(gaps.jumps).toBeLessThanOrEqual(skipsAccounted(stFrom, stEnd));
+      expect(gaps.skipped).toBeLessThan(measured.length / 10);
       let maxGap = 0;
-      for (let i = 1; i < arrivals.length; i++) maxGap = Math.max(maxGap, arrivals[i]! - arrivals[i - 1]!);
+      for (let i = from + 1; i < arrivals.length; i++) maxGap = Math.max(maxGap, arrivals[i]! - arrivals[i - 1]!);
       expect(maxGap).toBeLessThan(1_000);
       // What the liars were finally sent: a close, 4008 (budget) or 1008 (invalid acks).
       clearInterval(lying);
