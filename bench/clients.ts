@@ -13,10 +13,9 @@
  *
  * Parent side: `spawnClients()` forks this file under tsx and talks to it over IPC.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { okxChecksum } from "../src/okx/checksum.js";
 import { openRawWs, type RawWs } from "../tools/lib/rawws.js";
+import { forkChild, serveCommands } from "./child.js";
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -281,113 +280,108 @@ function child(): void {
     return ws;
   };
 
-  process.on("message", async (m: Cmd) => {
-    try {
-      if (m.cmd === "checks") {
-        // fire and forget: no reply
-        for (const [seqId, checksum] of m.rows) {
-          const k = known.get(seqId);
-          if (k) k.push(checksum);
-          else known.set(seqId, [checksum]);
-          knownOrder.push(seqId);
-        }
-        if (knownOrder.length > KEEP_CHECKS) for (const id of knownOrder.splice(0, KEEP_CHECKS / 10)) known.delete(id);
-        const t = now();
-        for (const c of tracked) settle(c, t);
-        return;
+  serveCommands<Cmd>(async (m) => {
+    if (m.cmd === "checks") {
+      // fire and forget: no reply
+      for (const [seqId, checksum] of m.rows) {
+        const k = known.get(seqId);
+        if (k) k.push(checksum);
+        else known.set(seqId, [checksum]);
+        knownOrder.push(seqId);
       }
-      if (m.cmd === "open") {
-        for (let i = 0; i < m.n; i += 50) {
-          const batch = await Promise.all(
-            Array.from({ length: Math.min(50, m.n - i) }, () => {
-              if (m.track) return openTracked(m.url, m.ackEvery);
-              const state = { books: 0 };
-              let ws: RawWs | null = null;
-              return openRawWs(m.url, (f) => {
-                if (f.opcode === 1 && ws) onBook(f.payload, now(), ws, state, m.ackEvery);
-              }).then((w) => (ws = w));
-            }),
-          );
-          sockets.push(...batch);
-        }
-        process.send!({ ok: true, open: sockets.length });
-      } else if (m.cmd === "reset") {
-        deliveries = 0;
-        bytes = 0;
-        bySeqId = new Map();
-        process.send!({ ok: true, at: now() });
-      } else if (m.cmd === "report") {
-        const rows: Delivery[] = [...bySeqId].map(([id, e]) => [id, e.t, e.count]);
-        process.send!({
-          ok: true,
-          at: now(),
-          deliveries,
-          bytes,
-          rows,
-          closed: sockets.filter((s) => s.closeCode() !== null).length,
-        });
-      } else if (m.cmd === "mark") {
-        for (const c of tracked) {
-          c.markBooks = [];
-          c.markStatuses = [];
-        }
-        marking = true;
-        process.send!({ ok: true, at: now() });
-      } else if (m.cmd === "recovery") {
-        const recoveredMs: (number | null)[] = [];
-        const toldMs: (number | null)[] = [];
-        let lastVerified = 0;
-        const before = new Set(m.before);
-        for (const c of tracked) {
-          const statuses = c.markStatuses.filter((t) => t >= m.t0);
-          const from = statuses.at(-1) ?? m.t0;
-          const rec = c.markBooks.find(
-            ([t, seqId, sum]) => t > from && !before.has(seqId) && verdict(seqId, sum) === "ok",
-          );
-          recoveredMs.push(rec ? rec[0] - m.t0 : null);
-          toldMs.push(statuses.length > 0 ? statuses[0]! - m.t0 : null);
-          const { lastSeqId, lastChecksum } = c.tally;
-          if (lastSeqId !== null && lastChecksum !== null && verdict(lastSeqId, lastChecksum) === "ok") lastVerified++;
-        }
-        process.send!({ ok: true, recoveredMs, toldMs, lastVerified } satisfies Recovery & { ok: true });
-      } else if (m.cmd === "tally") {
-        const t = now();
-        const tallies = tracked.map((c) => {
-          settle(c, t);
-          const open = c.tally.closed === null ? t - c.lastVerifiedAt : 0;
-          return { ...c.tally, seq: c.seq, unacked: c.unacked, maxNoBookMs: Math.max(c.tally.maxNoBookMs, open) };
-        });
-        process.send!({ ok: true, at: t, tallies });
-      } else if (m.cmd === "levels") {
-        // The newest book of every client, parsed: its levels must give its checksum (OKX CRC32 of the top 25).
-        let ok = 0;
-        let bad = 0;
-        let none = 0;
-        for (const c of tracked) {
-          if (!c.lastPayload) {
-            none++;
-            continue;
-          }
-          const b = JSON.parse(c.lastPayload.toString()) as {
-            bids: [string, string][];
-            asks: [string, string][];
-            checksum: number;
-          };
-          const level = ([px, sz]: [string, string]) => ({ px, sz });
-          if (okxChecksum(b.bids.map(level), b.asks.map(level)) === b.checksum) ok++;
-          else bad++;
-        }
-        process.send!({ ok: true, levelsOk: ok, levelsBad: bad, noBook: none });
-      } else if (m.cmd === "close") {
-        for (const s of sockets) s.socket.destroy();
-        process.send!({ ok: true });
-        process.exit(0);
-      }
-    } catch (e) {
-      process.send!({ ok: false, error: String(e) });
+      if (knownOrder.length > KEEP_CHECKS) for (const id of knownOrder.splice(0, KEEP_CHECKS / 10)) known.delete(id);
+      const t = now();
+      for (const c of tracked) settle(c, t);
+      return;
     }
+    if (m.cmd === "open") {
+      for (let i = 0; i < m.n; i += 50) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(50, m.n - i) }, () => {
+            if (m.track) return openTracked(m.url, m.ackEvery);
+            const state = { books: 0 };
+            let ws: RawWs | null = null;
+            return openRawWs(m.url, (f) => {
+              if (f.opcode === 1 && ws) onBook(f.payload, now(), ws, state, m.ackEvery);
+            }).then((w) => (ws = w));
+          }),
+        );
+        sockets.push(...batch);
+      }
+      return { open: sockets.length };
+    } else if (m.cmd === "reset") {
+      deliveries = 0;
+      bytes = 0;
+      bySeqId = new Map();
+      return { at: now() };
+    } else if (m.cmd === "report") {
+      const rows: Delivery[] = [...bySeqId].map(([id, e]) => [id, e.t, e.count]);
+      return {
+        at: now(),
+        deliveries,
+        bytes,
+        rows,
+        closed: sockets.filter((s) => s.closeCode() !== null).length,
+      };
+    } else if (m.cmd === "mark") {
+      for (const c of tracked) {
+        c.markBooks = [];
+        c.markStatuses = [];
+      }
+      marking = true;
+      return { at: now() };
+    } else if (m.cmd === "recovery") {
+      const recoveredMs: (number | null)[] = [];
+      const toldMs: (number | null)[] = [];
+      let lastVerified = 0;
+      const before = new Set(m.before);
+      for (const c of tracked) {
+        const statuses = c.markStatuses.filter((t) => t >= m.t0);
+        const from = statuses.at(-1) ?? m.t0;
+        const rec = c.markBooks.find(
+          ([t, seqId, sum]) => t > from && !before.has(seqId) && verdict(seqId, sum) === "ok",
+        );
+        recoveredMs.push(rec ? rec[0] - m.t0 : null);
+        toldMs.push(statuses.length > 0 ? statuses[0]! - m.t0 : null);
+        const { lastSeqId, lastChecksum } = c.tally;
+        if (lastSeqId !== null && lastChecksum !== null && verdict(lastSeqId, lastChecksum) === "ok") lastVerified++;
+      }
+      return { recoveredMs, toldMs, lastVerified } satisfies Recovery;
+    } else if (m.cmd === "tally") {
+      const t = now();
+      const tallies = tracked.map((c) => {
+        settle(c, t);
+        const open = c.tally.closed === null ? t - c.lastVerifiedAt : 0;
+        return { ...c.tally, seq: c.seq, unacked: c.unacked, maxNoBookMs: Math.max(c.tally.maxNoBookMs, open) };
+      });
+      return { at: t, tallies };
+    } else if (m.cmd === "levels") {
+      // The newest book of every client, parsed: its levels must give its checksum (OKX CRC32 of the top 25).
+      let ok = 0;
+      let bad = 0;
+      let none = 0;
+      for (const c of tracked) {
+        if (!c.lastPayload) {
+          none++;
+          continue;
+        }
+        const b = JSON.parse(c.lastPayload.toString()) as {
+          bids: [string, string][];
+          asks: [string, string][];
+          checksum: number;
+        };
+        const level = ([px, sz]: [string, string]) => ({ px, sz });
+        if (okxChecksum(b.bids.map(level), b.asks.map(level)) === b.checksum) ok++;
+        else bad++;
+      }
+      return { levelsOk: ok, levelsBad: bad, noBook: none };
+    } else if (m.cmd === "close") {
+      for (const s of sockets) s.socket.destroy();
+      setTimeout(() => process.exit(0), 100); // after the reply
+      return {};
+    }
+    return undefined;
   });
-  process.send!({ ok: true, ready: true });
 }
 
 export interface ClientsProcess {
@@ -414,20 +408,10 @@ export interface ClientsProcess {
 
 /** Fork the clients process (tsx loader) and wait until it is ready. */
 export async function spawnClients(): Promise<ClientsProcess> {
-  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child"], {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const replies: ((m: Record<string, unknown>) => void)[] = [];
-  proc.on("message", (m: Record<string, unknown>) => replies.shift()?.(m));
-  const call = (cmd: Cmd | null) =>
-    new Promise<Record<string, unknown>>((res, rej) => {
-      replies.push((m) => (m.ok ? res(m) : rej(new Error(String(m.error)))));
-      if (cmd) proc.send(cmd);
-    });
-  await call(null); // ready
+  const link = await forkChild<Cmd>(import.meta.url);
+  const call = link.call;
   return {
-    pid: proc.pid!,
+    pid: link.pid,
     async open(url, n, ackEvery = 8, opts = {}) {
       await call({ cmd: "open", url, n, ackEvery, track: opts.track ?? false });
     },
@@ -438,7 +422,7 @@ export async function spawnClients(): Promise<ClientsProcess> {
       return (await call({ cmd: "report" })) as never;
     },
     checks(rows) {
-      if (rows.length > 0 && proc.connected) proc.send({ cmd: "checks", rows } satisfies Cmd);
+      if (rows.length > 0) link.post({ cmd: "checks", rows });
     },
     async mark() {
       return (await call({ cmd: "mark" })).at as number;
@@ -452,13 +436,7 @@ export async function spawnClients(): Promise<ClientsProcess> {
     async levels() {
       return (await call({ cmd: "levels" })) as never;
     },
-    async close() {
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((r) => proc.once("exit", r));
-      proc.send({ cmd: "close" });
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (proc.exitCode === null) proc.kill("SIGKILL");
-    },
+    close: link.close,
   };
 }
 

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { REPO_ROOT } from "../tools/lib/captures.js";
 import type { Result } from "./lib.js";
-import { freePort } from "./stack.js";
+import { freePort } from "../tools/lib/devstack.js";
 
 /** Messages/s from one object to another by RPC and by WebSocket. */
 export async function benchLink(quick: boolean): Promise<Result[]> {

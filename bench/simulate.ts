@@ -21,7 +21,8 @@ import { SimulateRequestSchema } from "../src/sim/schema.js";
 import { simulateTrade } from "../src/sim/simulate.js";
 import { DATA, REPO_ROOT, receivedMessages } from "../tools/lib/captures.js";
 import { medianPerCall, type Result } from "./lib.js";
-import { freePort, startStack } from "./stack.js";
+import { freePort } from "../tools/lib/devstack.js";
+import { startStack } from "./stack.js";
 
 const PEER_DIR = new URL("./peer-fastapi/", import.meta.url).pathname;
 const PEER_PY = `${PEER_DIR}.venv/bin/python`;

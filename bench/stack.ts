@@ -1,25 +1,13 @@
 /**
- * Starts the real stack for HTTP/WebSocket benchmarks: the local exchange in this process and `wrangler dev` as a
- * child process pointed at it, both on free loopback ports.
+ * The real stack for HTTP/WebSocket benchmarks (tools/lib/devstack.ts: the local exchange in this process and
+ * `wrangler dev` pointed at it, on free loopback ports), plus what only benchmarks need: the Worker's own workerd
+ * socket beside wrangler's proxy, workerd's pid, and the isolate's heap through the inspector.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { resolve } from "node:path";
 import WebSocket from "ws";
-import { startExchange, type Exchange, type ExchangeOptions } from "../tools/exchange/server.js";
-import { DATA, REPO_ROOT } from "../tools/lib/captures.js";
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-    s.on("error", rej);
-  });
-}
+import type { Exchange, ExchangeOptions } from "../tools/exchange/server.js";
+import { startDevStack } from "../tools/lib/devstack.js";
 
 /** The parent pid of `pid` (from /proc/PID/stat: "pid (comm) state ppid ..."; comm may contain spaces). */
 function parentPid(pid: number): number | null {
@@ -94,77 +82,18 @@ export async function startStack(ex: Partial<ExchangeOptions> = {}, vars: Record
 }
 
 async function startStackOnce(ex: Partial<ExchangeOptions>, vars: Record<string, string>): Promise<Stack> {
-  const exchange = await startExchange({
-    replay: [DATA.btcSwap],
-    port: 0,
-    speed: 1,
-    loop: true,
-    connectionsPerSecond: 0,
-    ...ex,
-  });
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const child: ChildProcess = spawn(
-    resolve(REPO_ROOT, "node_modules/.bin/wrangler"),
-    [
-      "dev",
-      "--port",
-      String(port),
-      "--ip",
-      "127.0.0.1",
-      "--inspector-port",
-      String(inspectorPort),
-      "--show-interactive-dev-session=false",
-      "--var",
-      `OKX_WS_URL:${exchange.url}`,
-      "--var",
-      `OKX_REST_URL:${exchange.httpUrl}`,
-      // Thousands of clients from one address: the per-IP limits would refuse them (429) before the relay.
-      "--var",
-      "RATE_LIMIT:off",
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-    ],
-    {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-    },
-  );
-  let log = "";
-  child.stdout!.on("data", (d) => (log += d));
-  child.stderr!.on("data", (d) => (log += d));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill("SIGKILL");
-      await exchange.close();
-      throw new Error(`wrangler dev did not start:\n${log.slice(-2000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const direct = await findDirect(port);
+  // Thousands of clients from one address: the per-IP limits would refuse them (429) before the relay.
+  const dev = await startDevStack({ exchange: ex, vars: { RATE_LIMIT: "off", ...vars } });
+  const direct = await findDirect(dev.port);
   return {
-    exchange,
-    base,
-    ws: `ws://127.0.0.1:${port}`,
-    directWs: direct?.ws ?? `ws://127.0.0.1:${port}`,
+    exchange: dev.exchange,
+    base: dev.baseUrl,
+    ws: `ws://127.0.0.1:${dev.port}`,
+    directWs: direct?.ws ?? `ws://127.0.0.1:${dev.port}`,
     workerPid: direct?.pid ?? null,
-    inspectorPort,
-    log: () => log,
-    async stop() {
-      child.kill("SIGTERM");
-      // wait for wrangler (and its workerd) to release their ports before the next stack starts
-      for (let i = 0; i < 30 && child.exitCode === null && child.signalCode === null; i++)
-        await new Promise((r) => setTimeout(r, 100));
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exchange.close();
-    },
+    inspectorPort: dev.inspectorPort,
+    log: dev.log,
+    stop: dev.stop,
   };
 }
 

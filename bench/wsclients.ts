@@ -27,10 +27,9 @@
  * Parent side: `spawnWsClients()` forks this file under tsx and talks to it over IPC (used by
  * test/e2e/staleness.e2e.test.ts and bench/staleness.ts).
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { MAX_IN_FLIGHT, type ServerMessage } from "../src/protocol.js";
+import { forkChild, serveCommands } from "./child.js";
 
 interface OpenCmd {
   cmd: "open";
@@ -372,54 +371,50 @@ function child(): void {
     };
   };
 
-  process.on("message", async (m: Cmd) => {
-    try {
-      if (m.cmd === "open") {
-        held = m.hold;
-        startIdleAcks(m.idleAckMs);
-        if (trackers.length === 0) trackers = m.thresholdsMs.map((t) => new LateTracker(t));
-        // At most `concurrency` handshakes at a time: thousands at once only make the first books wait.
-        const first = clients.length;
-        let next = 0;
-        let ok = 0;
-        const started = Date.now();
-        const worker = async () => {
-          while (next < m.n) {
-            const i = first + next++;
-            if (await openOne(i, m)) ok++;
-            if (process.env.WSCLIENTS_DEBUG && ok % 250 === 0)
-              console.error(`[wsclients] ${ok} open after ${Date.now() - started} ms`);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(m.concurrency, m.n) }, worker));
-        process.send!({ ok: true, open: ok });
-      } else if (m.cmd === "reset") {
-        t0 = Date.now();
-        ages = new AgeHistogram();
-        laggingMessages = 0;
-        for (let i = 0; i < clients.length; i++) clients[i] = fresh();
-        for (const t of trackers) t.reset(t0);
-        // Held clients start reading: each acks its latest book and gets the relay's latest on that ack.
-        if (held) {
-          held = false;
-          for (const [i, ws] of sockets.entries())
-            if (lastSeqs[i]! >= 0 && ws.readyState === WebSocket.OPEN) ack(i, ws, lastSeqs[i]!);
+  serveCommands<Cmd>(async (m) => {
+    if (m.cmd === "open") {
+      held = m.hold;
+      startIdleAcks(m.idleAckMs);
+      if (trackers.length === 0) trackers = m.thresholdsMs.map((t) => new LateTracker(t));
+      // At most `concurrency` handshakes at a time: thousands at once only make the first books wait.
+      const first = clients.length;
+      let next = 0;
+      let ok = 0;
+      const started = Date.now();
+      const worker = async () => {
+        while (next < m.n) {
+          const i = first + next++;
+          if (await openOne(i, m)) ok++;
+          if (process.env.WSCLIENTS_DEBUG && ok % 250 === 0)
+            console.error(`[wsclients] ${ok} open after ${Date.now() - started} ms`);
         }
-        loop.reset();
-        process.send!({ ok: true, at: t0 });
-      } else if (m.cmd === "report") {
-        process.send!({ ok: true, report: report() });
-      } else if (m.cmd === "close") {
-        clearInterval(idleTimer);
-        for (const s of sockets) s.close();
-        process.send!({ ok: true });
-        setTimeout(() => process.exit(0), 200);
+      };
+      await Promise.all(Array.from({ length: Math.min(m.concurrency, m.n) }, worker));
+      return { open: ok };
+    } else if (m.cmd === "reset") {
+      t0 = Date.now();
+      ages = new AgeHistogram();
+      laggingMessages = 0;
+      for (let i = 0; i < clients.length; i++) clients[i] = fresh();
+      for (const t of trackers) t.reset(t0);
+      // Held clients start reading: each acks its latest book and gets the relay's latest on that ack.
+      if (held) {
+        held = false;
+        for (const [i, ws] of sockets.entries())
+          if (lastSeqs[i]! >= 0 && ws.readyState === WebSocket.OPEN) ack(i, ws, lastSeqs[i]!);
       }
-    } catch (e) {
-      process.send!({ ok: false, error: String(e) });
+      loop.reset();
+      return { at: t0 };
+    } else if (m.cmd === "report") {
+      return { report: report() };
+    } else if (m.cmd === "close") {
+      clearInterval(idleTimer);
+      for (const s of sockets) s.close();
+      setTimeout(() => process.exit(0), 200); // after the reply
+      return {};
     }
+    return undefined;
   });
-  process.send!({ ok: true, ready: true });
 }
 
 export interface WsClientsProcess {
@@ -448,20 +443,10 @@ export interface WsClientsProcess {
 
 /** Fork the clients process (tsx loader) and wait until it is ready. */
 export async function spawnWsClients(): Promise<WsClientsProcess> {
-  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ["--child"], {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const replies: ((m: Record<string, unknown>) => void)[] = [];
-  proc.on("message", (m: Record<string, unknown>) => replies.shift()?.(m));
-  const call = (cmd: Cmd | null) =>
-    new Promise<Record<string, unknown>>((res, rej) => {
-      replies.push((m) => (m.ok ? res(m) : rej(new Error(String(m.error)))));
-      if (cmd) proc.send(cmd);
-    });
-  await call(null); // ready
+  const link = await forkChild<Cmd>(import.meta.url);
+  const call = link.call;
   return {
-    pid: proc.pid!,
+    pid: link.pid,
     async open(url, n, opts = {}) {
       const r = await call({
         cmd: "open",
@@ -483,13 +468,7 @@ export async function spawnWsClients(): Promise<WsClientsProcess> {
     async report() {
       return (await call({ cmd: "report" })).report as WsReport;
     },
-    async close() {
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((r) => proc.once("exit", r));
-      proc.send({ cmd: "close" });
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (proc.exitCode === null) proc.kill("SIGKILL");
-    },
+    close: link.close,
   };
 }
 
