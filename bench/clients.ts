@@ -2,14 +2,16 @@
  * Load-generator clients in a child process of their own, so 1,000 sockets do not share an event loop with the
  * local exchange whose send times they are measured against. Raw-socket WebSocket clients (tools/lib/rawws.ts):
  * per book frame they only find `"seq":` and `"seqId":` in the bytes (no JSON.parse) and ack every `ackEvery`-th
- * book like a flow-controlled consumer (the relay's window is 16 unacknowledged books).
+ * book like a flow-controlled consumer (the relay's window is 16 unacknowledged books); like a real one they also
+ * ack the latest book at once on `lagging` or `ack_required` (the relay sends nothing more until that ack) and when a
+ * book stayed unacknowledged for a second. (Before 2026-12-03 evening the untracked clients did neither, so once the
+ * staleness bound told them they lagged they waited for books that never came: the fan-out bench under-reported.)
  *
  * Tracked clients (`open(..., { track: true })`, the fault and soak benchmarks) also keep, per client, the last
  * book's seqId and checksum, when it last had a book and a non-live status, and verify every book against the
  * exchange's checksums the parent streams in (`checks`): a book is verified when the exchange pushed a book with
  * the same seqId and the same checksum (the OKX CRC32 of the top 25 levels), wrong when the exchange's book at
- * that seqId has another checksum. They also behave like a real flow-controlled client: on `lagging` or
- * `ack_required`, and when a book stayed unacknowledged for a second, they ack the latest book.
+ * that seqId has another checksum.
  *
  * Parent side: `spawnClients()` forks this file under tsx and talks to it over IPC.
  */
@@ -105,12 +107,16 @@ const KEEP_CHECKS = 100_000;
 /** Books and statuses kept per client after a `mark`, for `recovery()`. */
 const MARK_KEEP = 400;
 
-interface Tracked {
+/** A client that acks (every client of this process): its socket, newest book's seq, books since its last ack. */
+interface Plain {
   ws: RawWs | null;
-  tally: Tally;
   seq: number;
   unacked: number;
   lastAckAt: number;
+}
+
+interface Tracked extends Plain {
+  tally: Tally;
   lastVerifiedAt: number;
   lastPayload: Buffer | null;
   /** Books not yet matched against the exchange's checksums: [t, seqId, checksum]. */
@@ -123,6 +129,7 @@ interface Tracked {
 function child(): void {
   const sockets: RawWs[] = [];
   const tracked: Tracked[] = [];
+  const plain: Plain[] = [];
   let deliveries = 0;
   let bytes = 0;
   let bySeqId = new Map<number, { t: number; count: number }>();
@@ -159,7 +166,7 @@ function child(): void {
     c.pending = keep;
   };
   /** Ack the newest book; `always`: even when it was acked already (the relay asks: lagging, ack_required). */
-  const ack = (c: Tracked, always = false) => {
+  const ack = (c: Plain, always = false) => {
     if (!c.ws || (c.unacked === 0 && !always) || c.seq === 0) return;
     c.ws.send(`{"op":"ack","seq":${c.seq}}`);
     c.unacked = 0;
@@ -208,8 +215,14 @@ function child(): void {
     }
   };
 
-  const onBook = (payload: Buffer, t: number, ws: RawWs, state: { books: number }, ackEvery: number) => {
-    if (payload.compare(BOOK, 0, BOOK.length, 0, BOOK.length) !== 0) return;
+  const onBook = (payload: Buffer, t: number, p: Plain, ackEvery: number) => {
+    if (payload.compare(BOOK, 0, BOOK.length, 0, BOOK.length) !== 0) {
+      // Rare control messages: the relay skips a lagging or paused client to the latest book on its next ack, so a
+      // flow-controlled client acks at once when told (else, between its every-8th acks, it would wait forever).
+      const m = JSON.parse(payload.toString()) as { type: string; code?: string };
+      if (m.type === "lagging" || (m.type === "error" && m.code === "ack_required")) ack(p, true);
+      return;
+    }
     deliveries++;
     bytes += payload.length;
     const i = payload.indexOf(SEQID);
@@ -221,14 +234,15 @@ function child(): void {
         if (t > e.t) e.t = t;
       } else bySeqId.set(id, { t, count: 1 });
     }
-    if (++state.books % ackEvery === 0)
-      ws.send(`{"op":"ack","seq":${intAt(payload, payload.indexOf(SEQ) + SEQ.length)}}`);
+    p.seq = intAt(payload, payload.indexOf(SEQ) + SEQ.length);
+    if (++p.unacked >= ackEvery) ack(p);
   };
 
   // Flow-controlled clients ack a book left unacknowledged for a second (the relay waits for acks).
   setInterval(() => {
     const t = now();
     for (const c of tracked) if (c.unacked > 0 && t - c.lastAckAt > 1000) ack(c);
+    for (const p of plain) if (p.unacked > 0 && t - p.lastAckAt > 1000) ack(p);
   }, 250).unref();
 
   const openTracked = async (url: string, ackEvery: number): Promise<RawWs> => {
@@ -299,11 +313,11 @@ function child(): void {
         const batch = await Promise.all(
           Array.from({ length: Math.min(50, m.n - i) }, () => {
             if (m.track) return openTracked(m.url, m.ackEvery);
-            const state = { books: 0 };
-            let ws: RawWs | null = null;
+            const p: Plain = { ws: null, seq: 0, unacked: 0, lastAckAt: now() };
+            plain.push(p);
             return openRawWs(m.url, (f) => {
-              if (f.opcode === 1 && ws) onBook(f.payload, now(), ws, state, m.ackEvery);
-            }).then((w) => (ws = w));
+              if (f.opcode === 1 && p.ws) onBook(f.payload, now(), p, m.ackEvery);
+            }).then((w) => (p.ws = w));
           }),
         );
         sockets.push(...batch);

@@ -10,10 +10,14 @@ import {
   type FlowDecision,
   type FlowState,
 } from "../src/relay/flow.js";
-import { FAR_OFFSET_MS, LagTracker, SentRing } from "../src/relay/lag.js";
+import { FAR_OFFSET_MS, LagTracker } from "../src/relay/lag.js";
 import { MAX_IN_FLIGHT } from "../src/protocol.js";
 
 const BUDGET = 1000;
+
+/** `n` books in flight from seq `from` on, every `step` seqs, each current at `at`: FlowState.inFlight pairs. */
+const inFlight = (from: number, n: number, step = 1, at = 0) =>
+  Array.from({ length: n }, (_, i) => [from + i * step, at]).flat();
 
 describe("flow control", () => {
   it.each<[string, Partial<FlowState>, number, number | null, FlowDecision, Partial<FlowState>]>([
@@ -30,16 +34,32 @@ describe("flow control", () => {
     ["paused: skipped", { pausedAt: 1, pending: true }, 10, 5, "skip", { pausedAt: 1 }],
     ["acked, inside the window", { acked: 10 }, 10, 10 + MAX_IN_FLIGHT, "send", { unackedBytes: 10 }],
     [
-      "acked, books in flight, one past the window: conflated",
-      { acked: 10, lastSentSeq: 12 },
+      "acked, MAX_IN_FLIGHT books in flight: the next is conflated",
+      { acked: 10, lastSentSeq: 10 + MAX_IN_FLIGHT, inFlight: inFlight(11, MAX_IN_FLIGHT) },
       10,
       11 + MAX_IN_FLIGHT,
       "conflate",
       { pending: true, unackedBytes: 0 },
     ],
     [
+      "one book short of the window: sent",
+      { acked: 10, lastSentSeq: 9 + MAX_IN_FLIGHT, inFlight: inFlight(11, MAX_IN_FLIGHT - 1) },
+      10,
+      10 + MAX_IN_FLIGHT,
+      "send",
+      { lastSentSeq: 10 + MAX_IN_FLIGHT },
+    ],
+    [
+      "the window counts books, not seqs: 3 in flight with seqs 10 apart (a coalescing shard), far past 16 seqs: sent",
+      { acked: 10, lastSentSeq: 40, inFlight: inFlight(20, 3, 10) },
+      10,
+      50,
+      "send",
+      { inFlight: [...inFlight(20, 3, 10), 50, 7] },
+    ],
+    [
       "already conflated: skipped, not counted again",
-      { acked: 10, lastSentSeq: 12, pending: true },
+      { acked: 10, lastSentSeq: 10 + MAX_IN_FLIGHT, inFlight: inFlight(11, MAX_IN_FLIGHT), pending: true },
       10,
       30,
       "skip",
@@ -75,9 +95,40 @@ describe("flow control", () => {
     expect(admit(f, 1, 42, 0, BUDGET)).toBe("send");
     acknowledge(f, 1_000_000, 42);
     expect(f.acked).toBe(42);
+    expect(f.inFlight).toEqual([]);
     // ...so the window applies from the real latest seq once books are in flight again.
-    expect(admit(f, 1, 43, 0, BUDGET)).toBe("send");
-    expect(admit(f, 1, 42 + MAX_IN_FLIGHT + 1, 0, BUDGET)).toBe("conflate");
+    for (let seq = 43; seq < 43 + MAX_IN_FLIGHT; seq++) expect(admit(f, 1, seq, 0, BUDGET)).toBe("send");
+    expect(admit(f, 1, 43 + MAX_IN_FLIGHT, 0, BUDGET)).toBe("conflate");
+  });
+
+  it("a client acking every 8th book on a shard whose seqs jump by 5 (coalescing) streams on, never conflated", () => {
+    const f = freshFlow();
+    acknowledge(f, 0, 0);
+    let got = 0;
+    for (let seq = 5; seq <= 500; seq += 5) {
+      expect(admit(f, 1, seq, seq, 1 << 30)).toBe("send");
+      if (++got % 8 === 0) acknowledge(f, seq, seq);
+      expect(f.inFlight.length / 2).toBeLessThan(8);
+    }
+    expect(got).toBe(100);
+  });
+
+  it("in flight stays bounded for a client that does not ack yet; an ack below what was dropped keeps the older time", () => {
+    const f = freshFlow();
+    acknowledge(f, 0, 0);
+    f.acked = null; // as before a first ack: no window applies
+    for (let seq = 1; seq <= 100; seq++) expect(admit(f, 1, seq, seq * 10, 1 << 30)).toBe("send");
+    expect(f.inFlight.length).toBe(2 * (MAX_IN_FLIGHT + 1));
+    expect(f.inFlight.slice(0, 2)).toEqual([100 - MAX_IN_FLIGHT, (100 - MAX_IN_FLIGHT) * 10]);
+    expect(f.droppedSeq).toBe(99 - MAX_IN_FLIGHT);
+    expect(f.oldestUnackedAt).toBe(10);
+    // Acking seq 50 confirms 1..50; 51.. are unconfirmed but 51..(dropped) are not in the list: the time stays.
+    acknowledge(f, 50, 100);
+    expect(f.oldestUnackedAt).toBe(10);
+    // Acking past what was dropped: the oldest unconfirmed is the first book kept after the ack, exactly.
+    acknowledge(f, 90, 100);
+    expect(f.oldestUnackedAt).toBe(910);
+    expect(f.inFlight.length / 2).toBe(10);
   });
 
   it.each([
@@ -109,7 +160,7 @@ describe("bounded staleness", () => {
     // Now it reads and acks every 8th book it gets: its ack of 17 brings the latest (40) ...
     expect(acknowledge(f, 17, 40)).toBe(true);
     expect(admit(f, 10, 40, 0, BIG, BOUND, true)).toBe("send");
-    expect(f.acked).toBe(39);
+    expect(f.inFlight).toEqual([40, 0]); // 18..39 were never sent: not in flight
     // ... and from there it streams on: no book of 41..100 is conflated although it acks only every 8th.
     got.length = 0;
     for (let seq = 41; seq <= 100; seq++) if (admit(f, 10, seq, 0, BIG, BOUND) === "send") ackEvery8(seq, seq);
@@ -140,12 +191,9 @@ describe("bounded staleness", () => {
     expect(f.oldestUnackedAt).toBe(1000);
     expect(clientLag(f, 2500)).toBe(1500);
     // Acking seq 1 leaves seq 2 (sent at 1500) as the oldest unconfirmed.
-    const sent = new SentRing();
-    sent.record(1, 1000);
-    sent.record(2, 1500);
-    acknowledge(f, 1, 2, (s) => sent.get(s));
+    acknowledge(f, 1, 2);
     expect(f.oldestUnackedAt).toBe(1500);
-    acknowledge(f, 2, 2, (s) => sent.get(s));
+    acknowledge(f, 2, 2);
     expect(f.oldestUnackedAt).toBeNull();
     expect(clientLag(f, 9999)).toBe(0);
   });

@@ -29,7 +29,6 @@ import type { RelayConfig } from "./config.js";
 import { BookCache } from "./fanout.js";
 import { ClientHub, type HubFeed } from "./hub.js";
 import { Coalescer } from "./coalescer.js";
-import { SentRing } from "./lag.js";
 import { guard, type Log } from "./guard.js";
 import { allFrame, fatalFrame, forecastFrame, parseWant, scoreFrame } from "./link.js";
 import { PredictionPart, type PredictorSource } from "./prediction.js";
@@ -105,7 +104,6 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
   private slotAt: number | null = null;
   /** Broadcast pacing by the relay's lag behind the exchange, and when each recent book went out (staleness). */
   private readonly coalescer: Coalescer;
-  private readonly sentAt = new SentRing();
 
   constructor(
     private readonly cfg: RelayConfig,
@@ -132,7 +130,6 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
       get seq() {
         return core.seq;
       },
-      sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => this.prediction?.latest() ?? [],
       latestPrediction: () => this.prediction?.latestPrediction() ?? null,
       pacing: this.coalescer,
@@ -379,7 +376,6 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
 
   private broadcastBook(now: number): void {
     this.seq++;
-    this.sentAt.record(this.seq, now - this.coalescer.lagMs);
     this.checksum = bookChecksum(this.book); // cached: free when the update was just verified
     this.stats.broadcasts++;
     this.hub.broadcastBook(now);

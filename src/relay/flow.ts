@@ -25,6 +25,15 @@ export interface FlowState {
   /** Relay seq of the last book sent to this client; null before the first. */
   lastSentSeq: number | null;
   /**
+   * The books sent and not yet acknowledged, oldest first, as flat `[seq, currentAt, seq, currentAt, ...]` pairs: the
+   * in-flight window counts BOOKS, not seq distance (a shard that coalesced forwards the relay's seqs with gaps), and
+   * an ack finds the send time of the oldest book it leaves unconfirmed here. At most MAX_IN_FLIGHT + 1 pairs are
+   * kept (a client that does not ack yet gets more; the window only needs to know it is full).
+   */
+  inFlight: number[];
+  /** Highest seq dropped from `inFlight` to keep it bounded (-1: none): acks below it leave older books unconfirmed. */
+  droppedSeq: number;
+  /**
    * When the oldest book this client has not acknowledged was current (Unix ms, our clock): its send time minus the
    * sender's lag behind the exchange then, so the staleness bound applies to the book's age, not just its time in
    * flight; null when the client has confirmed all.
@@ -63,6 +72,8 @@ export function freshFlow(): FlowState {
     unackedBytes: 0,
     pausedAt: null,
     lastSentSeq: null,
+    inFlight: [],
+    droppedSeq: -1,
     oldestUnackedAt: null,
     lagSince: null,
   };
@@ -101,17 +112,10 @@ export function admit(
     f.lagSince = now;
     return "stale";
   }
-  // The window counts seqs, so it only applies while books sent to this client are unacknowledged: a client that
-  // acked everything it was sent must get the next book even when seqs jumped (a shard that coalesced forwards the
-  // relay's seqs with gaps), else it would wait forever for a book it has nothing left to ack.
-  if (
-    !catchUp &&
-    seq !== null &&
-    f.acked !== null &&
-    f.lastSentSeq !== null &&
-    f.lastSentSeq > f.acked &&
-    seq - f.acked > MAX_IN_FLIGHT
-  ) {
+  // The window counts the books in flight, not the seq distance: seqs jump on a shard that coalesced (it forwards
+  // the relay's seqs), and a seq-distance window would conflate a client after two or three books there — or, once
+  // it acked everything, make it wait forever for a book it has nothing left to ack.
+  if (!catchUp && seq !== null && f.acked !== null && f.inFlight.length >= 2 * MAX_IN_FLIGHT) {
     const first = !f.pending;
     f.pending = true;
     return first ? "conflate" : "skip";
@@ -125,9 +129,10 @@ export function admit(
   if (seq !== null) {
     f.lastSentSeq = seq;
     f.oldestUnackedAt ??= currentAt;
-    // The books skipped before a catch-up were never sent: the window restarts from this one, so a client that
-    // acks every k-th book (k <= the window) gets a full window again instead of one book per ack, forever.
-    if (catchUp && f.acked !== null) f.acked = Math.max(f.acked, seq - 1);
+    // The books skipped before a catch-up were never sent, so they are not in flight: the window restarts from this
+    // one and a client that acks every k-th book (k <= the window) gets a full window again.
+    f.inFlight.push(seq, currentAt);
+    if (f.inFlight.length > 2 * (MAX_IN_FLIGHT + 1)) f.droppedSeq = f.inFlight.splice(0, 2)[0]!;
   }
   return "send";
 }
@@ -135,23 +140,22 @@ export function admit(
 /**
  * Record an ack of `seq` (clamped to the latest seq sent). Returns true when the client was pending and must now
  * get the latest data. Everything sent before the ack was read; what was sent after it is at most the window, so
- * the budget restarts from zero (an approximation that errs by at most MAX_IN_FLIGHT messages). `sentAt` gives the
- * send time of a recent seq (null once forgotten): the oldest book still unconfirmed is the one after `seq`.
+ * the budget restarts from zero (an approximation that errs by at most MAX_IN_FLIGHT messages). The oldest book
+ * still unconfirmed is the first one in flight after `seq`.
  */
-export function acknowledge(
-  f: FlowState,
-  seq: number,
-  latestSeq: number,
-  sentAt: (seq: number) => number | null = () => null,
-): boolean {
-  // Never backwards: a catch-up send may have moved `acked` past books the client acks late.
+export function acknowledge(f: FlowState, seq: number, latestSeq: number): boolean {
+  // Never backwards: a late ack of an older book changes nothing.
   f.acked = Math.max(f.acked ?? -1, Math.min(seq, latestSeq));
   f.unackedBytes = 0;
   f.pausedAt = null;
+  let done = 0;
+  while (done < f.inFlight.length && f.inFlight[done]! <= f.acked) done += 2;
+  if (done > 0) f.inFlight.splice(0, done);
   if (f.lastSentSeq === null || f.acked >= f.lastSentSeq) {
     f.oldestUnackedAt = null;
-  } else if (f.oldestUnackedAt !== null) {
-    f.oldestUnackedAt = Math.max(f.oldestUnackedAt, sentAt(f.acked + 1) ?? f.oldestUnackedAt);
+  } else if (f.oldestUnackedAt !== null && f.acked >= f.droppedSeq && f.inFlight.length > 0) {
+    // (Below droppedSeq, books older than those kept are still unconfirmed: the older time stands.)
+    f.oldestUnackedAt = Math.max(f.oldestUnackedAt, f.inFlight[1]!);
   }
   const wasPending = f.pending;
   f.pending = false;

@@ -18,8 +18,6 @@ export interface HubFeed {
   bookText(depth: number): string | null;
   /** Relay seq of the current book (0 before the first). */
   readonly seq: number;
-  /** When book `seq` was current as this object sent it out (send time minus its lag; Unix ms), null once forgotten. */
-  sentAt(seq: number): number | null;
   /** What a new prediction client gets at once: the latest forecast and score. */
   predictionGreeting(): readonly string[];
   /** The latest forecast alone (what a conflated prediction client gets on its next ack). */
@@ -291,7 +289,7 @@ export class ClientHub<W extends ClientSocket = ClientSocket> {
   }
 
   private onAck(ws: W, c: Client, seq: number): void {
-    const pending = acknowledge(c.flow, seq, this.feed.seq, (s) => this.feed.sentAt(s));
+    const pending = acknowledge(c.flow, seq, this.feed.seq);
     if (pending) {
       if (c.kind === "book" && this.feed.pacing.coalescing) {
         this.owed.add(ws);

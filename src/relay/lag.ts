@@ -52,26 +52,3 @@ export class LagTracker {
     this.lagMs = 0;
   }
 }
-
-/** Send times of recent book seqs (a bounded ring), for per-client staleness on ack. */
-export class SentRing {
-  private readonly at: Float64Array;
-  private readonly seqs: Float64Array;
-
-  constructor(private readonly size = 256) {
-    this.at = new Float64Array(size);
-    this.seqs = new Float64Array(size).fill(-1);
-  }
-
-  record(seq: number, at: number): void {
-    const i = seq % this.size;
-    this.seqs[i] = seq;
-    this.at[i] = at;
-  }
-
-  /** When `seq` was broadcast, or null if it is no longer remembered. */
-  get(seq: number): number | null {
-    const i = seq % this.size;
-    return this.seqs[i] === seq ? this.at[i]! : null;
-  }
-}

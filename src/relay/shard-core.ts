@@ -20,7 +20,6 @@ import type { RelayConfig } from "./config.js";
 import { guard, type Log } from "./guard.js";
 import { ClientHub, createHubCounters, type HubCounters, type HubFeed } from "./hub.js";
 import { Coalescer } from "./coalescer.js";
-import { SentRing } from "./lag.js";
 import { MAX_WANT_ARRIVED, parseLinkFrame, wantMessage, type LinkFrame } from "./link.js";
 import { ALARM_SLACK_MS, AlarmScheduler } from "./scheduler.js";
 import type { Upstream, UpstreamHandlers } from "./upstream.js";
@@ -108,7 +107,6 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
   /** The relay's latest book message per depth (null: no trusted book, e.g. while the link is down). */
   private texts: ReadonlyMap<number, string> | null = null;
   private seq = 0;
-  private readonly sentAt = new SentRing();
   /** The relay's pacing rule (coalescer.ts), measured on this shard: behind, it forwards only the latest book. */
   private readonly coalescer: Coalescer;
   /** The last status the relay sent (what a new client is told first). */
@@ -152,7 +150,6 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
       get seq() {
         return core.seq;
       },
-      sentAt: (seq) => this.sentAt.get(seq),
       predictionGreeting: () => [this.forecast, this.score].filter((s): s is string => s !== null),
       latestPrediction: () => this.forecast,
       pacing: this.coalescer,
@@ -398,7 +395,6 @@ export class ShardCore<W extends ClientSocket = ClientSocket> {
   }
 
   private broadcastBook(now: number): void {
-    this.sentAt.record(this.seq, now - this.coalescer.lagMs);
     this.counters.broadcasts++;
     this.hub.broadcastBook(now);
   }
