@@ -102,7 +102,7 @@ export class RelayCore<W extends RelaySocket = RelaySocket> {
   private graceAt: number | null = null;
   /** Pending slot time from the limiter, consumed by the next connect. */
   private slotAt: number | null = null;
-  /** Broadcast pacing by the relay's lag behind the exchange, and when each recent book went out (staleness). */
+  /** Broadcast pacing by the relay's lag behind the exchange. */
   private readonly coalescer: Coalescer;
 
   constructor(
